@@ -1,0 +1,498 @@
+//! One `Settings` struct: built-in defaults, then an optional `qyzmet.toml`, then `QYZMET_*`
+//! environment variables, then command-line flags. Every value is checked once, here; a bad value
+//! stops start-up with a message that names the setting.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the settings file is looked for when none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "qyzmet.toml";
+/// The embedded SQLite file used when no database is named.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://qyzmet.db?mode=rwc";
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// The database and its pool.
+    pub database: DatabaseSettings,
+    /// `tracing` filter directive, e.g. `info,sqlx=warn`.
+    pub log_filter: String,
+    /// Request limits.
+    pub limits: Limits,
+    /// Explicit development mode: relaxed secrets and demo data hang on it.
+    pub dev: bool,
+    /// How long in-flight requests may run after SIGTERM/ctrl-c.
+    pub shutdown_timeout: Duration,
+}
+
+/// The database connection and pool.
+#[derive(Clone, PartialEq)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Upper bound on pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection (also the SQLite busy timeout).
+    pub acquire_timeout: Duration,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    // The URL may carry a password: never print it whole.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+/// Limits that protect the server from oversized or abusive requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Deepest accepted selection set.
+    pub max_query_depth: usize,
+    /// Highest accepted query complexity (one point per field by default).
+    pub max_query_complexity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: DatabaseSettings {
+                url: DEFAULT_DATABASE_URL.to_owned(),
+                max_connections: 10,
+                acquire_timeout: Duration::from_secs(5),
+            },
+            log_filter: "info,sqlx=warn,sea_orm=warn".to_owned(),
+            limits: Limits {
+                max_body_bytes: 256 * 1024,
+                max_query_depth: 12,
+                max_query_complexity: 2_000,
+            },
+            dev: false,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A setting that could not be used; the message names it.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    /// A value that does not parse or is out of range.
+    #[error("invalid setting `{setting}` = {value:?}: {reason}")]
+    Invalid {
+        /// The setting's name as the user wrote it (`QYZMET_LISTEN`, `listen`, `--listen`).
+        setting: String,
+        /// The offending value (redacted where it could hold a secret).
+        value: String,
+        /// What is expected instead.
+        reason: String,
+    },
+    /// The settings file could not be read or parsed.
+    #[error("settings file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The optional settings file; every key is optional and overrides the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    database_acquire_timeout_secs: Option<u64>,
+    log: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_query_depth: Option<usize>,
+    max_query_complexity: Option<usize>,
+    dev: Option<bool>,
+    shutdown_timeout_secs: Option<u64>,
+}
+
+/// Overrides given on the command line; `None` keeps what the file or environment said.
+#[derive(Clone, Debug, Default)]
+pub struct CliOverrides {
+    /// `--config PATH`: a settings file that must exist.
+    pub config: Option<PathBuf>,
+    /// `--database URL`.
+    pub database: Option<String>,
+    /// `--listen ADDR`.
+    pub listen: Option<String>,
+    /// `--dev`.
+    pub dev: bool,
+}
+
+impl Settings {
+    /// Loads the settings from the process environment and the working directory.
+    pub fn load(cli: &CliOverrides) -> Result<Settings, ConfigError> {
+        Settings::load_from(cli, Path::new(DEFAULT_CONFIG_FILE), |key| {
+            std::env::var(key).ok()
+        })
+    }
+
+    /// Loads the settings with the environment passed in, so that tests need not touch the
+    /// process environment. `default_file` is read only when it exists; a file named with
+    /// `--config` must exist.
+    pub fn load_from(
+        cli: &CliOverrides,
+        default_file: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut s = Settings::default();
+
+        let named = cli
+            .config
+            .clone()
+            .or_else(|| env("QYZMET_CONFIG").map(PathBuf::from));
+        let file = match named {
+            Some(path) => Some(read_file(&path)?),
+            None if default_file.exists() => Some(read_file(default_file)?),
+            None => None,
+        };
+        if let Some(f) = file {
+            s.apply_file(f)?;
+        }
+        s.apply_env(&env)?;
+
+        if let Some(url) = &cli.database {
+            s.database.url = check_database_url("--database", url)?;
+        }
+        if let Some(addr) = &cli.listen {
+            s.listen = parse_listen("--listen", addr)?;
+        }
+        s.dev |= cli.dev;
+        Ok(s)
+    }
+
+    fn apply_file(&mut self, f: FileSettings) -> Result<(), ConfigError> {
+        if let Some(v) = f.listen {
+            self.listen = parse_listen("listen", &v)?;
+        }
+        if let Some(v) = f.database_url {
+            self.database.url = check_database_url("database_url", &v)?;
+        }
+        if let Some(v) = f.database_max_connections {
+            self.database.max_connections = positive("database_max_connections", v)?;
+        }
+        if let Some(v) = f.database_acquire_timeout_secs {
+            self.database.acquire_timeout =
+                Duration::from_secs(positive("database_acquire_timeout_secs", v)?);
+        }
+        if let Some(v) = f.log {
+            self.log_filter = check_log_filter("log", &v)?;
+        }
+        if let Some(v) = f.max_body_bytes {
+            self.limits.max_body_bytes = positive("max_body_bytes", v)?;
+        }
+        if let Some(v) = f.max_query_depth {
+            self.limits.max_query_depth = positive("max_query_depth", v)?;
+        }
+        if let Some(v) = f.max_query_complexity {
+            self.limits.max_query_complexity = positive("max_query_complexity", v)?;
+        }
+        if let Some(v) = f.dev {
+            self.dev = v;
+        }
+        if let Some(v) = f.shutdown_timeout_secs {
+            self.shutdown_timeout = Duration::from_secs(v);
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("QYZMET_LISTEN") {
+            self.listen = parse_listen("QYZMET_LISTEN", &v)?;
+        }
+        // `DATABASE_URL` is the convention every tool understands; `QYZMET_DATABASE_URL` wins.
+        for key in ["DATABASE_URL", "QYZMET_DATABASE_URL"] {
+            if let Some(v) = env(key).filter(|v| !v.is_empty()) {
+                self.database.url = check_database_url(key, &v)?;
+            }
+        }
+        if let Some(v) = env("QYZMET_DATABASE_MAX_CONNECTIONS") {
+            self.database.max_connections = parse_positive("QYZMET_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("QYZMET_DATABASE_ACQUIRE_TIMEOUT_SECS") {
+            self.database.acquire_timeout =
+                Duration::from_secs(parse_positive("QYZMET_DATABASE_ACQUIRE_TIMEOUT_SECS", &v)?);
+        }
+        if let Some(v) = env("QYZMET_LOG") {
+            self.log_filter = check_log_filter("QYZMET_LOG", &v)?;
+        }
+        if let Some(v) = env("QYZMET_MAX_BODY_BYTES") {
+            self.limits.max_body_bytes = parse_positive("QYZMET_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("QYZMET_MAX_QUERY_DEPTH") {
+            self.limits.max_query_depth = parse_positive("QYZMET_MAX_QUERY_DEPTH", &v)?;
+        }
+        if let Some(v) = env("QYZMET_MAX_QUERY_COMPLEXITY") {
+            self.limits.max_query_complexity = parse_positive("QYZMET_MAX_QUERY_COMPLEXITY", &v)?;
+        }
+        if let Some(v) = env("QYZMET_DEV") {
+            self.dev = parse_bool("QYZMET_DEV", &v)?;
+        }
+        if let Some(v) = env("QYZMET_SHUTDOWN_TIMEOUT_SECS") {
+            self.shutdown_timeout = Duration::from_secs(v.trim().parse().map_err(|_| {
+                invalid(
+                    "QYZMET_SHUTDOWN_TIMEOUT_SECS",
+                    &v,
+                    "a whole number of seconds",
+                )
+            })?);
+        }
+        Ok(())
+    }
+
+    /// Which database the URL names.
+    pub fn backend(&self) -> Backend {
+        Backend::of(&self.database.url).unwrap_or(Backend::Sqlite)
+    }
+}
+
+/// The two supported stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite, the default.
+    Sqlite,
+    /// PostgreSQL, the production store.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if it is one qyzmet supports.
+    pub fn of(url: &str) -> Option<Backend> {
+        let scheme = url.split_once(':').map(|(s, _)| s)?;
+        match scheme {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.to_owned(),
+        reason: e.message().to_owned(),
+    })
+}
+
+fn invalid(setting: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_listen(setting: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.trim().parse().map_err(|_| {
+        invalid(
+            setting,
+            v,
+            "expected HOST:PORT with a numeric IP, e.g. 127.0.0.1:8080",
+        )
+    })
+}
+
+fn check_database_url(setting: &str, v: &str) -> Result<String, ConfigError> {
+    let v = v.trim();
+    match Backend::of(v) {
+        Some(_) if v.contains("://") => Ok(v.to_owned()),
+        _ => Err(invalid(
+            setting,
+            &redact_url(v),
+            "expected sqlite://PATH or postgres://USER@HOST:PORT/DB",
+        )),
+    }
+}
+
+fn check_log_filter(setting: &str, v: &str) -> Result<String, ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(v)
+        .map(|_| v.to_owned())
+        .map_err(|e| invalid(setting, v, &format!("not a tracing filter: {e}")))
+}
+
+fn positive<T: PartialEq + Default + Copy + fmt::Display>(
+    setting: &str,
+    v: T,
+) -> Result<T, ConfigError> {
+    if v == T::default() {
+        Err(invalid(
+            setting,
+            &v.to_string(),
+            "must be greater than zero",
+        ))
+    } else {
+        Ok(v)
+    }
+}
+
+fn parse_positive<T>(setting: &str, v: &str) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialEq + Default + Copy + fmt::Display,
+{
+    let n: T = v
+        .trim()
+        .parse()
+        .map_err(|_| invalid(setting, v, "expected a whole number greater than zero"))?;
+    positive(setting, n)
+}
+
+fn parse_bool(setting: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(invalid(
+            setting,
+            v,
+            "expected 1/0, true/false, yes/no or on/off",
+        )),
+    }
+}
+
+/// Replaces the password of a database URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(env: &[(&str, &str)], cli: CliOverrides) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load_from(&cli, Path::new("/nonexistent/qyzmet.toml"), |k| {
+            env.get(k).cloned()
+        })
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost_8080() {
+        let s = load(&[], CliOverrides::default()).expect("defaults are valid");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.backend(), Backend::Sqlite);
+        assert!(!s.dev);
+    }
+
+    #[test]
+    fn environment_overrides_defaults_and_cli_overrides_environment() {
+        let s = load(
+            &[
+                ("QYZMET_LISTEN", "0.0.0.0:9000"),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/q"),
+                ("QYZMET_MAX_QUERY_DEPTH", "7"),
+                ("QYZMET_DEV", "1"),
+            ],
+            CliOverrides {
+                listen: Some("127.0.0.1:7000".into()),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.backend(), Backend::Postgres);
+        assert_eq!(s.limits.max_query_depth, 7);
+        assert!(s.dev);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting() {
+        let err = load(&[("QYZMET_LISTEN", "localhost")], CliOverrides::default())
+            .expect_err("not an address");
+        assert!(err.to_string().contains("QYZMET_LISTEN"), "{err}");
+
+        let err =
+            load(&[("QYZMET_MAX_BODY_BYTES", "0")], CliOverrides::default()).expect_err("zero");
+        assert!(err.to_string().contains("QYZMET_MAX_BODY_BYTES"), "{err}");
+
+        let err = load(
+            &[("DATABASE_URL", "mysql://root@x/y")],
+            CliOverrides::default(),
+        )
+        .expect_err("mysql is not supported");
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+
+        let err =
+            load(&[("QYZMET_LOG", "info,[[[")], CliOverrides::default()).expect_err("bad filter");
+        assert!(err.to_string().contains("QYZMET_LOG"), "{err}");
+    }
+
+    #[test]
+    fn a_settings_file_is_read_and_unknown_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("qyzmet-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "listen = \"127.0.0.1:8181\"\nmax_query_depth = 5\n").expect("write");
+        let s = load(
+            &[],
+            CliOverrides {
+                config: Some(good),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(s.listen.port(), 8181);
+        assert_eq!(s.limits.max_query_depth, 5);
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "lisen = \"127.0.0.1:8181\"\n").expect("write");
+        let err = load(
+            &[],
+            CliOverrides {
+                config: Some(bad),
+                ..Default::default()
+            },
+        )
+        .expect_err("typo");
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/d"),
+            "postgres://u:***@h:5432/d"
+        );
+        let s = DatabaseSettings {
+            url: "postgres://u:secret@h/d".into(),
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,32 @@
+//! The GraphQL schema: roots merged from one object per area, built once and shared.
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+
+use crate::configuration::Limits;
+use crate::state::AppState;
+
+mod system;
+
+/// Every query, merged from the areas.
+#[derive(MergedObject, Default)]
+pub struct Query(system::SystemQuery);
+
+/// The schema type served at `/graphql`.
+pub type QyzmetSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema with the request limits applied and the shared state attached.
+pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_query_depth)
+        .limit_complexity(limits.max_query_complexity)
+        .limit_recursive_depth(64)
+        .data(state)
+        .finish()
+}
+
+/// The SDL of the schema, as written to `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}

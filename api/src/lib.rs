@@ -1,0 +1,12 @@
+//! qyzmet's server: configuration, storage, the GraphQL API over actix-web, and the commands of
+//! the `qyzmet` binary.
+
+pub mod cli;
+pub mod configuration;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,98 @@
+//! Builds the application: pool, migrations, schema, HTTP server. `Application::build` binds the
+//! listener, so `port()` is known before `run_until_stopped()` serves.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::configuration::{redact_url, Settings};
+use crate::graphql::{build_schema, QyzmetSchema};
+use crate::http;
+use crate::state::AppState;
+use crate::store::{self, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from the settings.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database, applies pending migrations, builds the schema and binds the listener.
+    pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        let db = store::connect(&settings.database).await?;
+        store::migrate(&db).await?;
+        tracing::info!(database = %redact_url(&settings.database.url), "database ready");
+
+        let state = AppState { db };
+        let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
+
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+
+        let schema = web::Data::new(schema);
+        let limits = web::Data::new(settings.limits.clone());
+        let app_state = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(schema.clone())
+                .app_data(limits.clone())
+                .app_data(app_state.clone())
+                .configure(http::routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .run();
+
+        tracing::info!(address = %local, "listening");
+        tracing::info!("GraphiQL at http://{local}/graphql");
+        Ok(Application {
+            port: local.port(),
+            server,
+            state,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests and commands that run beside the server.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or ctrl-c; in-flight requests finish within the shutdown timeout.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,79 @@
+//! Persistence. Functions here take `&impl ConnectionTrait`, so the same code runs on the pool or
+//! inside a transaction. The module is `store`, not `query`, so it never clashes with GraphQL.
+
+use std::time::Duration;
+
+use migration::MigratorTrait;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::configuration::{redact_url, Backend, DatabaseSettings};
+
+/// Why the database could not be used at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported database.
+    #[error("database URL {0} is not sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+    /// The database did not answer or refused the connection.
+    #[error("cannot connect to the database at {url}: {reason}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// The driver's explanation.
+        reason: String,
+    },
+    /// A migration failed; the schema is as it was before it.
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+}
+
+/// Opens the pool. SQLite: WAL journal, foreign keys on, a busy timeout, `synchronous=NORMAL`
+/// (safe with WAL). PostgreSQL: a bounded pool with an acquire timeout.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StoreError> {
+    let backend = Backend::of(&settings.url)
+        .ok_or_else(|| StoreError::UnsupportedUrl(redact_url(&settings.url)))?;
+    let mut opts = ConnectOptions::new(settings.url.clone());
+    opts.max_connections(settings.max_connections)
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(settings.acquire_timeout)
+        .idle_timeout(Duration::from_secs(300))
+        .sqlx_logging(false);
+    if backend == Backend::Sqlite {
+        let busy = settings.acquire_timeout;
+        opts.map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(busy)
+                .synchronous(SqliteSynchronous::Normal)
+        });
+    }
+    Database::connect(opts)
+        .await
+        .map_err(|e| StoreError::Connect {
+            url: redact_url(&settings.url),
+            reason: driver_reason(&e),
+        })
+}
+
+/// Applies every pending migration, each in its own transaction where the database allows it.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    migration::Migrator::up(db, None)
+        .await
+        .map_err(|e| StoreError::Migrate(driver_reason(&e)))
+}
+
+/// Checks that the database answers, for `/readyz`.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+// Driver messages at start-up go to the operator's terminal, never to a client; strip SeaORM's
+// wrapper so the useful part (e.g. "Connection refused") is what is read.
+fn driver_reason(e: &DbErr) -> String {
+    let text = e.to_string();
+    text.rsplit_once("Error: ")
+        .map(|(_, tail)| tail.to_owned())
+        .unwrap_or(text)
+}

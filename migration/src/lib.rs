@@ -1,0 +1,22 @@
+//! qyzmet's schema, one migration per change, written with SeaQuery's builders so that the same
+//! code creates the same tables and indexes on SQLite and PostgreSQL. Never imports `entity`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_directory;
+mod m20261122_000002_create_regulation;
+mod m20261122_000003_create_calendar_version;
+
+/// Runs qyzmet's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_directory::Migration),
+            Box::new(m20261122_000002_create_regulation::Migration),
+            Box::new(m20261122_000003_create_calendar_version::Migration),
+        ]
+    }
+}
