@@ -1,0 +1,159 @@
+//! The `qyzmet` binary itself: start-up errors, serving, graceful stop, restart on the same data.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::TestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_qyzmet");
+
+/// An empty working directory of its own, so nothing lands in the repository.
+fn workdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qyzmet-bin-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn qyzmet(dir: &PathBuf) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("QYZMET_DATABASE_URL")
+        .env_remove("QYZMET_LISTEN")
+        .env_remove("QYZMET_CONFIG")
+        .env("QYZMET_LOG", "info");
+    cmd
+}
+
+fn run_with_timeout(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().expect("output"),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                panic!("qyzmet did not exit within {limit:?}");
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_ready(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn a_bad_database_url_stops_start_up_naming_the_setting_and_writes_nothing() {
+    let dir = workdir("bad-url");
+    let child = qyzmet(&dir)
+        .env("DATABASE_URL", "mysql://root@localhost/qyzmet")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = run_with_timeout(child, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert!(left.is_empty(), "nothing may be written: {left:?}");
+}
+
+#[test]
+fn an_unreachable_postgresql_is_a_clear_error_not_a_panic() {
+    let dir = workdir("no-pg");
+    let child = qyzmet(&dir)
+        .args([
+            "--database",
+            "postgres://postgres:hunter2@127.0.0.1:1/qyzmet",
+        ])
+        .env("QYZMET_DATABASE_ACQUIRE_TIMEOUT_SECS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = run_with_timeout(child, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password must not be printed: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm_and_starts_again_on_the_same_database() {
+    let dir = workdir("restart");
+    let database = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(TestDatabase::create());
+    for round in 0..2 {
+        let port = free_port();
+        let child = qyzmet(&dir)
+            .args(["serve", "--database", &database.url, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let ready = wait_ready(port);
+        sigterm(&child);
+        let out = run_with_timeout(child, Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(ready, "round {round}: /readyz never answered 200: {stderr}");
+        assert!(out.status.success(), "round {round}: {stderr}");
+        assert!(stderr.contains("GraphiQL at http://127.0.0.1:"), "{stderr}");
+        assert!(stderr.contains("graceful shutdown"), "{stderr}");
+    }
+}
+
+#[test]
+fn export_schema_writes_the_checked_in_contract() {
+    let dir = workdir("export");
+    let status = qyzmet(&dir)
+        .args(["export-schema", "--output", "out.graphql"])
+        .status()
+        .expect("runs");
+    assert!(status.success());
+    let written = std::fs::read_to_string(dir.join("out.graphql")).expect("written");
+    assert_eq!(written, api::graphql::sdl());
+}

@@ -1,0 +1,46 @@
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn healthz_answers_ok() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"ok\""), "{body}");
+}
+
+#[actix_web::test]
+async fn readyz_answers_ready_while_the_database_is_reachable() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[actix_web::test]
+async fn readyz_answers_503_once_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.db.clone().close().await.expect("pool closes");
+    let (status, _) = app.get("/readyz").await;
+    assert_eq!(status, 503);
+}
+
+#[actix_web::test]
+async fn typename_answers_through_post_graphql() {
+    let app = spawn_app().await;
+    let (status, body) = app.graphql("{ __typename apiVersion }", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({ "data": { "__typename": "Query", "apiVersion": env!("CARGO_PKG_VERSION") } })
+    );
+}
+
+#[actix_web::test]
+async fn graphiql_loads_on_get() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/graphql").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("graphiql"), "GraphiQL page expected");
+    assert!(body.contains("/graphql"));
+}

@@ -1,0 +1,225 @@
+//! `spawn_app()`: a real server on port 0 over a fresh database of its own — a temporary SQLite
+//! file by default, or a new PostgreSQL database when `QYZMET_TEST_DB=postgres` — dropped again
+//! when the test ends, so tests run in parallel without sharing anything.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use api::configuration::{Backend, Settings};
+use api::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+/// The PostgreSQL server tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("QYZMET_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Which database this run of the suite uses.
+pub fn test_backend() -> Backend {
+    match std::env::var("QYZMET_TEST_DB").as_deref() {
+        Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+        Ok("sqlite") | Ok("") | Err(_) => Backend::Sqlite,
+        Ok(other) => panic!("QYZMET_TEST_DB={other:?}: expected sqlite or postgres"),
+    }
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "qyzmet_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+/// A database that exists for one test and is removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl TestDatabase {
+    /// Creates a fresh, empty database on the backend this run uses.
+    pub async fn create() -> TestDatabase {
+        let name = unique_name();
+        match test_backend() {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                TestDatabase {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    cleanup: Cleanup::Sqlite(path),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = pg_admin_url();
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "QYZMET_TEST_DB=postgres but PostgreSQL at {admin_url} is unreachable: {e}"
+                    )
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+                let _ = admin.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base.to_owned())
+                    .unwrap_or(admin_url);
+                TestDatabase {
+                    url: format!("{base}/{name}"),
+                    cleanup: Cleanup::Postgres(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::Postgres(name) => {
+                // Drop runs inside the test's runtime; use a runtime of our own on a thread.
+                let name = name.clone();
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async move {
+                        if let Ok(admin) = Database::connect(&pg_admin_url()).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A running server and a connection to its database.
+pub struct TestApp {
+    pub address: String,
+    #[allow(dead_code)] // used by tests that need the bare port
+    pub port: u16,
+    pub db: DatabaseConnection,
+    pub client: awc::Client,
+    // Held, never read: dropping it removes the test's database when the test ends.
+    #[allow(dead_code)]
+    database: TestDatabase,
+}
+
+/// Settings for a test server on a fresh database.
+pub fn test_settings(database: &TestDatabase) -> Settings {
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        ..Settings::default()
+    };
+    settings.database.url = database.url.clone();
+    settings.database.max_connections = 5;
+    settings.shutdown_timeout = std::time::Duration::from_secs(1);
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDatabase::create().await;
+    let mut settings = test_settings(&database);
+    configure(&mut settings);
+    let app = Application::build(&settings)
+        .await
+        .expect("the test server builds");
+    let port = app.port();
+    let db = app.state().db.clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        client: awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish(),
+        database,
+    }
+}
+
+impl TestApp {
+    /// POSTs a GraphQL query and returns the HTTP status and the JSON body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
+        self.post_raw(
+            json!({ "query": query, "variables": variables })
+                .to_string()
+                .into_bytes(),
+        )
+        .await
+    }
+
+    /// POSTs any body to `/graphql`.
+    pub async fn post_raw(&self, body: Vec<u8>) -> (u16, Value) {
+        let mut resp = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .insert_header(("content-type", "application/json"))
+            .send_body(body)
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        let body = resp
+            .json::<Value>()
+            .limit(16 * 1024 * 1024)
+            .await
+            .expect("a JSON body");
+        (status, body)
+    }
+
+    /// GETs a path and returns the status and the body as text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let mut resp = self
+            .client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        let body = resp.body().limit(16 * 1024 * 1024).await.expect("a body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// The `extensions.code` of the first error of a GraphQL response.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code, got {body}"))
+}

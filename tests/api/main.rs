@@ -1,0 +1,9 @@
+//! End-to-end tests: one binary, a real server over a fresh database per test.
+
+mod helpers;
+
+mod binary;
+mod health;
+mod limits;
+mod schema_contract;
+mod storage;
