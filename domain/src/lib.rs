@@ -1,1 +1,7 @@
-//! domain
+//! qyzmet's pure rules: no I/O, no clock. Time is passed in (`now`), never read here.
+
+pub mod calendar;
+pub mod deadline;
+
+/// The working calendar shipped with qyzmet (version 1 when a database is first created).
+pub const BUNDLED_CALENDAR: &str = include_str!("../../data/calendar/kz.toml");
