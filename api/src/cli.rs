@@ -35,6 +35,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage the working calendar.
+    Calendar {
+        #[command(subcommand)]
+        action: CalendarAction,
+    },
     /// Write the GraphQL schema (SDL) to a file, `-` for standard output.
     ExportSchema {
         /// Where to write it.
@@ -43,11 +48,29 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum CalendarAction {
+    /// Validate a calendar file without storing it.
+    Check {
+        /// The calendar file (TOML, as data/calendar/kz.toml).
+        file: PathBuf,
+    },
+    /// Store a calendar file as the next version (kept alongside the old ones).
+    Import {
+        /// The calendar file (TOML, as data/calendar/kz.toml).
+        file: PathBuf,
+    },
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::ExportSchema { output }) = &cli.command {
-        return export_schema(output);
+    match &cli.command {
+        Some(Command::ExportSchema { output }) => return export_schema(output),
+        Some(Command::Calendar {
+            action: CalendarAction::Check { file },
+        }) => return calendar_check(file),
+        _ => {}
     }
     let overrides = CliOverrides {
         config: cli.config.clone(),
@@ -67,7 +90,10 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
-            Command::ExportSchema { .. } => Ok(()),
+            Command::Calendar {
+                action: CalendarAction::Import { file },
+            } => calendar_import(settings, &file).await,
+            Command::ExportSchema { .. } | Command::Calendar { .. } => Ok(()),
         }
     });
     match result {
@@ -98,6 +124,58 @@ async fn migrate(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     store::migrate(&db).await.map_err(|e| e.to_string())?;
     tracing::info!("migrations applied");
+    Ok(())
+}
+
+fn read(file: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))
+}
+
+fn calendar_check(file: &PathBuf) -> ExitCode {
+    let checked = read(file).and_then(|text| {
+        crate::store::calendar::check(&text).map_err(|e| format!("{}: {e}", file.display()))
+    });
+    match checked {
+        Ok(cal) => {
+            let (first, last) = cal.years();
+            println!("{}: valid calendar for {first}–{last}", file.display());
+            for year in first..=last {
+                if let Ok(days) = cal.working_days_in(year) {
+                    let mark = if cal.is_provisional(year) {
+                        " (provisional)"
+                    } else {
+                        ""
+                    };
+                    println!("  {year}: {days} working days{mark}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("qyzmet: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn calendar_import(settings: Settings, file: &PathBuf) -> Result<(), String> {
+    let text = read(file)?;
+    let db = store::connect(&settings.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    store::migrate(&db).await.map_err(|e| e.to_string())?;
+    let source = format!("import {}", file.display());
+    let imported = store::calendar::import(&db, &text, &source)
+        .await
+        .map_err(|e| format!("{}: {}", file.display(), crate::error::ErrorChain(&e)))?;
+    if imported.created {
+        println!("stored as calendar version {}", imported.version);
+    } else {
+        println!(
+            "identical to calendar version {}: nothing changed",
+            imported.version
+        );
+    }
     Ok(())
 }
 

@@ -9,8 +9,9 @@ use actix_web::{web, App, HttpServer};
 use crate::configuration::{redact_url, Settings};
 use crate::graphql::{build_schema, QyzmetSchema};
 use crate::http;
-use crate::state::AppState;
+use crate::state::{AppState, CalendarCache};
 use crate::store::{self, StoreError};
+use std::sync::Arc;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The bundled reference data (regions, calendar) could not be loaded.
+    #[error("cannot load reference data: {0}")]
+    Data(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -26,6 +30,39 @@ pub enum StartupError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+}
+
+/// Loads the reference data into the database (idempotently) and builds the shared state.
+pub async fn prepare_state(db: sea_orm::DatabaseConnection) -> Result<AppState, StartupError> {
+    let data = |e: &dyn std::fmt::Display| StartupError::Data(e.to_string());
+    let regions =
+        domain::region::parse_regions(domain::region::BUNDLED_REGIONS).map_err(|e| data(&e))?;
+    store::directory::sync_regions(&db, &regions)
+        .await
+        .map_err(|e| data(&crate::error::ErrorChain(&e)))?;
+    let imported = store::calendar::import(
+        &db,
+        domain::BUNDLED_CALENDAR,
+        "bundled data/calendar/kz.toml",
+    )
+    .await
+    .map_err(|e| data(&crate::error::ErrorChain(&e)))?;
+    if imported.created {
+        tracing::info!(
+            version = imported.version,
+            "bundled working calendar stored"
+        );
+    }
+    let calendar = store::calendar::latest(&db)
+        .await
+        .map_err(|e| data(&crate::error::ErrorChain(&e)))?
+        .ok_or_else(|| StartupError::Data("no working calendar stored".into()))?;
+    tracing::info!(version = calendar.version(), "working calendar in force");
+    Ok(AppState {
+        db,
+        calendar: CalendarCache::new(calendar),
+        regions: Arc::new(regions.into_iter().map(|r| (r.code.clone(), r)).collect()),
+    })
 }
 
 /// A built, bound, not yet running server.
@@ -42,7 +79,7 @@ impl Application {
         store::migrate(&db).await?;
         tracing::info!(database = %redact_url(&settings.database.url), "database ready");
 
-        let state = AppState { db };
+        let state = prepare_state(db).await?;
         let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {

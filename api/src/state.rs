@@ -1,5 +1,10 @@
 //! What every request handler shares: built once at start-up, cloned cheaply.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use domain::calendar::WorkingCalendar;
+use domain::region::Region;
 use sea_orm::DatabaseConnection;
 
 /// Shared application state.
@@ -7,4 +12,39 @@ use sea_orm::DatabaseConnection;
 pub struct AppState {
     /// The database pool; the database is the truth.
     pub db: DatabaseConnection,
+    /// The calendar version in force, compiled.
+    pub calendar: CalendarCache,
+    /// The directory of regions, by code.
+    pub regions: Arc<BTreeMap<String, Region>>,
+}
+
+/// The compiled calendar in force; replaced whole when a new version is imported.
+#[derive(Clone)]
+pub struct CalendarCache(Arc<RwLock<Arc<WorkingCalendar>>>);
+
+impl CalendarCache {
+    /// A cache holding `calendar`.
+    pub fn new(calendar: WorkingCalendar) -> CalendarCache {
+        CalendarCache(Arc::new(RwLock::new(Arc::new(calendar))))
+    }
+
+    /// The calendar in force now.
+    pub fn current(&self) -> Arc<WorkingCalendar> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            // A panic while swapping cannot leave a half-written Arc: use what is there.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts a newer version in force (an older one is ignored).
+    pub fn offer(&self, calendar: WorkingCalendar) {
+        let mut guard = match self.0.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if calendar.version() > guard.version() {
+            *guard = Arc::new(calendar);
+        }
+    }
 }

@@ -127,6 +127,23 @@ fn serve_stops_gracefully_on_sigterm_and_starts_again_on_the_same_database() {
         .expect("runtime")
         .block_on(TestDatabase::create());
     for round in 0..2 {
+        if round == 1 {
+            // Between the two runs, an operator imports a corrected calendar.
+            let corrected = dir.join("corrected.toml");
+            std::fs::write(&corrected, corrected_calendar()).expect("write");
+            let out = qyzmet(&dir)
+                .args(["calendar", "import", "--database", &database.url])
+                .arg(&corrected)
+                .output()
+                .expect("runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(stdout.contains("stored as calendar version 2"), "{stdout}");
+        }
         let port = free_port();
         let child = qyzmet(&dir)
             .args(["serve", "--database", &database.url, "--listen"])
@@ -143,7 +160,55 @@ fn serve_stops_gracefully_on_sigterm_and_starts_again_on_the_same_database() {
         assert!(out.status.success(), "round {round}: {stderr}");
         assert!(stderr.contains("GraphiQL at http://127.0.0.1:"), "{stderr}");
         assert!(stderr.contains("graceful shutdown"), "{stderr}");
+        // The second start keeps what the first stored and what was imported in between.
+        let in_force = if round == 0 { "version=1" } else { "version=2" };
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("working calendar in force") && l.contains(in_force)),
+            "round {round}: {stderr}"
+        );
     }
+}
+
+fn corrected_calendar() -> String {
+    domain::BUNDLED_CALENDAR.replace(
+        "# Working-day balances",
+        "[[transfer]]\nwork = \"2026-01-03\"\nrest = \"2026-01-05\"\nact = \"test order\"\n\n# Working-day balances",
+    )
+}
+
+#[test]
+fn calendar_check_refuses_a_broken_file_naming_the_field() {
+    let dir = workdir("cal-check");
+    let broken = dir.join("broken.toml");
+    std::fs::write(
+        &broken,
+        domain::BUNDLED_CALENDAR.replace("2024-06-17", "2024-06-16"),
+    )
+    .expect("write");
+    let out = qyzmet(&dir)
+        .args(["calendar", "check"])
+        .arg(&broken)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("balance") && stderr.contains("2024"),
+        "{stderr}"
+    );
+
+    let good = qyzmet(&dir)
+        .args(["calendar", "check"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data/calendar/kz.toml"
+        ))
+        .output()
+        .expect("runs");
+    assert!(good.status.success());
+    assert!(String::from_utf8_lossy(&good.stdout).contains("2024: 248 working days"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod binary;
+mod calendar;
 mod health;
 mod limits;
 mod schema_contract;

@@ -5,11 +5,21 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 use crate::configuration::Limits;
 use crate::state::AppState;
 
+mod calendar;
 mod system;
+
+/// The shared state from the schema's data.
+pub(crate) fn state<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<&'a AppState, crate::error::ApiError> {
+    ctx.data::<AppState>().map_err(|_| {
+        crate::error::ApiError::internal(std::io::Error::other("schema built without state"))
+    })
+}
 
 /// Every query, merged from the areas.
 #[derive(MergedObject, Default)]
-pub struct Query(system::SystemQuery);
+pub struct Query(system::SystemQuery, calendar::CalendarQuery);
 
 /// The schema type served at `/graphql`.
 pub type QyzmetSchema = Schema<Query, EmptyMutation, EmptySubscription>;

@@ -9,6 +9,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::configuration::{redact_url, Backend, DatabaseSettings};
 
+pub mod calendar;
+pub mod directory;
+
 /// Why the database could not be used at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
