@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod deadline;
 pub mod region;
+pub mod regulation;
 
 /// The working calendar shipped with qyzmet (version 1 when a database is first created).
 pub const BUNDLED_CALENDAR: &str = include_str!("../../data/calendar/kz.toml");
