@@ -35,6 +35,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage regulations (one TOML file per regulation).
+    Regulations {
+        #[command(subcommand)]
+        action: RegulationsAction,
+    },
     /// Manage the working calendar.
     Calendar {
         #[command(subcommand)]
@@ -45,6 +50,22 @@ enum Command {
         /// Where to write it.
         #[arg(long, short, default_value = "schema.graphql")]
         output: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegulationsAction {
+    /// Validate regulation files without loading them.
+    Check {
+        /// Regulation files (TOML, as data/regulations/*.toml).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Load regulation files: changed content becomes the next version; all or nothing.
+    Import {
+        /// Regulation files (TOML, as data/regulations/*.toml).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -70,6 +91,9 @@ pub fn main() -> ExitCode {
         Some(Command::Calendar {
             action: CalendarAction::Check { file },
         }) => return calendar_check(file),
+        Some(Command::Regulations {
+            action: RegulationsAction::Check { files },
+        }) => return regulations_check(files),
         _ => {}
     }
     let overrides = CliOverrides {
@@ -93,7 +117,12 @@ pub fn main() -> ExitCode {
             Command::Calendar {
                 action: CalendarAction::Import { file },
             } => calendar_import(settings, &file).await,
-            Command::ExportSchema { .. } | Command::Calendar { .. } => Ok(()),
+            Command::Regulations {
+                action: RegulationsAction::Import { files },
+            } => regulations_import(settings, &files).await,
+            Command::ExportSchema { .. }
+            | Command::Calendar { .. }
+            | Command::Regulations { .. } => Ok(()),
         }
     });
     match result {
@@ -175,6 +204,75 @@ async fn calendar_import(settings: Settings, file: &PathBuf) -> Result<(), Strin
             "identical to calendar version {}: nothing changed",
             imported.version
         );
+    }
+    Ok(())
+}
+
+fn read_all(files: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
+    files
+        .iter()
+        .map(|f| read(f).map(|text| (f.display().to_string(), text)))
+        .collect()
+}
+
+fn regulations_check(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    let mut parsed = Vec::new();
+    for (name, text) in match read_all(files) {
+        Ok(all) => all,
+        Err(message) => {
+            eprintln!("qyzmet: {message}");
+            return ExitCode::FAILURE;
+        }
+    } {
+        match crate::store::regulation::check(&name, &text) {
+            Ok(r) => {
+                println!(
+                    "{name}: valid regulation {} ({} steps)",
+                    r.code,
+                    r.steps.len()
+                );
+                parsed.push((name, r));
+            }
+            Err(e) => {
+                eprintln!("qyzmet: {e}");
+                failed = true;
+            }
+        }
+    }
+    if let Err(e) = domain::regulation::check_unique(&parsed) {
+        eprintln!("qyzmet: {e}");
+        failed = true;
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn regulations_import(settings: Settings, files: &[PathBuf]) -> Result<(), String> {
+    let all = read_all(files)?;
+    let db = store::connect(&settings.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    store::migrate(&db).await.map_err(|e| e.to_string())?;
+    // Regions must exist before a regulation can refer to one.
+    crate::startup::prepare_state(db.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let imported = store::regulation::import_all(&db, &all, "import")
+        .await
+        .map_err(|e| crate::error::ErrorChain(&e).to_string())?;
+    for i in imported {
+        if i.created {
+            println!("{}: stored as version {}", i.code, i.version);
+        } else {
+            println!(
+                "{}: identical to version {}: nothing changed",
+                i.code, i.version
+            );
+        }
     }
     Ok(())
 }

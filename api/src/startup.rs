@@ -40,6 +40,21 @@ pub async fn prepare_state(db: sea_orm::DatabaseConnection) -> Result<AppState, 
     store::directory::sync_regions(&db, &regions)
         .await
         .map_err(|e| data(&crate::error::ErrorChain(&e)))?;
+    let organisations =
+        domain::organisation::parse_organisations(domain::organisation::BUNDLED_ORGANISATIONS)
+            .map_err(|e| data(&e))?;
+    store::directory::sync_organisations(&db, &organisations)
+        .await
+        .map_err(|e| data(&crate::error::ErrorChain(&e)))?;
+    let loaded = store::regulation::import_all(&db, &store::regulation::bundled(), "bundled")
+        .await
+        .map_err(|e| data(&crate::error::ErrorChain(&e)))?;
+    let new = loaded.iter().filter(|i| i.created).count();
+    tracing::info!(
+        regulations = loaded.len(),
+        new_versions = new,
+        "regulations loaded"
+    );
     let imported = store::calendar::import(
         &db,
         domain::BUNDLED_CALENDAR,
@@ -62,6 +77,7 @@ pub async fn prepare_state(db: sea_orm::DatabaseConnection) -> Result<AppState, 
         db,
         calendar: CalendarCache::new(calendar),
         regions: Arc::new(regions.into_iter().map(|r| (r.code.clone(), r)).collect()),
+        regulations: Default::default(),
     })
 }
 

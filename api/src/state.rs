@@ -16,6 +16,8 @@ pub struct AppState {
     pub calendar: CalendarCache,
     /// The directory of regions, by code.
     pub regions: Arc<BTreeMap<String, Region>>,
+    /// Parsed regulations by content hash.
+    pub regulations: crate::store::regulation::RegulationCache,
 }
 
 /// The compiled calendar in force; replaced whole when a new version is imported.

@@ -4,6 +4,7 @@ mod helpers;
 
 mod binary;
 mod calendar;
+mod catalog;
 mod health;
 mod limits;
 mod schema_contract;

@@ -108,8 +108,8 @@ pub struct WorkingCalendarYear {
     working_weekend_days: Vec<WorkedWeekendDay>,
 }
 
-/// Daily working hours used for a computation, local time `HH:MM`.
-#[derive(SimpleObject)]
+/// Daily working hours, local time `HH:MM`.
+#[derive(SimpleObject, Clone)]
 pub struct WorkingHoursInfo {
     /// Opening time.
     open: String,

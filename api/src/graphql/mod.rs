@@ -5,7 +5,8 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 use crate::configuration::Limits;
 use crate::state::AppState;
 
-mod calendar;
+pub mod calendar;
+pub mod catalog;
 mod system;
 
 /// The shared state from the schema's data.
@@ -19,7 +20,11 @@ pub(crate) fn state<'a>(
 
 /// Every query, merged from the areas.
 #[derive(MergedObject, Default)]
-pub struct Query(system::SystemQuery, calendar::CalendarQuery);
+pub struct Query(
+    system::SystemQuery,
+    catalog::CatalogQuery,
+    calendar::CalendarQuery,
+);
 
 /// The schema type served at `/graphql`.
 pub type QyzmetSchema = Schema<Query, EmptyMutation, EmptySubscription>;

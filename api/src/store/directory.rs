@@ -45,10 +45,50 @@ pub async fn sync_regions(db: &DatabaseConnection, regions: &[Region]) -> Result
 pub fn working_hours(
     org: &entity::organisation::Model,
 ) -> Result<domain::deadline::WorkingHours, serde_json::Error> {
-    use domain::deadline::WorkingHours;
     match &org.working_hours {
         Some(json) => serde_json::from_str(json),
-        None if org.kind == "STATE_CORPORATION" => Ok(WorkingHours::corporation_default()),
-        None => Ok(WorkingHours::provider_default()),
+        None => Ok(domain::organisation::default_hours(&org.kind)),
     }
+}
+
+/// Inserts the directory's organisations that are not stored yet (by code). Existing rows are
+/// left alone: administrators may have changed them since.
+pub async fn sync_organisations(
+    db: &DatabaseConnection,
+    entries: &[domain::organisation::OrganisationEntry],
+) -> Result<(), ApiError> {
+    use entity::organisation;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = db.begin().await?;
+    for o in entries {
+        let exists = organisation::Entity::find()
+            .filter(organisation::Column::Code.eq(o.code.clone()))
+            .one(&txn)
+            .await?
+            .is_some();
+        if exists {
+            continue;
+        }
+        let hours = o
+            .working_hours
+            .map(|h| serde_json::to_string(&h))
+            .transpose()
+            .map_err(ApiError::internal)?;
+        let row = organisation::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            code: Set(o.code.clone()),
+            kind: Set(o.kind.clone()),
+            name_kk: Set(o.name_kk.clone()),
+            name_en: Set(o.name_en.clone()),
+            region_code: Set(o.region.clone()),
+            district: Set(o.district.clone()),
+            working_hours: Set(hours),
+            created_at: Set(chrono::Utc::now()),
+        };
+        organisation::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }

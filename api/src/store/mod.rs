@@ -11,6 +11,7 @@ use crate::configuration::{redact_url, Backend, DatabaseSettings};
 
 pub mod calendar;
 pub mod directory;
+pub mod regulation;
 
 /// Why the database could not be used at start-up.
 #[derive(Debug, thiserror::Error)]

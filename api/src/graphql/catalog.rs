@@ -1,0 +1,661 @@
+//! The catalog: regions, regulations (versioned) and the providers directory. Public.
+
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::regulation as reg;
+use entity::organisation;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::error::ApiError;
+use crate::graphql::calendar::{DurationUnit, WorkingHoursInfo};
+use crate::graphql::state;
+use crate::store::regulation::StoredRegulation;
+
+/// Queries about the catalog.
+#[derive(Default)]
+pub struct CatalogQuery;
+
+/// A staff mailbox named by regulation steps.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::regulation::Mailbox")]
+pub enum Mailbox {
+    /// The provider's office (кеңсе): registration and issue.
+    Office,
+    /// The provider's head (басшы, or an akim): resolution and signature.
+    Head,
+    /// The responsible executor (жауапты орындаушы): prepares the result.
+    Executor,
+    /// The State Corporation (operator and courier).
+    Corporation,
+}
+
+/// Where applications are accepted and results issued.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::regulation::Channel")]
+pub enum Channel {
+    /// The provider's own office.
+    ProviderOffice,
+    /// The State Corporation "Government for Citizens" (ЦОН).
+    StateCorporation,
+    /// The egov.kz portal.
+    Portal,
+}
+
+/// The form in which a service is provided.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::regulation::ServiceForm")]
+pub enum ServiceForm {
+    /// Electronic, fully automated.
+    Electronic,
+    /// Electronic, partially automated.
+    PartiallyAutomated,
+    /// Paper.
+    Paper,
+}
+
+/// The kind of a refusal.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::regulation::RefusalCode")]
+pub enum RefusalKind {
+    /// Refusal to accept the documents, with a refusal receipt.
+    IntakeRefusal,
+    /// A reasoned refusal (дәлелді жауап) after examination.
+    ReasonedRefusal,
+}
+
+/// A region of Kazakhstan.
+#[derive(SimpleObject, Clone)]
+pub struct Region {
+    /// Stable code, e.g. `mangystau`.
+    code: String,
+    /// ISO 3166-2:KZ code.
+    iso_code: String,
+    /// `OBLAST` or `CITY` (of republican significance).
+    kind: String,
+    /// Name in Kazakh.
+    name_kk: String,
+    /// Name in English.
+    name_en: String,
+    /// IANA time zone, e.g. `Asia/Aqtau`.
+    time_zone: String,
+}
+
+impl From<&domain::region::Region> for Region {
+    fn from(r: &domain::region::Region) -> Self {
+        Region {
+            code: r.code.clone(),
+            iso_code: r.iso_code.clone(),
+            kind: r.kind.as_str().to_owned(),
+            name_kk: r.name_kk.clone(),
+            name_en: r.name_en.clone(),
+            time_zone: r.time_zone.clone(),
+        }
+    }
+}
+
+/// A legal duration: value and unit.
+#[derive(SimpleObject, Clone, Copy)]
+pub struct Duration {
+    /// How many units.
+    value: i32,
+    /// The unit.
+    unit: DurationUnit,
+}
+
+impl From<reg::DurationSpec> for Duration {
+    fn from(d: reg::DurationSpec) -> Self {
+        Duration {
+            value: d.value as i32,
+            unit: d.unit.into(),
+        }
+    }
+}
+
+/// A reference to an act.
+#[derive(SimpleObject, Clone)]
+pub struct ActRef {
+    /// Number.
+    number: String,
+    /// Date.
+    date: NaiveDate,
+    /// What it changed, where stated.
+    scope: Option<String>,
+}
+
+impl From<&reg::ActRef> for ActRef {
+    fn from(a: &reg::ActRef) -> Self {
+        ActRef {
+            number: a.number.clone(),
+            date: a.date,
+            scope: a.scope.clone(),
+        }
+    }
+}
+
+/// The legal act approving a regulation.
+#[derive(SimpleObject, Clone)]
+pub struct Act {
+    /// The issuing body, in Kazakh.
+    issuer_kk: String,
+    /// The issuing body, in English.
+    issuer_en: String,
+    /// Number.
+    number: String,
+    /// Date.
+    date: NaiveDate,
+    /// State registration number with the justice bodies, where stated.
+    registration_number: Option<String>,
+    /// State registration date, where stated.
+    registration_date: Option<NaiveDate>,
+    /// Earlier acts this one restates.
+    restates: Vec<ActRef>,
+    /// Amendments.
+    amendments: Vec<ActRef>,
+    /// The repealing act, if any.
+    repealed_by: Option<ActRef>,
+    /// The service standard implemented.
+    standard: Option<String>,
+    /// The source file of the act.
+    source_file: String,
+}
+
+/// A result document of a service.
+#[derive(SimpleObject, Clone)]
+pub struct ResultKind {
+    /// Stable key, e.g. `receipt`.
+    code: String,
+    /// Name in Kazakh.
+    name_kk: String,
+    /// Name in English.
+    name_en: String,
+}
+
+/// A way a service can be refused.
+#[derive(SimpleObject, Clone)]
+pub struct Refusal {
+    /// Intake refusal or reasoned refusal.
+    kind: RefusalKind,
+    /// Where it is given.
+    channels: Vec<Channel>,
+    /// The grounds, as the act states them.
+    grounds_en: String,
+}
+
+/// A period of the year in which applications are accepted.
+#[derive(SimpleObject, Clone)]
+pub struct AcceptanceWindow {
+    /// Which applications it governs (an application attribute value, e.g. `first_grade`).
+    applies_to: String,
+    /// Description in Kazakh, from the act.
+    label_kk: String,
+    /// Description in English.
+    label_en: String,
+    /// First day, `MM-DD` (inclusive).
+    from: String,
+    /// Last day, `MM-DD` (inclusive).
+    until: String,
+    /// The paragraph of the act.
+    paragraph: String,
+}
+
+/// The overall legal term of a service.
+#[derive(SimpleObject, Clone)]
+pub struct LegalTerm {
+    /// How many units.
+    value: i32,
+    /// The unit.
+    unit: DurationUnit,
+    /// The words of the act.
+    as_written: String,
+    /// The paragraph of the act.
+    paragraph: String,
+}
+
+/// A duration that applies when a case attribute has a given value.
+#[derive(SimpleObject, Clone)]
+pub struct DurationVariant {
+    /// The case attribute, e.g. `location`.
+    attribute: String,
+    /// The value selecting this duration, e.g. `elsewhere`.
+    equals: String,
+    /// The duration then.
+    duration: Duration,
+    /// The words of the act.
+    as_written: String,
+}
+
+/// One ordered step of a regulation.
+#[derive(SimpleObject, Clone)]
+pub struct Step {
+    /// Position, from 1.
+    order: i32,
+    /// The mailbox that does it.
+    mailbox: Mailbox,
+    /// Who, in the act's words (Kazakh).
+    actor_kk: String,
+    /// Who, in English.
+    actor_en: String,
+    /// What is done, from the act (Kazakh).
+    action_kk: String,
+    /// What is done, in English.
+    action_en: String,
+    /// The legal duration.
+    duration: Duration,
+    /// Durations that depend on a case attribute.
+    variants: Vec<DurationVariant>,
+    /// The output that moves the case on.
+    output_en: String,
+    /// Result documents this step issues (`results.code`).
+    issues: Vec<String>,
+    /// The paragraph of the act.
+    paragraph: String,
+}
+
+/// One leg of the State Corporation channel.
+#[derive(SimpleObject, Clone)]
+pub struct Leg {
+    /// The duration.
+    duration: Duration,
+    /// True when the act states it; false when qyzmet applies a general rule.
+    stated: bool,
+    /// Where it is stated, or the reading applied.
+    basis: String,
+}
+
+impl From<&reg::Leg> for Leg {
+    fn from(l: &reg::Leg) -> Self {
+        Leg {
+            duration: l.duration().into(),
+            stated: l.stated,
+            basis: l.basis.clone(),
+        }
+    }
+}
+
+/// The State Corporation legs of a case.
+#[derive(SimpleObject, Clone)]
+pub struct CorporationLegs {
+    /// Intake at the counter: receipt or refusal receipt.
+    intake: Leg,
+    /// The courier carries the documents to the provider's office.
+    transfer_to_provider: Leg,
+    /// The provider sends the result back.
+    result_back: Leg,
+    /// The operator issues the result on presentation.
+    issue: Leg,
+    /// Months an uncollected result is kept before it goes back to the provider.
+    storage_months: i32,
+    /// Where the storage rule is stated, or the reading applied.
+    storage_basis: String,
+    /// Return of an uncollected result to the provider.
+    return_to_provider: Leg,
+    /// Re-delivery from the provider on request after storage.
+    redelivery: Leg,
+}
+
+/// Portal (egov.kz) processing.
+#[derive(SimpleObject, Clone)]
+pub struct PortalProcessing {
+    /// The mailbox a portal application lands in for registration.
+    lands_in: Mailbox,
+    /// The mailbox whose holder signs the electronic result.
+    result_signed_by: Mailbox,
+    /// Processing of the request on the portal, where stated.
+    request_processing: Option<Duration>,
+    /// Where it is stated.
+    paragraph: String,
+}
+
+/// A reading chosen where the act is ambiguous or inconsistent.
+#[derive(SimpleObject, Clone)]
+pub struct Reading {
+    /// The paragraph of the act.
+    paragraph: String,
+    /// What the text says, and what qyzmet encodes.
+    text: String,
+}
+
+/// One version of a regulation (регламент): who does what, in which order, within which legal
+/// duration, through which channels.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Regulation {
+    /// Stable code, one per region and service.
+    code: String,
+    /// Version; a changed file is stored as the next version, old versions are kept.
+    version: i32,
+    /// The service it implements, shared by the same service in other regions.
+    service_code: String,
+    /// Name in Kazakh, verbatim from the act.
+    name_kk: String,
+    /// Name in English.
+    name_en: String,
+    #[graphql(skip)]
+    region_code: String,
+    /// The approving act.
+    act: Act,
+    /// Kinds of organisation that provide the service.
+    provider_kinds: Vec<String>,
+    /// Where applications are accepted.
+    apply_channels: Vec<Channel>,
+    /// Where results are issued.
+    result_channels: Vec<Channel>,
+    /// Forms of the service.
+    service_forms: Vec<ServiceForm>,
+    /// Result documents.
+    results: Vec<ResultKind>,
+    /// Refusals.
+    refusals: Vec<Refusal>,
+    /// When applications are accepted; empty means all year.
+    acceptance_windows: Vec<AcceptanceWindow>,
+    /// The overall legal term, where the act states one.
+    legal_term: Option<LegalTerm>,
+    /// Ordered provider steps.
+    steps: Vec<Step>,
+    /// State Corporation legs, when that channel exists.
+    corporation: Option<CorporationLegs>,
+    /// Portal processing, when that channel exists.
+    portal: Option<PortalProcessing>,
+    /// Readings chosen where the act is ambiguous, citing the paragraph.
+    readings: Vec<Reading>,
+    /// SHA-256 of the regulation file.
+    content_hash: String,
+    /// Where the file came from.
+    source: String,
+    /// When this version was stored.
+    loaded_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Regulation {
+    /// The region whose akimat approved it.
+    async fn region(&self, ctx: &Context<'_>) -> Result<Region, ApiError> {
+        let state = state(ctx)?;
+        state
+            .regions
+            .get(&self.region_code)
+            .map(Region::from)
+            .ok_or_else(|| {
+                ApiError::internal(std::io::Error::other("regulation of an unknown region"))
+            })
+    }
+}
+
+fn channels(cs: &[reg::Channel]) -> Vec<Channel> {
+    cs.iter().map(|c| (*c).into()).collect()
+}
+
+impl From<&StoredRegulation> for Regulation {
+    fn from(s: &StoredRegulation) -> Self {
+        let r = &s.regulation;
+        Regulation {
+            code: r.code.clone(),
+            version: s.row.version,
+            service_code: r.service.clone(),
+            name_kk: r.name_kk.clone(),
+            name_en: r.name_en.clone(),
+            region_code: r.region.clone(),
+            act: Act {
+                issuer_kk: r.act.issuer_kk.clone(),
+                issuer_en: r.act.issuer_en.clone(),
+                number: r.act.number.clone(),
+                date: r.act.date,
+                registration_number: r.act.registration.as_ref().map(|g| g.number.clone()),
+                registration_date: r.act.registration.as_ref().and_then(|g| g.date),
+                restates: r.act.restates.iter().map(ActRef::from).collect(),
+                amendments: r.act.amendments.iter().map(ActRef::from).collect(),
+                repealed_by: r.act.repealed_by.as_ref().map(ActRef::from),
+                standard: r.act.standard.clone(),
+                source_file: r.act.source_file.clone(),
+            },
+            provider_kinds: r.provider_kinds.clone(),
+            apply_channels: channels(&r.apply_channels),
+            result_channels: channels(&r.result_channels),
+            service_forms: r.service_forms.iter().map(|f| (*f).into()).collect(),
+            results: r
+                .results
+                .iter()
+                .map(|x| ResultKind {
+                    code: x.code.clone(),
+                    name_kk: x.name_kk.clone(),
+                    name_en: x.name_en.clone(),
+                })
+                .collect(),
+            refusals: r
+                .refusals
+                .iter()
+                .map(|x| Refusal {
+                    kind: x.kind.into(),
+                    channels: channels(&x.channels),
+                    grounds_en: x.grounds_en.clone(),
+                })
+                .collect(),
+            acceptance_windows: r
+                .acceptance_windows
+                .iter()
+                .map(|w| AcceptanceWindow {
+                    applies_to: w.applies_to.clone(),
+                    label_kk: w.label_kk.clone(),
+                    label_en: w.label_en.clone(),
+                    from: w.from.clone(),
+                    until: w.until.clone(),
+                    paragraph: w.paragraph.clone(),
+                })
+                .collect(),
+            legal_term: r.legal_term.as_ref().map(|t| LegalTerm {
+                value: t.value as i32,
+                unit: t.unit.into(),
+                as_written: t.as_written.clone(),
+                paragraph: t.paragraph.clone(),
+            }),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| Step {
+                    order: s.order as i32,
+                    mailbox: s.mailbox.into(),
+                    actor_kk: s.actor_kk.clone(),
+                    actor_en: s.actor_en.clone(),
+                    action_kk: s.action_kk.clone(),
+                    action_en: s.action_en.clone(),
+                    duration: s.duration.into(),
+                    variants: s
+                        .variants
+                        .iter()
+                        .map(|v| DurationVariant {
+                            attribute: v.attribute.clone(),
+                            equals: v.equals.clone(),
+                            duration: v.duration.into(),
+                            as_written: v.as_written.clone(),
+                        })
+                        .collect(),
+                    output_en: s.output_en.clone(),
+                    issues: s.issues.clone(),
+                    paragraph: s.paragraph.clone(),
+                })
+                .collect(),
+            corporation: r.corporation.as_ref().map(|c| CorporationLegs {
+                intake: (&c.intake).into(),
+                transfer_to_provider: (&c.transfer_to_provider).into(),
+                result_back: (&c.result_back).into(),
+                issue: (&c.issue).into(),
+                storage_months: c.storage_months as i32,
+                storage_basis: c.storage_basis.clone(),
+                return_to_provider: (&c.return_to_provider).into(),
+                redelivery: (&c.redelivery).into(),
+            }),
+            portal: r.portal.as_ref().map(|p| PortalProcessing {
+                lands_in: p.lands_in.into(),
+                result_signed_by: p.result_signed_by.into(),
+                request_processing: p.request_processing.map(Duration::from),
+                paragraph: p.paragraph.clone(),
+            }),
+            readings: r
+                .readings
+                .iter()
+                .map(|x| Reading {
+                    paragraph: x.paragraph.clone(),
+                    text: x.text.clone(),
+                })
+                .collect(),
+            content_hash: s.row.content_hash.clone(),
+            source: s.row.source.clone(),
+            loaded_at: s.row.loaded_at,
+        }
+    }
+}
+
+/// An organisation: a service provider or a State Corporation branch.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Organisation {
+    /// Stable code.
+    code: String,
+    /// Provider kind (`SCHOOL`, `COLLEGE`, `EDUCATION_DEPARTMENT`…) or `STATE_CORPORATION`.
+    kind: String,
+    /// Name in Kazakh.
+    name_kk: String,
+    /// Name in English.
+    name_en: String,
+    /// District or city, where recorded.
+    district: Option<String>,
+    #[graphql(skip)]
+    region_code: String,
+    /// Daily working hours (its own, or the default for its kind).
+    working_hours: WorkingHoursInfo,
+}
+
+#[ComplexObject]
+impl Organisation {
+    /// The region it belongs to.
+    async fn region(&self, ctx: &Context<'_>) -> Result<Region, ApiError> {
+        state(ctx)?
+            .regions
+            .get(&self.region_code)
+            .map(Region::from)
+            .ok_or_else(|| {
+                ApiError::internal(std::io::Error::other("organisation of an unknown region"))
+            })
+    }
+}
+
+impl TryFrom<organisation::Model> for Organisation {
+    type Error = ApiError;
+    fn try_from(m: organisation::Model) -> Result<Self, ApiError> {
+        let hours = crate::store::directory::working_hours(&m).map_err(ApiError::internal)?;
+        Ok(Organisation {
+            code: m.code,
+            kind: m.kind,
+            name_kk: m.name_kk,
+            name_en: m.name_en,
+            district: m.district,
+            region_code: m.region_code,
+            working_hours: hours.into(),
+        })
+    }
+}
+
+fn known_region(ctx: &Context<'_>, code: &Option<String>) -> Result<(), ApiError> {
+    match code {
+        Some(c) if !state(ctx)?.regions.contains_key(c) => {
+            Err(ApiError::BadUserInput(format!("unknown region {c:?}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[Object]
+impl CatalogQuery {
+    /// All regions of Kazakhstan: oblasts and cities of republican significance.
+    async fn regions(&self, ctx: &Context<'_>) -> Result<Vec<Region>, ApiError> {
+        Ok(state(ctx)?.regions.values().map(Region::from).collect())
+    }
+
+    /// The regulations in force (newest version of each), optionally by region, service and
+    /// application channel, ordered by code.
+    async fn regulations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Region code, e.g. `mangystau`.")] region: Option<String>,
+        #[graphql(desc = "Service code, e.g. `externat-permission`.")] service: Option<String>,
+        #[graphql(desc = "Only regulations accepting applications through this channel.")]
+        channel: Option<Channel>,
+    ) -> Result<Vec<Regulation>, ApiError> {
+        known_region(ctx, &region)?;
+        let state = state(ctx)?;
+        let all = state
+            .regulations
+            .latest(&state.db, region.as_deref(), service.as_deref())
+            .await?;
+        Ok(all
+            .iter()
+            .filter(|s| channel.is_none_or(|c| s.regulation.accepts(c.into())))
+            .map(Regulation::from)
+            .collect())
+    }
+
+    /// One regulation: the given version, or the newest. `NOT_FOUND` when there is none.
+    async fn regulation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Regulation code.")] code: String,
+        #[graphql(desc = "Version; the newest when omitted.")] version: Option<i32>,
+    ) -> Result<Regulation, ApiError> {
+        let state = state(ctx)?;
+        state
+            .regulations
+            .get(&state.db, &code, version)
+            .await?
+            .map(|s| Regulation::from(&s))
+            .ok_or_else(|| match version {
+                Some(v) => ApiError::NotFound(format!("no regulation {code:?} version {v}")),
+                None => ApiError::NotFound(format!("no regulation {code:?}")),
+            })
+    }
+
+    /// Every stored version of one regulation, oldest first.
+    async fn regulation_versions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Regulation code.")] code: String,
+    ) -> Result<Vec<Regulation>, ApiError> {
+        let state = state(ctx)?;
+        Ok(state
+            .regulations
+            .versions(&state.db, &code)
+            .await?
+            .iter()
+            .map(Regulation::from)
+            .collect())
+    }
+
+    /// Organisations: service providers and State Corporation branches, by region and kind.
+    async fn providers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Region code.")] region: Option<String>,
+        #[graphql(desc = "Kind, e.g. `SCHOOL` or `STATE_CORPORATION`.")] kind: Option<String>,
+    ) -> Result<Vec<Organisation>, ApiError> {
+        known_region(ctx, &region)?;
+        if let Some(k) = &kind {
+            if !domain::organisation::is_known_kind(k) {
+                return Err(ApiError::BadUserInput(format!(
+                    "unknown organisation kind {k:?}"
+                )));
+            }
+        }
+        let state = state(ctx)?;
+        let mut q = organisation::Entity::find().order_by_asc(organisation::Column::Code);
+        if let Some(r) = region {
+            q = q.filter(organisation::Column::RegionCode.eq(r));
+        }
+        if let Some(k) = kind {
+            q = q.filter(organisation::Column::Kind.eq(k));
+        }
+        q.all(&state.db)
+            .await?
+            .into_iter()
+            .map(Organisation::try_from)
+            .collect()
+    }
+}
