@@ -188,7 +188,7 @@ fn changed_school_admission() -> (String, String) {
 async fn a_changed_file_becomes_the_next_version_and_the_old_one_is_kept() {
     let app = spawn_app().await;
     let changed = changed_school_admission();
-    let out = api::store::regulation::import_all(&app.db, &[changed.clone()], "test")
+    let out = api::store::regulation::import_all(&app.db, std::slice::from_ref(&changed), "test")
         .await
         .expect("imports");
     assert_eq!((out[0].version, out[0].created), (2, true));
