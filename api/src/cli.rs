@@ -22,9 +22,12 @@ pub struct Cli {
     /// Address to listen on (default: 127.0.0.1:8080).
     #[arg(long, global = true, value_name = "ADDR")]
     listen: Option<String>,
-    /// Explicit development mode.
+    /// Explicit development mode: an ephemeral token secret when none is configured.
     #[arg(long, global = true)]
     dev: bool,
+    /// With --dev: create the demo accounts listed in the README (once).
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -112,7 +115,7 @@ pub fn main() -> ExitCode {
     telemetry::init(&settings.log_filter);
     let result = actix_web::rt::System::new().block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
+            Command::Serve => serve(settings, cli.demo).await,
             Command::Migrate => migrate(settings).await,
             Command::Calendar {
                 action: CalendarAction::Import { file },
@@ -135,13 +138,40 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), String> {
+async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
+    if demo && !settings.dev {
+        return Err("--demo creates accounts with a known password and needs --dev".into());
+    }
     if settings.dev {
         tracing::warn!("DEVELOPMENT MODE (--dev / QYZMET_DEV): not for production use");
     }
     let app = Application::build(&settings)
         .await
         .map_err(|e| e.to_string())?;
+    if demo {
+        let (password, generated) = match std::env::var("QYZMET_DEMO_PASSWORD") {
+            Ok(p) if !p.is_empty() => (p, false),
+            _ => (
+                crate::auth::token::random_hex(8).map_err(|e| e.to_string())?,
+                true,
+            ),
+        };
+        let created = crate::store::demo::ensure(&app.state().db, &password)
+            .await
+            .map_err(|e| crate::error::ErrorChain(&e).to_string())?;
+        if created > 0 {
+            tracing::warn!(
+                accounts = created,
+                "demo accounts created (see the README for usernames)"
+            );
+            if generated {
+                // Printed once, to the terminal only; never logged.
+                println!("demo password (shown once): {password}");
+            }
+        } else {
+            tracing::info!("demo accounts already exist; nothing created");
+        }
+    }
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
@@ -258,7 +288,15 @@ async fn regulations_import(settings: Settings, files: &[PathBuf]) -> Result<(),
         .map_err(|e| e.to_string())?;
     store::migrate(&db).await.map_err(|e| e.to_string())?;
     // Regions must exist before a regulation can refer to one.
-    crate::startup::prepare_state(db.clone())
+    // The keys are not used by an import; an ephemeral secret keeps the real one out of reach.
+    let keys = crate::auth::token::TokenKeys::new(
+        crate::auth::token::random_hex(32)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+        settings.auth.access_token_ttl,
+        settings.auth.refresh_token_ttl,
+    );
+    crate::startup::prepare_state(db.clone(), keys)
         .await
         .map_err(|e| e.to_string())?;
     let imported = store::regulation::import_all(&db, &all, "import")

@@ -29,7 +29,45 @@ pub struct Settings {
     pub dev: bool,
     /// How long in-flight requests may run after SIGTERM/ctrl-c.
     pub shutdown_timeout: Duration,
+    /// Token signing and lifetimes.
+    pub auth: AuthSettings,
 }
+
+/// Token signing and lifetimes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthSettings {
+    /// The HS256 secret; at least 32 bytes outside development mode.
+    pub jwt_secret: Option<Secret>,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: Duration,
+}
+
+/// A secret value: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The shortest JWT secret accepted outside development mode.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The database connection and pool.
 #[derive(Clone, PartialEq)]
@@ -81,6 +119,11 @@ impl Default for Settings {
             },
             dev: false,
             shutdown_timeout: Duration::from_secs(30),
+            auth: AuthSettings {
+                jwt_secret: None,
+                access_token_ttl: Duration::from_secs(15 * 60),
+                refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            },
         }
     }
 }
@@ -122,6 +165,9 @@ struct FileSettings {
     max_query_complexity: Option<usize>,
     dev: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
+    jwt_secret: Option<String>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
 }
 
 /// Overrides given on the command line; `None` keeps what the file or environment said.
@@ -211,6 +257,16 @@ impl Settings {
         if let Some(v) = f.shutdown_timeout_secs {
             self.shutdown_timeout = Duration::from_secs(v);
         }
+        if let Some(v) = f.jwt_secret {
+            self.auth.jwt_secret = Some(Secret::new(v));
+        }
+        if let Some(v) = f.access_token_ttl_secs {
+            self.auth.access_token_ttl = Duration::from_secs(positive("access_token_ttl_secs", v)?);
+        }
+        if let Some(v) = f.refresh_token_ttl_secs {
+            self.auth.refresh_token_ttl =
+                Duration::from_secs(positive("refresh_token_ttl_secs", v)?);
+        }
         Ok(())
     }
 
@@ -245,6 +301,17 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_DEV") {
             self.dev = parse_bool("QYZMET_DEV", &v)?;
+        }
+        if let Some(v) = env("QYZMET_JWT_SECRET").filter(|v| !v.is_empty()) {
+            self.auth.jwt_secret = Some(Secret::new(v));
+        }
+        if let Some(v) = env("QYZMET_ACCESS_TOKEN_TTL_SECS") {
+            self.auth.access_token_ttl =
+                Duration::from_secs(parse_positive("QYZMET_ACCESS_TOKEN_TTL_SECS", &v)?);
+        }
+        if let Some(v) = env("QYZMET_REFRESH_TOKEN_TTL_SECS") {
+            self.auth.refresh_token_ttl =
+                Duration::from_secs(parse_positive("QYZMET_REFRESH_TOKEN_TTL_SECS", &v)?);
         }
         if let Some(v) = env("QYZMET_SHUTDOWN_TIMEOUT_SECS") {
             self.shutdown_timeout = Duration::from_secs(v.trim().parse().map_err(|_| {
@@ -480,6 +547,18 @@ mod tests {
         .expect_err("typo");
         assert!(err.to_string().contains("lisen"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_jwt_secret_is_read_and_never_printed() {
+        let s = load(
+            &[("QYZMET_JWT_SECRET", "0123456789abcdef0123456789abcdef")],
+            CliOverrides::default(),
+        )
+        .expect("valid");
+        let secret = s.auth.jwt_secret.clone().expect("set");
+        assert_eq!(secret.expose().len(), 32);
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
     }
 
     #[test]

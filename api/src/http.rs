@@ -6,6 +6,7 @@ use async_graphql::http::GraphiQLSource;
 use futures_util::StreamExt;
 use serde_json::json;
 
+use crate::auth::{authenticate, Auth, ClientAddr};
 use crate::configuration::Limits;
 use crate::error::code_request_errors;
 use crate::graphql::QyzmetSchema;
@@ -71,6 +72,20 @@ async fn graphql(
             ))
         }
     };
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = match &state {
+        Some(state) => authenticate(state, authorization).await,
+        None => Auth::Anonymous,
+    };
+    let addr = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let request = request.data(auth).data(ClientAddr(addr));
     let mut response = schema.execute(request).await;
     code_request_errors(&mut response);
     HttpResponse::Ok().json(response)

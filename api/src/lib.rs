@@ -1,6 +1,7 @@
 //! qyzmet's server: configuration, storage, the GraphQL API over actix-web, and the commands of
 //! the `qyzmet` binary.
 
+pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod error;

@@ -6,7 +6,8 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::configuration::{redact_url, Settings};
+use crate::auth::token::TokenKeys;
+use crate::configuration::{redact_url, Settings, MIN_SECRET_BYTES};
 use crate::graphql::{build_schema, QyzmetSchema};
 use crate::http;
 use crate::state::{AppState, CalendarCache};
@@ -19,6 +20,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A setting that makes the server unsafe to start.
+    #[error("{0}")]
+    Config(String),
     /// The bundled reference data (regions, calendar) could not be loaded.
     #[error("cannot load reference data: {0}")]
     Data(String),
@@ -32,8 +36,46 @@ pub enum StartupError {
     },
 }
 
+/// The token keys: the configured secret, or in development mode an ephemeral one. Outside
+/// development mode a missing or short secret refuses to start.
+pub fn token_keys(settings: &Settings) -> Result<TokenKeys, StartupError> {
+    let auth = &settings.auth;
+    let secret = match &auth.jwt_secret {
+        Some(s) if s.expose().len() >= MIN_SECRET_BYTES => s.expose().as_bytes().to_vec(),
+        _ if settings.dev => {
+            tracing::warn!(
+                "DEVELOPMENT MODE: no QYZMET_JWT_SECRET of {MIN_SECRET_BYTES}+ bytes; signing tokens with an \
+                 ephemeral secret (tokens die with this process). Never run like this in production."
+            );
+            crate::auth::token::random_hex(32)
+                .map_err(|e| StartupError::Config(e.to_string()))?
+                .into_bytes()
+        }
+        Some(_) => {
+            return Err(StartupError::Config(format!(
+                "QYZMET_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes; use a long random secret \
+                 (or --dev for development)"
+            )))
+        }
+        None => {
+            return Err(StartupError::Config(format!(
+                "QYZMET_JWT_SECRET is not set; set a random secret of at least {MIN_SECRET_BYTES} bytes \
+                 (or start with --dev for development)"
+            )))
+        }
+    };
+    Ok(TokenKeys::new(
+        &secret,
+        auth.access_token_ttl,
+        auth.refresh_token_ttl,
+    ))
+}
+
 /// Loads the reference data into the database (idempotently) and builds the shared state.
-pub async fn prepare_state(db: sea_orm::DatabaseConnection) -> Result<AppState, StartupError> {
+pub async fn prepare_state(
+    db: sea_orm::DatabaseConnection,
+    tokens: TokenKeys,
+) -> Result<AppState, StartupError> {
     let data = |e: &dyn std::fmt::Display| StartupError::Data(e.to_string());
     let regions =
         domain::region::parse_regions(domain::region::BUNDLED_REGIONS).map_err(|e| data(&e))?;
@@ -78,6 +120,7 @@ pub async fn prepare_state(db: sea_orm::DatabaseConnection) -> Result<AppState, 
         calendar: CalendarCache::new(calendar),
         regions: Arc::new(regions.into_iter().map(|r| (r.code.clone(), r)).collect()),
         regulations: Default::default(),
+        tokens,
     })
 }
 
@@ -91,11 +134,13 @@ pub struct Application {
 impl Application {
     /// Opens the database, applies pending migrations, builds the schema and binds the listener.
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        // Refuse an unsafe token configuration before touching the database.
+        let tokens = token_keys(settings)?;
         let db = store::connect(&settings.database).await?;
         store::migrate(&db).await?;
         tracing::info!(database = %redact_url(&settings.database.url), "database ready");
 
-        let state = prepare_state(db).await?;
+        let state = prepare_state(db, tokens).await?;
         let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {

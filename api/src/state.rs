@@ -16,6 +16,8 @@ pub struct AppState {
     pub calendar: CalendarCache,
     /// The directory of regions, by code.
     pub regions: Arc<BTreeMap<String, Region>>,
+    /// Access-token keys and lifetimes.
+    pub tokens: crate::auth::token::TokenKeys,
     /// Parsed regulations by content hash.
     pub regulations: crate::store::regulation::RegulationCache,
 }

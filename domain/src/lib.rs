@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod deadline;
+pub mod identity;
 pub mod organisation;
 pub mod region;
 pub mod regulation;

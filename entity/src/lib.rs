@@ -1,6 +1,10 @@
 //! SeaORM entities, nothing else: no GraphQL derives, no behaviour.
 
+pub mod app_user;
+pub mod applicant;
 pub mod calendar_version;
+pub mod login_throttle;
 pub mod organisation;
+pub mod refresh_token;
 pub mod region;
 pub mod regulation;

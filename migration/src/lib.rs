@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_directory;
 mod m20261122_000002_create_regulation;
 mod m20261122_000003_create_calendar_version;
+mod m20261122_000004_create_accounts;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_directory::Migration),
             Box::new(m20261122_000002_create_regulation::Migration),
             Box::new(m20261122_000003_create_calendar_version::Migration),
+            Box::new(m20261122_000004_create_accounts::Migration),
         ]
     }
 }

@@ -23,7 +23,8 @@ fn qyzmet(dir: &PathBuf) -> Command {
         .env_remove("QYZMET_DATABASE_URL")
         .env_remove("QYZMET_LISTEN")
         .env_remove("QYZMET_CONFIG")
-        .env("QYZMET_LOG", "info");
+        .env("QYZMET_LOG", "info")
+        .env("QYZMET_JWT_SECRET", crate::helpers::TEST_JWT_SECRET);
     cmd
 }
 
@@ -221,4 +222,133 @@ fn export_schema_writes_the_checked_in_contract() {
     assert!(status.success());
     let written = std::fs::read_to_string(dir.join("out.graphql")).expect("written");
     assert_eq!(written, api::graphql::sdl());
+}
+
+#[test]
+fn without_a_jwt_secret_the_server_refuses_to_start_unless_in_development_mode() {
+    let dir = workdir("no-secret");
+    let out = qyzmet(&dir)
+        .env_remove("QYZMET_JWT_SECRET")
+        .args(["serve", "--database", "sqlite://x.db?mode=rwc"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("QYZMET_JWT_SECRET"), "{stderr}");
+
+    let out = qyzmet(&dir)
+        .env("QYZMET_JWT_SECRET", "too-short")
+        .args(["serve", "--database", "sqlite://x.db?mode=rwc"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than 32 bytes"));
+
+    let out = qyzmet(&dir)
+        .args(["serve", "--demo"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--demo") && stderr.contains("--dev"),
+        "{stderr}"
+    );
+}
+
+/// POSTs a GraphQL request over a plain TCP connection and returns the response body.
+fn post_graphql(port: u16, body: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    let request = format!(
+        "POST /graphql HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    let json = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {answer}"))
+}
+
+#[test]
+fn demo_accounts_log_in_and_no_password_or_token_reaches_the_log() {
+    let dir = workdir("demo");
+    let database = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(TestDatabase::create());
+    let password = "demo-Pa55word-for-log-test";
+    let port = free_port();
+    let child = qyzmet(&dir)
+        .env_remove("QYZMET_JWT_SECRET")
+        .env("QYZMET_DEMO_PASSWORD", password)
+        .env("QYZMET_LOG", "debug")
+        .args([
+            "serve",
+            "--dev",
+            "--demo",
+            "--database",
+            &database.url,
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let ready = wait_ready(port);
+    let mut secrets = vec![password.to_owned()];
+    let mut logged_in = serde_json::Value::Null;
+    if ready {
+        let login = serde_json::json!({
+            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken refreshToken role } }",
+            "variables": { "u": "atyrau-head", "p": password },
+        });
+        logged_in = post_graphql(port, &login.to_string());
+        for k in ["accessToken", "refreshToken"] {
+            if let Some(t) = logged_in["data"]["login"][k].as_str() {
+                secrets.push(t.to_owned());
+            }
+        }
+        let refresh = serde_json::json!({
+            "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
+            "variables": { "t": logged_in["data"]["login"]["refreshToken"] },
+        });
+        let rotated = post_graphql(port, &refresh.to_string());
+        if let Some(t) = rotated["data"]["refreshToken"]["refreshToken"].as_str() {
+            secrets.push(t.to_owned());
+        }
+        let wrong = serde_json::json!({
+            "query": "mutation { login(username: \"atyrau-head\", password: \"a wrong Password 1\") { role } }",
+        });
+        post_graphql(port, &wrong.to_string());
+    }
+    sigterm(&child);
+    let out = run_with_timeout(child, Duration::from_secs(30));
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(ready, "{logs}");
+    assert_eq!(logged_in["data"]["login"]["role"], "HEAD", "{logged_in}");
+    assert!(
+        logs.contains("DEVELOPMENT MODE"),
+        "development mode says so: {logs}"
+    );
+    assert!(logs.contains("demo accounts created"), "{logs}");
+    assert!(logs.contains("login"), "the login itself is logged: {logs}");
+    assert_eq!(
+        secrets.len(),
+        4,
+        "password, access, refresh, rotated refresh"
+    );
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret reached the log: {s}");
+    }
+    assert!(!logs.contains("a wrong Password 1"));
 }

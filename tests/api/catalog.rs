@@ -227,7 +227,12 @@ async fn a_changed_file_becomes_the_next_version_and_the_old_one_is_kept() {
     );
 
     // A restart loads the unchanged bundled files again: nothing new, version 2 stays in force.
-    api::startup::prepare_state(app.db.clone())
+    let keys = api::auth::token::TokenKeys::new(
+        crate::helpers::TEST_JWT_SECRET.as_bytes(),
+        std::time::Duration::from_secs(900),
+        std::time::Duration::from_secs(3600),
+    );
+    api::startup::prepare_state(app.db.clone(), keys)
         .await
         .expect("restart");
     let (_, after) = app

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use api::configuration::{Backend, Settings};
+use api::configuration::{Backend, Secret, Settings};
 use api::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
+
+/// The signing secret of test servers.
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 
 /// The PostgreSQL server tests create their databases on.
 pub fn pg_admin_url() -> String {
@@ -146,6 +149,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings.database.url = database.url.clone();
     settings.database.max_connections = 5;
     settings.shutdown_timeout = std::time::Duration::from_secs(1);
+    settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
     settings
 }
 
@@ -185,15 +189,31 @@ impl TestApp {
         .await
     }
 
+    /// POSTs a GraphQL query with a bearer token.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        self.post(
+            Some(token),
+            json!({ "query": query, "variables": variables })
+                .to_string()
+                .into_bytes(),
+        )
+        .await
+    }
+
     /// POSTs any body to `/graphql`.
     pub async fn post_raw(&self, body: Vec<u8>) -> (u16, Value) {
-        let mut resp = self
+        self.post(None, body).await
+    }
+
+    async fn post(&self, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+        let mut req = self
             .client
             .post(format!("{}/graphql", self.address))
-            .insert_header(("content-type", "application/json"))
-            .send_body(body)
-            .await
-            .expect("the server answers");
+            .insert_header(("content-type", "application/json"));
+        if let Some(t) = token {
+            req = req.insert_header(("authorization", format!("Bearer {t}")));
+        }
+        let mut resp = req.send_body(body).await.expect("the server answers");
         let status = resp.status().as_u16();
         let body = resp
             .json::<Value>()

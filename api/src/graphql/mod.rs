@@ -1,10 +1,12 @@
 //! The GraphQL schema: roots merged from one object per area, built once and shared.
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use crate::configuration::Limits;
 use crate::state::AppState;
 
+pub mod admin;
+pub mod auth;
 pub mod calendar;
 pub mod catalog;
 mod system;
@@ -24,14 +26,19 @@ pub struct Query(
     system::SystemQuery,
     catalog::CatalogQuery,
     calendar::CalendarQuery,
+    admin::AdminQuery,
 );
 
+/// Every mutation, merged from the areas.
+#[derive(MergedObject, Default)]
+pub struct Mutation(auth::AuthMutation, admin::AdminMutation);
+
 /// The schema type served at `/graphql`.
-pub type QyzmetSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type QyzmetSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Builds the schema with the request limits applied and the shared state attached.
 pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
         .limit_recursive_depth(64)
@@ -41,7 +48,7 @@ pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

@@ -9,7 +9,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::configuration::{redact_url, Backend, DatabaseSettings};
 
+pub mod accounts;
 pub mod calendar;
+pub mod demo;
 pub mod directory;
 pub mod regulation;
 

@@ -1,0 +1,111 @@
+//! Access tokens (JWT, HS256 with an explicit algorithm, issuer and audience) and opaque
+//! refresh tokens (random, stored only as a SHA-256).
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// The issuer every token names.
+pub const ISSUER: &str = "qyzmet";
+/// The audience every token names.
+pub const AUDIENCE: &str = "qyzmet-api";
+
+/// Claims of an access token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// `user:ID` or `applicant:ID`.
+    pub sub: String,
+    /// Role name.
+    pub role: String,
+    /// Organisation code, for staff of an organisation.
+    pub org: Option<String>,
+    /// Region code: the organisation's, or an analyst's; none for national roles.
+    pub region: Option<String>,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Unique token id.
+    pub jti: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+/// Keys and lifetimes, built once from the settings.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// Access token lifetime.
+    pub access_ttl: chrono::Duration,
+    /// Refresh token lifetime.
+    pub refresh_ttl: chrono::Duration,
+}
+
+/// Random bytes as lowercase hex.
+pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl TokenKeys {
+    /// Keys from a shared secret.
+    pub fn new(
+        secret: &[u8],
+        access_ttl: std::time::Duration,
+        refresh_ttl: std::time::Duration,
+    ) -> TokenKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            access_ttl: chrono::Duration::from_std(access_ttl)
+                .unwrap_or(chrono::Duration::minutes(15)),
+            refresh_ttl: chrono::Duration::from_std(refresh_ttl)
+                .unwrap_or(chrono::Duration::days(30)),
+        }
+    }
+
+    /// Signs an access token for a subject; returns it with its expiry.
+    pub fn issue(
+        &self,
+        sub: String,
+        role: &str,
+        org: Option<String>,
+        region: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let exp = now + self.access_ttl;
+        let claims = Claims {
+            sub,
+            role: role.to_owned(),
+            org,
+            region,
+            exp: exp.timestamp(),
+            iat: now.timestamp(),
+            jti: random_hex(16)?,
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))?;
+        Ok((token, exp))
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    }
+}
