@@ -296,7 +296,7 @@ async fn regulations_import(settings: Settings, files: &[PathBuf]) -> Result<(),
         settings.auth.access_token_ttl,
         settings.auth.refresh_token_ttl,
     );
-    crate::startup::prepare_state(db.clone(), keys)
+    crate::startup::prepare_state(db.clone(), keys, crate::clock::Clock::system())
         .await
         .map_err(|e| e.to_string())?;
     let imported = store::regulation::import_all(&db, &all, "import")

@@ -31,6 +31,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Token signing and lifetimes.
     pub auth: AuthSettings,
+    /// Run on a fixed clock (tests and demonstrations of past dates); never read from the
+    /// environment or the settings file.
+    pub fixed_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Token signing and lifetimes.
@@ -124,6 +127,7 @@ impl Default for Settings {
                 access_token_ttl: Duration::from_secs(15 * 60),
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             },
+            fixed_clock: None,
         }
     }
 }

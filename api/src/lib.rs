@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod configuration;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod mailbox;
 pub mod startup;
 pub mod state;
 pub mod store;

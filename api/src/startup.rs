@@ -75,6 +75,7 @@ pub fn token_keys(settings: &Settings) -> Result<TokenKeys, StartupError> {
 pub async fn prepare_state(
     db: sea_orm::DatabaseConnection,
     tokens: TokenKeys,
+    clock: crate::clock::Clock,
 ) -> Result<AppState, StartupError> {
     let data = |e: &dyn std::fmt::Display| StartupError::Data(e.to_string());
     let regions =
@@ -115,13 +116,19 @@ pub async fn prepare_state(
         .map_err(|e| data(&crate::error::ErrorChain(&e)))?
         .ok_or_else(|| StartupError::Data("no working calendar stored".into()))?;
     tracing::info!(version = calendar.version(), "working calendar in force");
-    Ok(AppState {
+    let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+    let state = AppState {
+        mailboxes: Default::default(),
+        write_lock: sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         db,
         calendar: CalendarCache::new(calendar),
         regions: Arc::new(regions.into_iter().map(|r| (r.code.clone(), r)).collect()),
         regulations: Default::default(),
+        clock,
         tokens,
-    })
+    };
+    crate::mailbox::Mailboxes::start(&state);
+    Ok(state)
 }
 
 /// A built, bound, not yet running server.
@@ -140,7 +147,11 @@ impl Application {
         store::migrate(&db).await?;
         tracing::info!(database = %redact_url(&settings.database.url), "database ready");
 
-        let state = prepare_state(db, tokens).await?;
+        let clock = match settings.fixed_clock {
+            Some(at) => crate::clock::Clock::fixed(at),
+            None => crate::clock::Clock::system(),
+        };
+        let state = prepare_state(db, tokens, clock).await?;
         let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {

@@ -16,6 +16,13 @@ pub struct AppState {
     pub calendar: CalendarCache,
     /// The directory of regions, by code.
     pub regions: Arc<BTreeMap<String, Region>>,
+    /// The mailbox actors.
+    pub mailboxes: crate::mailbox::Mailboxes,
+    /// SQLite has one writer: case writes queue here instead of failing with "database is
+    /// locked". `None` on PostgreSQL.
+    pub write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The clock.
+    pub clock: crate::clock::Clock,
     /// Access-token keys and lifetimes.
     pub tokens: crate::auth::token::TokenKeys,
     /// Parsed regulations by content hash.

@@ -1,6 +1,7 @@
 //! qyzmet's pure rules: no I/O, no clock. Time is passed in (`now`), never read here.
 
 pub mod calendar;
+pub mod case;
 pub mod deadline;
 pub mod identity;
 pub mod organisation;

@@ -44,6 +44,45 @@ pub enum Channel {
     Portal,
 }
 
+/// What a step does in the life of a case. The engine is generic over these kinds; the
+/// regulation file names the kind of each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StepKind {
+    /// The State Corporation accepts the documents at the counter.
+    CorporationIntake,
+    /// The State Corporation sends the documents to the provider.
+    CorporationTransfer,
+    /// The provider accepts and registers the documents (completeness check, receipt).
+    Intake,
+    /// The head's resolution: assigns an executor.
+    Resolution,
+    /// The executor prepares the result or a reasoned refusal.
+    Prepare,
+    /// The head signs (or returns to the executor).
+    Sign,
+    /// The office registers and issues the result (to the applicant, the portal or the
+    /// State Corporation).
+    Issue,
+    /// The State Corporation issues the result to the applicant.
+    CorporationIssue,
+}
+
+impl StepKind {
+    /// The mailbox a step of this kind may sit in.
+    pub fn allowed_mailboxes(self) -> &'static [Mailbox] {
+        match self {
+            StepKind::CorporationIntake
+            | StepKind::CorporationTransfer
+            | StepKind::CorporationIssue => &[Mailbox::Corporation],
+            StepKind::Intake => &[Mailbox::Office, Mailbox::Executor],
+            StepKind::Resolution | StepKind::Sign => &[Mailbox::Head],
+            StepKind::Prepare => &[Mailbox::Executor],
+            StepKind::Issue => &[Mailbox::Office],
+        }
+    }
+}
+
 /// The form in which the service is provided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -250,6 +289,8 @@ pub struct Step {
     pub order: u32,
     /// The mailbox that does it.
     pub mailbox: Mailbox,
+    /// What it does in the life of a case.
+    pub kind: StepKind,
     /// Who, in the act's words (Kazakh).
     pub actor_kk: String,
     /// Who, in English.
@@ -570,6 +611,7 @@ impl Regulation {
                 }
             }
         }
+        self.validate_kinds()?;
         if let Some(t) = &self.legal_term {
             if t.value == 0 {
                 return fail("legal_term.value", "a duration must be at least 1".into());
@@ -641,6 +683,62 @@ impl Regulation {
             }
         }
         Ok(())
+    }
+
+    fn validate_kinds(&self) -> Result<(), (String, String)> {
+        for (i, s) in self.steps.iter().enumerate() {
+            if !s.kind.allowed_mailboxes().contains(&s.mailbox) {
+                return Err((
+                    format!("steps[{i}].kind"),
+                    format!(
+                        "a {:?} step cannot sit in the {:?} mailbox",
+                        s.kind, s.mailbox
+                    ),
+                ));
+            }
+        }
+        // Kinds must come in the life-cycle order (each at most once), with exactly one intake.
+        let mut last: Option<StepKind> = None;
+        for (i, s) in self.steps.iter().enumerate() {
+            if last.is_some_and(|l| l >= s.kind) {
+                return Err((
+                    format!("steps[{i}].kind"),
+                    format!("{:?} is out of order or repeated", s.kind),
+                ));
+            }
+            last = Some(s.kind);
+        }
+        let has = |k: StepKind| self.steps.iter().any(|s| s.kind == k);
+        if !has(StepKind::Intake) {
+            return Err(("steps".into(), "exactly one INTAKE step is required".into()));
+        }
+        for (needs, what) in [
+            (StepKind::Prepare, StepKind::Resolution),
+            (StepKind::Sign, StepKind::Prepare),
+            (StepKind::Issue, StepKind::Sign),
+        ] {
+            if has(needs) != has(what) {
+                return Err((
+                    "steps".into(),
+                    format!("{needs:?} and {what:?} steps come together"),
+                ));
+            }
+        }
+        let corp_steps = has(StepKind::CorporationIntake)
+            || has(StepKind::CorporationTransfer)
+            || has(StepKind::CorporationIssue);
+        if corp_steps && !self.apply_channels.contains(&Channel::StateCorporation) {
+            return Err((
+                "steps".into(),
+                "State Corporation steps without the State Corporation channel".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The step of a kind, if the regulation has one.
+    pub fn step(&self, kind: StepKind) -> Option<&Step> {
+        self.steps.iter().find(|s| s.kind == kind)
     }
 
     /// Whether applications through `channel` are accepted.

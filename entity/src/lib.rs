@@ -3,8 +3,11 @@
 pub mod app_user;
 pub mod applicant;
 pub mod calendar_version;
+pub mod case_event;
+pub mod case_step;
 pub mod login_throttle;
 pub mod organisation;
 pub mod refresh_token;
 pub mod region;
 pub mod regulation;
+pub mod service_case;

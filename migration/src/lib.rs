@@ -7,6 +7,7 @@ mod m20261122_000001_create_directory;
 mod m20261122_000002_create_regulation;
 mod m20261122_000003_create_calendar_version;
 mod m20261122_000004_create_accounts;
+mod m20261122_000005_create_cases;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_regulation::Migration),
             Box::new(m20261122_000003_create_calendar_version::Migration),
             Box::new(m20261122_000004_create_accounts::Migration),
+            Box::new(m20261122_000005_create_cases::Migration),
         ]
     }
 }

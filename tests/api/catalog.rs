@@ -232,7 +232,7 @@ async fn a_changed_file_becomes_the_next_version_and_the_old_one_is_kept() {
         std::time::Duration::from_secs(900),
         std::time::Duration::from_secs(3600),
     );
-    api::startup::prepare_state(app.db.clone(), keys)
+    api::startup::prepare_state(app.db.clone(), keys, api::clock::Clock::system())
         .await
         .expect("restart");
     let (_, after) = app

@@ -135,6 +135,9 @@ pub struct TestApp {
     pub port: u16,
     pub db: DatabaseConnection,
     pub client: awc::Client,
+    /// The server's clock (fixed when the settings fix it).
+    #[allow(dead_code)]
+    pub clock: api::clock::Clock,
     // Held, never read: dropping it removes the test's database when the test ends.
     #[allow(dead_code)]
     database: TestDatabase,
@@ -166,11 +169,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the test server builds");
     let port = app.port();
     let db = app.state().db.clone();
+    let clock = app.state().clock.clone();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         db,
+        clock,
         client: awc::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .finish(),

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod calendar;
+mod cases;
 mod catalog;
 mod health;
 mod limits;

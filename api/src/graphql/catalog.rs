@@ -170,6 +170,28 @@ pub struct ResultKind {
     name_en: String,
 }
 
+/// What a step does in the life of a case.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::regulation::StepKind")]
+pub enum StepKind {
+    /// The State Corporation accepts the documents at the counter.
+    CorporationIntake,
+    /// The State Corporation sends the documents to the provider.
+    CorporationTransfer,
+    /// The provider accepts and registers the documents.
+    Intake,
+    /// The head's resolution: assigns an executor.
+    Resolution,
+    /// The executor prepares the result or a reasoned refusal.
+    Prepare,
+    /// The head signs (or returns to the executor).
+    Sign,
+    /// The office registers and issues the result.
+    Issue,
+    /// The State Corporation issues the result to the applicant.
+    CorporationIssue,
+}
+
 /// A way a service can be refused.
 #[derive(SimpleObject, Clone)]
 pub struct Refusal {
@@ -231,6 +253,8 @@ pub struct Step {
     order: i32,
     /// The mailbox that does it.
     mailbox: Mailbox,
+    /// What it does in the life of a case.
+    kind: StepKind,
     /// Who, in the act's words (Kazakh).
     actor_kk: String,
     /// Who, in English.
@@ -454,6 +478,7 @@ impl From<&StoredRegulation> for Regulation {
                 .map(|s| Step {
                     order: s.order as i32,
                     mailbox: s.mailbox.into(),
+                    kind: s.kind.into(),
                     actor_kk: s.actor_kk.clone(),
                     actor_en: s.actor_en.clone(),
                     action_kk: s.action_kk.clone(),

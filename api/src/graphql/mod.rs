@@ -8,6 +8,7 @@ use crate::state::AppState;
 pub mod admin;
 pub mod auth;
 pub mod calendar;
+pub mod cases;
 pub mod catalog;
 mod system;
 
@@ -26,12 +27,17 @@ pub struct Query(
     system::SystemQuery,
     catalog::CatalogQuery,
     calendar::CalendarQuery,
+    cases::CaseQuery,
     admin::AdminQuery,
 );
 
 /// Every mutation, merged from the areas.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, admin::AdminMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    cases::CaseMutation,
+    admin::AdminMutation,
+);
 
 /// The schema type served at `/graphql`.
 pub type QyzmetSchema = Schema<Query, Mutation, EmptySubscription>;

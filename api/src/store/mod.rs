@@ -11,6 +11,7 @@ use crate::configuration::{redact_url, Backend, DatabaseSettings};
 
 pub mod accounts;
 pub mod calendar;
+pub mod cases;
 pub mod demo;
 pub mod directory;
 pub mod regulation;

@@ -1,0 +1,1189 @@
+//! Cases: registration on each channel, the moves of each mailbox, inboxes, timelines and the
+//! event chain. Scope is checked here for every case: outside your scope a case is `NOT_FOUND`.
+
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, Object, SimpleObject, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use domain::case::{Attributes, Holder};
+use domain::identity::{Iin, Role as DomainRole};
+use domain::regulation::Channel as DomainChannel;
+use entity::{app_user, applicant, organisation, service_case};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::auth::{require, Principal, Subject};
+use crate::error::ApiError;
+use crate::graphql::catalog::{Channel, Mailbox, Regulation};
+use crate::graphql::state;
+use crate::mailbox::{Execute, MailboxKey};
+use crate::state::AppState;
+use crate::store::cases::{self, Actor, ApplicantData, CaseCommand, Document, NewCase};
+
+const STAFF: &[DomainRole] = &[
+    DomainRole::OfficeClerk,
+    DomainRole::Head,
+    DomainRole::Executor,
+    DomainRole::CorporationOperator,
+];
+const READERS: &[DomainRole] = &[
+    DomainRole::OfficeClerk,
+    DomainRole::Head,
+    DomainRole::Executor,
+    DomainRole::CorporationOperator,
+    DomainRole::Analyst,
+    DomainRole::Admin,
+    DomainRole::Applicant,
+];
+
+/// Where a case stands overall.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::CaseStatus")]
+pub enum CaseStatus {
+    /// Submitted on the portal, waiting for the office to register it.
+    Submitted,
+    /// Registered and moving through the provider's (or the courier's) hands.
+    InProgress,
+    /// The result waits at the State Corporation counter for the applicant.
+    ResultReady,
+    /// The result was issued.
+    Completed,
+    /// Refused at intake (incomplete or expired documents).
+    RefusedAtIntake,
+    /// A reasoned refusal was issued.
+    Refused,
+    /// Not collected in time: returned to the provider for storage.
+    ReturnedUnclaimed,
+    /// Requested back from the provider's storage.
+    Redelivery,
+}
+
+/// What a case waits for.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::Stage")]
+pub enum Stage {
+    /// The provider accepts and registers the documents.
+    Intake,
+    /// The head assigns an executor.
+    Resolution,
+    /// The executor prepares the result or a reasoned refusal.
+    Prepare,
+    /// The head signs or returns it.
+    Sign,
+    /// The office issues the result (or hands it to the courier).
+    Issue,
+    /// The courier carries the documents to the provider.
+    CorporationTransfer,
+    /// The courier carries the result back to the State Corporation.
+    ResultBack,
+    /// The result waits at the counter for the applicant.
+    CorporationIssue,
+    /// Uncollected, stored at the provider.
+    ProviderStorage,
+    /// The provider sends a stored result back on request.
+    Redelivery,
+    /// Nothing more: the case is closed.
+    Closed,
+}
+
+/// The applicant as written on the application.
+#[derive(SimpleObject, Clone)]
+pub struct Applicant {
+    /// IIN.
+    iin: String,
+    /// Full name.
+    full_name: String,
+    /// Phone, if given.
+    phone: Option<String>,
+    /// E-mail, if given.
+    email: Option<String>,
+}
+
+/// A document of the application.
+#[derive(SimpleObject, Clone)]
+pub struct CaseDocument {
+    /// What it is.
+    name: String,
+    /// Whether it was handed in.
+    provided: bool,
+    /// Whether it has expired.
+    expired: bool,
+}
+
+/// A name and a value.
+#[derive(SimpleObject, Clone)]
+pub struct Attribute {
+    /// Name, e.g. `location`.
+    name: String,
+    /// Value, e.g. `elsewhere`.
+    value: String,
+}
+
+/// One stop in the history of a case.
+#[derive(SimpleObject)]
+pub struct TimelineEntry {
+    /// Position in the history, from 1.
+    seq: i32,
+    /// What the case waited for.
+    stage: Stage,
+    /// The mailbox.
+    mailbox: Mailbox,
+    /// The organisation holding the mailbox (code).
+    organisation: String,
+    /// The regulation step implemented, if any.
+    step_order: Option<i32>,
+    /// The State Corporation leg implemented, if any.
+    leg: Option<String>,
+    /// Who finished it.
+    actor: Option<String>,
+    /// When it started.
+    started_at: DateTime<Utc>,
+    /// When it was legally due (none while a result waits in storage).
+    due_at: Option<DateTime<Utc>>,
+    /// When it finished; none while open.
+    finished_at: Option<DateTime<Utc>>,
+    /// Whether it finished by its due time; none while open.
+    on_time: Option<bool>,
+    /// Whether it is or was late: finished after its due time, or open past it.
+    late: bool,
+    /// What came of it, e.g. `SIGNED`, `RETURNED`.
+    outcome: Option<String>,
+    /// A comment (a head's reason for returning, an executor's note).
+    comment: Option<String>,
+}
+
+/// One event of a case; each event's hash covers the previous one's.
+#[derive(SimpleObject)]
+pub struct CaseEvent {
+    /// Position, from 1.
+    seq: i32,
+    /// What happened, e.g. `REGISTERED`, `SIGN_RESULT`.
+    kind: String,
+    /// Details.
+    payload: Json<serde_json::Value>,
+    /// Who.
+    actor: String,
+    /// When.
+    at: DateTime<Utc>,
+    /// SHA-256 of the previous event (zeros for the first).
+    prev_hash: String,
+    /// SHA-256 of this event.
+    hash: String,
+}
+
+/// An application travelling through its pinned regulation.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Case {
+    /// Identifier.
+    id: ID,
+    /// Registration number, e.g. `KZ47-20250602-0000042`.
+    number: String,
+    /// Version; every move needs the current one and increments it.
+    version: i32,
+    /// Where the application came in.
+    channel: Channel,
+    /// Where it stands overall.
+    status: CaseStatus,
+    /// What it waits for.
+    stage: Stage,
+    /// The mailbox holding it; none once closed.
+    current_mailbox: Option<Mailbox>,
+    /// The applicant.
+    applicant: Applicant,
+    /// Documents as submitted.
+    documents: Vec<CaseDocument>,
+    /// Attributes the regulation depends on.
+    attributes: Vec<Attribute>,
+    /// When it was registered (the legal term starts here).
+    registered_at: DateTime<Utc>,
+    /// The legal result date.
+    term_due_at: Option<DateTime<Utc>>,
+    /// For State Corporation cases: when the provider must hand the result over.
+    provider_due_at: Option<DateTime<Utc>>,
+    /// When the current stop started.
+    step_started_at: Option<DateTime<Utc>>,
+    /// When the current stop is legally due.
+    step_due_at: Option<DateTime<Utc>>,
+    /// When an uncollected result goes back to the provider.
+    storage_due_at: Option<DateTime<Utc>>,
+    /// The working-calendar version its due times were computed on.
+    calendar_version: i32,
+    /// The receipt (қолхат) with the legal result date, once registered.
+    receipt: Option<Json<serde_json::Value>>,
+    /// The result, once signed.
+    result: Option<Json<serde_json::Value>>,
+    /// The refusal receipt or reasoned refusal, if any.
+    refusal: Option<Json<serde_json::Value>>,
+    /// When it closed.
+    closed_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
+    model: service_case::Model,
+}
+
+fn json_opt(s: &Option<String>) -> Option<Json<serde_json::Value>> {
+    s.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .map(Json)
+}
+
+impl TryFrom<service_case::Model> for Case {
+    type Error = ApiError;
+    fn try_from(m: service_case::Model) -> Result<Case, ApiError> {
+        let bad = |w: &str| {
+            ApiError::internal(std::io::Error::other(format!("stored case has a bad {w}")))
+        };
+        let contacts: serde_json::Value =
+            serde_json::from_str(&m.applicant_contacts).unwrap_or_default();
+        let documents: Vec<Document> = serde_json::from_str(&m.documents).unwrap_or_default();
+        let attrs: Attributes = cases::attributes(&m);
+        Ok(Case {
+            id: ID(m.id.to_string()),
+            number: m.number.clone(),
+            version: m.version,
+            channel: cases::parse_channel(&m.channel)
+                .ok_or_else(|| bad("channel"))?
+                .into(),
+            status: domain::case::CaseStatus::parse(&m.status)
+                .ok_or_else(|| bad("status"))?
+                .into(),
+            stage: domain::case::Stage::parse(&m.stage)
+                .ok_or_else(|| bad("stage"))?
+                .into(),
+            current_mailbox: m
+                .current_mailbox
+                .as_deref()
+                .and_then(cases::parse_mailbox)
+                .map(Into::into),
+            applicant: Applicant {
+                iin: m.applicant_iin.clone(),
+                full_name: m.applicant_name.clone(),
+                phone: contacts["phone"].as_str().map(str::to_owned),
+                email: contacts["email"].as_str().map(str::to_owned),
+            },
+            documents: documents
+                .into_iter()
+                .map(|d| CaseDocument {
+                    name: d.name,
+                    provided: d.provided,
+                    expired: d.expired,
+                })
+                .collect(),
+            attributes: attrs
+                .into_iter()
+                .map(|(name, value)| Attribute { name, value })
+                .collect(),
+            registered_at: m.registered_at,
+            term_due_at: m.term_due_at,
+            provider_due_at: m.provider_due_at,
+            step_started_at: m.step_started_at,
+            step_due_at: m.step_due_at.filter(|d| *d < cases::far_future()),
+            storage_due_at: m.storage_due_at,
+            calendar_version: m.calendar_version,
+            receipt: json_opt(&m.receipt),
+            result: json_opt(&m.result),
+            refusal: json_opt(&m.refusal),
+            closed_at: m.closed_at,
+            model: m,
+        })
+    }
+}
+
+#[ComplexObject]
+impl Case {
+    /// The regulation version pinned at registration (a newer version never changes a running case).
+    async fn regulation(&self, ctx: &Context<'_>) -> Result<Regulation, ApiError> {
+        let state = state(ctx)?;
+        state
+            .regulations
+            .get(
+                &state.db,
+                &self.model.regulation_code,
+                Some(self.model.regulation_version),
+            )
+            .await?
+            .map(|s| Regulation::from(&s))
+            .ok_or_else(|| ApiError::internal(std::io::Error::other("pinned regulation missing")))
+    }
+
+    /// The provider (code).
+    async fn provider(&self, ctx: &Context<'_>) -> Result<String, ApiError> {
+        org_code(state(ctx)?, self.model.provider_id).await
+    }
+
+    /// The State Corporation branch (code), for that channel.
+    async fn corporation(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        match self.model.corporation_id {
+            Some(id) => org_code(state(ctx)?, id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The executor assigned by the head (username).
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        match self.model.assignee_id {
+            Some(id) => Ok(app_user::Entity::find_by_id(id)
+                .one(&state(ctx)?.db)
+                .await?
+                .map(|u| u.username)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the current stop is past its due time.
+    async fn overdue(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        let now = state(ctx)?.clock.now();
+        Ok(self.step_due_at.is_some_and(|d| d < now))
+    }
+
+    /// Every stop so far: mailbox, who, started, due, finished, on time or late, outcome, comment.
+    async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineEntry>, ApiError> {
+        let state = state(ctx)?;
+        let now = state.clock.now();
+        let mut out = Vec::new();
+        for s in cases::timeline(&state.db, self.model.id).await? {
+            let late = match (s.finished_at, s.due_at) {
+                (Some(f), Some(d)) => f > d,
+                (None, Some(d)) => now > d,
+                _ => false,
+            };
+            out.push(TimelineEntry {
+                seq: s.seq,
+                stage: domain::case::Stage::parse(&s.stage)
+                    .unwrap_or(domain::case::Stage::Closed)
+                    .into(),
+                mailbox: cases::parse_mailbox(&s.mailbox)
+                    .unwrap_or(domain::regulation::Mailbox::Office)
+                    .into(),
+                organisation: org_code(state, s.organisation_id).await?,
+                step_order: s.step_order,
+                leg: s.leg,
+                actor: s.actor_name,
+                started_at: s.started_at,
+                due_at: s.due_at,
+                finished_at: s.finished_at,
+                on_time: s.on_time,
+                late,
+                outcome: s.outcome,
+                comment: s.comment,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The append-only event history.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, ApiError> {
+        Ok(cases::events(&state(ctx)?.db, self.model.id)
+            .await?
+            .into_iter()
+            .map(|e| CaseEvent {
+                seq: e.seq,
+                kind: e.kind,
+                payload: Json(serde_json::from_str(&e.payload).unwrap_or_default()),
+                actor: e.actor,
+                at: e.at,
+                prev_hash: e.prev_hash,
+                hash: e.hash,
+            })
+            .collect())
+    }
+
+    /// Whether every event's hash matches its content and the previous event's hash.
+    async fn chain_valid(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        Ok(cases::chain_valid(
+            &cases::events(&state(ctx)?.db, self.model.id).await?,
+        ))
+    }
+}
+
+async fn org_code(state: &AppState, id: i64) -> Result<String, ApiError> {
+    Ok(organisation::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .map(|o| o.code)
+        .unwrap_or_default())
+}
+
+/// Whether the caller may see a case at all.
+async fn visible(
+    state: &AppState,
+    p: &Principal,
+    c: &service_case::Model,
+) -> Result<bool, ApiError> {
+    Ok(match p.role {
+        DomainRole::Admin => true,
+        DomainRole::Analyst => p.region.as_deref().is_none_or(|r| r == c.region_code),
+        DomainRole::OfficeClerk | DomainRole::Head | DomainRole::Executor => {
+            p.organisation_id == Some(c.provider_id)
+        }
+        DomainRole::CorporationOperator => {
+            p.organisation_id.is_some() && p.organisation_id == c.corporation_id
+        }
+        DomainRole::Applicant => match p.subject {
+            Subject::Applicant(id) => {
+                c.applicant_id == Some(id)
+                    || applicant::Entity::find_by_id(id)
+                        .one(&state.db)
+                        .await?
+                        .is_some_and(|a| a.iin == c.applicant_iin)
+            }
+            Subject::User(_) => false,
+        },
+    })
+}
+
+async fn load_visible(
+    ctx: &Context<'_>,
+    id: &ID,
+) -> Result<(service_case::Model, &'static [DomainRole]), ApiError> {
+    let p = require(ctx, READERS)?;
+    let state = state(ctx)?;
+    let not_found = || ApiError::NotFound("no such case".into());
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let c = cases::find(&state.db, id).await?.ok_or_else(not_found)?;
+    if !visible(state, p, &c).await? {
+        return Err(not_found());
+    }
+    Ok((c, READERS))
+}
+
+fn mailbox_role(m: domain::regulation::Mailbox) -> &'static [DomainRole] {
+    use domain::regulation::Mailbox as M;
+    match m {
+        M::Office => &[DomainRole::OfficeClerk],
+        M::Head => &[DomainRole::Head],
+        M::Executor => &[DomainRole::Executor],
+        M::Corporation => &[DomainRole::CorporationOperator],
+    }
+}
+
+/// Filters of an inbox.
+#[derive(InputObject, Default)]
+pub struct InboxFilter {
+    /// Only cases of this service.
+    service: Option<String>,
+    /// Only cases past (true) or within (false) their step's due time.
+    overdue: Option<bool>,
+    /// Only cases whose step is due before this instant.
+    due_before: Option<DateTime<Utc>>,
+    /// Only cases assigned to this executor (username).
+    assignee: Option<String>,
+}
+
+/// One page of an inbox, sorted by the current step's due time.
+#[derive(SimpleObject)]
+pub struct InboxPage {
+    /// Cases matching the filter in the mailbox.
+    total_count: i64,
+    /// Of which past their step's due time.
+    overdue_count: i64,
+    /// This page.
+    nodes: Vec<Case>,
+    /// Pass as `after` for the next page.
+    end_cursor: Option<String>,
+    /// Whether there is a next page.
+    has_next_page: bool,
+}
+
+/// A page of the caller's own applications.
+#[derive(SimpleObject)]
+pub struct ApplicationsPage {
+    /// This page, newest first.
+    nodes: Vec<Case>,
+    /// Pass as `after` for the next page.
+    end_cursor: Option<String>,
+    /// Whether there is a next page.
+    has_next_page: bool,
+}
+
+fn cursor(due: DateTime<Utc>, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", due.timestamp_micros()))
+}
+
+fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
+    let bad = || ApiError::BadUserInput("invalid cursor".into());
+    let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (due, id) = text.split_once(':').ok_or_else(bad)?;
+    let due = DateTime::from_timestamp_micros(due.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((due, id.parse().map_err(|_| bad())?))
+}
+
+fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
+    match first.unwrap_or(50) {
+        n @ 1..=200 => Ok(n as u64),
+        n => Err(ApiError::BadUserInput(format!(
+            "first must be 1–200, got {n}"
+        ))),
+    }
+}
+
+/// Case queries.
+#[derive(Default)]
+pub struct CaseQuery;
+
+#[Object]
+impl CaseQuery {
+    /// A mailbox of the caller's organisation, sorted by the current step's due time
+    /// (keyset-paginated), with its total and overdue counts.
+    async fn inbox(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The mailbox.")] mailbox: Mailbox,
+        #[graphql(desc = "Filters.")] filter: Option<InboxFilter>,
+        #[graphql(desc = "Page size, 1–200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<InboxPage, ApiError> {
+        let p = require(ctx, STAFF)?;
+        let state = state(ctx)?;
+        let mailbox: domain::regulation::Mailbox = mailbox.into();
+        let corporation_staff = p.role == DomainRole::CorporationOperator;
+        if corporation_staff != (mailbox == domain::regulation::Mailbox::Corporation) {
+            return Err(ApiError::Forbidden);
+        }
+        let org = p.organisation_id.ok_or(ApiError::Forbidden)?;
+        let filter = filter.unwrap_or_default();
+        let now = state.clock.now();
+        let mut cond = Condition::all()
+            .add(service_case::Column::CurrentOrgId.eq(org))
+            .add(service_case::Column::CurrentMailbox.eq(cases::mailbox_str(mailbox)));
+        if let Some(s) = &filter.service {
+            cond = cond.add(service_case::Column::ServiceCode.eq(s.as_str()));
+        }
+        if let Some(b) = filter.due_before {
+            cond = cond.add(service_case::Column::StepDueAt.lt(b));
+        }
+        match filter.overdue {
+            Some(true) => cond = cond.add(service_case::Column::StepDueAt.lt(now)),
+            Some(false) => cond = cond.add(service_case::Column::StepDueAt.gte(now)),
+            None => {}
+        }
+        if let Some(a) = &filter.assignee {
+            let id = app_user::Entity::find()
+                .filter(app_user::Column::Username.eq(a.as_str()))
+                .one(&state.db)
+                .await?
+                .map(|u| u.id)
+                .unwrap_or(-1);
+            cond = cond.add(service_case::Column::AssigneeId.eq(id));
+        }
+        let total_count = service_case::Entity::find()
+            .filter(cond.clone())
+            .count(&state.db)
+            .await? as i64;
+        let overdue_count = service_case::Entity::find()
+            .filter(cond.clone())
+            .filter(service_case::Column::StepDueAt.lt(now))
+            .count(&state.db)
+            .await? as i64;
+        let mut page_cond = cond;
+        if let Some(after) = after {
+            let (due, id) = parse_cursor(&after)?;
+            page_cond = page_cond.add(
+                Condition::any()
+                    .add(service_case::Column::StepDueAt.gt(due))
+                    .add(
+                        Condition::all()
+                            .add(service_case::Column::StepDueAt.eq(due))
+                            .add(service_case::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let size = page_size(first)?;
+        let mut rows = service_case::Entity::find()
+            .filter(page_cond)
+            .order_by_asc(service_case::Column::StepDueAt)
+            .order_by_asc(service_case::Column::Id)
+            .limit(size + 1)
+            .all(&state.db)
+            .await?;
+        let has_next_page = rows.len() as u64 > size;
+        rows.truncate(size as usize);
+        let end_cursor = rows
+            .last()
+            .map(|c| cursor(c.step_due_at.unwrap_or_else(cases::far_future), c.id));
+        Ok(InboxPage {
+            total_count,
+            overdue_count,
+            nodes: rows
+                .into_iter()
+                .map(Case::try_from)
+                .collect::<Result<_, _>>()?,
+            end_cursor,
+            has_next_page,
+        })
+    }
+
+    /// One case. Outside the caller's scope it is `NOT_FOUND`.
+    async fn case(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] id: ID,
+    ) -> Result<Case, ApiError> {
+        Case::try_from(load_visible(ctx, &id).await?.0)
+    }
+
+    /// One case by its registration number. Outside the caller's scope it is `NOT_FOUND`.
+    async fn case_by_number(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Registration number.")] number: String,
+    ) -> Result<Case, ApiError> {
+        require(ctx, READERS)?;
+        let state = state(ctx)?;
+        let c = service_case::Entity::find()
+            .filter(service_case::Column::Number.eq(number))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
+        Case::try_from(load_visible(ctx, &ID(c.id.to_string())).await?.0)
+    }
+
+    /// The signed-in applicant's own applications, newest first.
+    async fn my_applications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1–200 (default 50).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<ApplicationsPage, ApiError> {
+        let p = require(ctx, &[DomainRole::Applicant])?;
+        let state = state(ctx)?;
+        let me = applicant::Entity::find_by_id(p.subject.id())
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let mut q = service_case::Entity::find()
+            .filter(service_case::Column::ApplicantIin.eq(me.iin))
+            .order_by_desc(service_case::Column::Id);
+        if let Some(after) = after {
+            let (_, id) = parse_cursor(&after)?;
+            q = q.filter(service_case::Column::Id.lt(id));
+        }
+        let size = page_size(first)?;
+        let mut rows = q.limit(size + 1).all(&state.db).await?;
+        let has_next_page = rows.len() as u64 > size;
+        rows.truncate(size as usize);
+        let end_cursor = rows.last().map(|c| cursor(c.registered_at, c.id));
+        Ok(ApplicationsPage {
+            nodes: rows
+                .into_iter()
+                .map(Case::try_from)
+                .collect::<Result<_, _>>()?,
+            end_cursor,
+            has_next_page,
+        })
+    }
+}
+
+/// The applicant on an application.
+#[derive(InputObject)]
+pub struct ApplicantInput {
+    /// IIN (12 digits with a valid check digit, else `INVALID_IIN`).
+    iin: String,
+    /// Full name.
+    full_name: String,
+    /// Phone.
+    phone: Option<String>,
+    /// E-mail.
+    email: Option<String>,
+}
+
+/// A document handed in (or missing).
+#[derive(InputObject)]
+pub struct DocumentInput {
+    /// What it is.
+    name: String,
+    /// Whether it was handed in (default true).
+    #[graphql(default = true)]
+    provided: bool,
+    /// Whether it has expired (default false).
+    #[graphql(default = false)]
+    expired: bool,
+}
+
+/// An attribute the regulation may depend on.
+#[derive(InputObject)]
+pub struct AttributeInput {
+    /// Name, e.g. `location`.
+    name: String,
+    /// Value, e.g. `elsewhere`.
+    value: String,
+}
+
+/// An application.
+#[derive(InputObject)]
+pub struct ApplicationInput {
+    /// Regulation code; the version in force is pinned.
+    regulation: String,
+    /// The provider (organisation code); for office registration the caller's own organisation.
+    provider: Option<String>,
+    /// The applicant.
+    applicant: ApplicantInput,
+    /// The documents.
+    documents: Vec<DocumentInput>,
+    /// Attributes (e.g. `location` = `elsewhere` in Atyrau).
+    #[graphql(default)]
+    attributes: Vec<AttributeInput>,
+    /// Which acceptance window governs it (e.g. `first_grade`).
+    applies_to: Option<String>,
+    /// A key of the client's choosing: a retried request returns the same case.
+    idempotency_key: Option<String>,
+}
+
+fn actor_of(p: &Principal, username: Option<String>) -> Actor {
+    Actor {
+        user_id: match p.subject {
+            Subject::User(id) => Some(id),
+            Subject::Applicant(_) => None,
+        },
+        name: username.unwrap_or_else(|| p.subject.claim()),
+    }
+}
+
+async fn username(state: &AppState, p: &Principal) -> Result<Option<String>, ApiError> {
+    match p.subject {
+        Subject::User(id) => Ok(app_user::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .map(|u| u.username)),
+        Subject::Applicant(_) => Ok(None),
+    }
+}
+
+async fn org_by_code(state: &AppState, code: &str) -> Result<organisation::Model, ApiError> {
+    organisation::Entity::find()
+        .filter(organisation::Column::Code.eq(code))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::BadUserInput(format!("unknown organisation {code:?}")))
+}
+
+/// Builds and sends a new case to its intake mailbox.
+async fn intake(
+    ctx: &Context<'_>,
+    p: &Principal,
+    channel: DomainChannel,
+    input: ApplicationInput,
+    provider: organisation::Model,
+    corporation: Option<organisation::Model>,
+    applicant_id: Option<i64>,
+) -> Result<Case, ApiError> {
+    let state = state(ctx)?;
+    let iin = Iin::parse(&input.applicant.iin).map_err(|e| ApiError::Rule {
+        code: "INVALID_IIN",
+        message: e.to_string(),
+    })?;
+    let stored = state
+        .regulations
+        .get(&state.db, &input.regulation, None)
+        .await?
+        .ok_or_else(|| {
+            ApiError::BadUserInput(format!("unknown regulation {:?}", input.regulation))
+        })?;
+    let reg = &stored.regulation;
+    if !reg.accepts(channel) {
+        return Err(ApiError::Rule {
+            code: "CHANNEL_NOT_ALLOWED",
+            message: format!(
+                "{} does not accept applications through {}",
+                reg.code,
+                cases::channel_str(channel)
+            ),
+        });
+    }
+    if provider.region_code != reg.region || !reg.provider_kinds.contains(&provider.kind) {
+        return Err(ApiError::BadUserInput(format!(
+            "{} does not provide {} (a {} in {} is needed)",
+            provider.code,
+            reg.code,
+            reg.provider_kinds.join(" or "),
+            reg.region
+        )));
+    }
+    if input.applicant.full_name.trim().is_empty() {
+        return Err(ApiError::BadUserInput(
+            "the applicant's full name is required".into(),
+        ));
+    }
+    let attributes: Attributes = input
+        .attributes
+        .into_iter()
+        .map(|a| (a.name, a.value))
+        .collect();
+    let creation =
+        domain::case::creation_stop(reg, channel, &attributes).map_err(|e| ApiError::Rule {
+            code: e.code(),
+            message: e.to_string(),
+        })?;
+    // Who may register it: the role of the intake mailbox, in the intake organisation.
+    let key = match (&creation, channel) {
+        (Some(stop), _) => MailboxKey {
+            org_id: if stop.holder == Holder::Corporation {
+                corporation
+                    .as_ref()
+                    .map(|c| c.id)
+                    .ok_or(ApiError::Forbidden)?
+            } else {
+                provider.id
+            },
+            mailbox: stop.mailbox,
+        },
+        (None, _) => MailboxKey {
+            org_id: provider.id,
+            mailbox: reg
+                .portal
+                .as_ref()
+                .map_or(domain::regulation::Mailbox::Office, |x| x.lands_in),
+        },
+    };
+    if channel != DomainChannel::Portal
+        && (!mailbox_role(key.mailbox).contains(&p.role) || p.organisation_id != Some(key.org_id))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    let name = username(state, p).await?;
+    let new = NewCase {
+        regulation: stored.clone(),
+        channel,
+        provider,
+        corporation,
+        applicant: ApplicantData {
+            iin: iin.as_str().to_owned(),
+            full_name: input.applicant.full_name.trim().to_owned(),
+            phone: input.applicant.phone,
+            email: input.applicant.email,
+        },
+        applicant_id,
+        documents: input
+            .documents
+            .into_iter()
+            .map(|d| Document {
+                name: d.name,
+                provided: d.provided,
+                expired: d.expired,
+            })
+            .collect(),
+        attributes,
+        applies_to: input.applies_to,
+        idempotency_key: input
+            .idempotency_key
+            .map(|k| format!("{}:{k}", p.subject.claim())),
+        actor: actor_of(p, name),
+    };
+    let (created, _) = state.mailboxes.create(key, new).await?;
+    Case::try_from(created)
+}
+
+/// Moves a case held in the caller's mailbox.
+async fn act(
+    ctx: &Context<'_>,
+    id: ID,
+    version: i32,
+    command: CaseCommand,
+) -> Result<Case, ApiError> {
+    let p = require(ctx, STAFF)?;
+    let state = state(ctx)?;
+    let (c, _) = load_visible(ctx, &id).await?;
+    // A caller acting on a version that is no longer current lost the race: CONFLICT, whoever
+    // now holds the case.
+    if c.version != version {
+        return Err(ApiError::Conflict(format!(
+            "the case changed: version {} is current, {version} was expected",
+            c.version
+        )));
+    }
+    let key = MailboxKey::of(&c).ok_or_else(|| ApiError::Rule {
+        code: "INVALID_TRANSITION",
+        message: "the case is closed".into(),
+    })?;
+    // Whose turn: the holder of the mailbox; a redelivery is requested by the State Corporation.
+    let (turn_org, turn_roles) = match command {
+        CaseCommand::RequestRedelivery => {
+            (c.corporation_id, &[DomainRole::CorporationOperator][..])
+        }
+        _ => (Some(key.org_id), mailbox_role(key.mailbox)),
+    };
+    if p.organisation_id != turn_org || !turn_roles.contains(&p.role) {
+        return Err(ApiError::Forbidden);
+    }
+    let name = username(state, p).await?;
+    let moved = state
+        .mailboxes
+        .execute(
+            key,
+            Execute {
+                case_id: c.id,
+                expected_version: version,
+                command,
+                actor: actor_of(p, name),
+            },
+        )
+        .await?;
+    Case::try_from(moved)
+}
+
+/// Case mutations: each takes the case's current version and returns the updated case.
+#[derive(Default)]
+pub struct CaseMutation;
+
+#[Object]
+impl CaseMutation {
+    /// The office registers an application handed in at the provider. Complete documents give
+    /// a registration number and a receipt with the legal result date; missing or expired
+    /// documents give a refusal receipt and close the case as refused at intake.
+    async fn register_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The application.")] input: ApplicationInput,
+    ) -> Result<Case, ApiError> {
+        let p = require(ctx, STAFF)?;
+        let state = state(ctx)?;
+        let org = p.organisation_id.ok_or(ApiError::Forbidden)?;
+        let provider = organisation::Entity::find_by_id(org)
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::Forbidden)?;
+        if let Some(code) = &input.provider {
+            if *code != provider.code {
+                return Err(ApiError::Forbidden);
+            }
+        }
+        intake(
+            ctx,
+            p,
+            DomainChannel::ProviderOffice,
+            input,
+            provider,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// A State Corporation operator accepts an application at the counter for a provider.
+    async fn accept_at_corporation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The application; `provider` is required.")] input: ApplicationInput,
+    ) -> Result<Case, ApiError> {
+        let p = require(ctx, &[DomainRole::CorporationOperator])?;
+        let state = state(ctx)?;
+        let branch =
+            organisation::Entity::find_by_id(p.organisation_id.ok_or(ApiError::Forbidden)?)
+                .one(&state.db)
+                .await?
+                .ok_or(ApiError::Forbidden)?;
+        let code = input
+            .provider
+            .clone()
+            .ok_or_else(|| ApiError::BadUserInput("provider is required".into()))?;
+        let provider = org_by_code(state, &code).await?;
+        if provider.region_code != branch.region_code {
+            return Err(ApiError::BadUserInput(
+                "the provider is outside this branch's region".into(),
+            ));
+        }
+        intake(
+            ctx,
+            p,
+            DomainChannel::StateCorporation,
+            input,
+            provider,
+            Some(branch),
+            None,
+        )
+        .await
+    }
+
+    /// An applicant submits on the portal; the IIN of the application must be the caller's
+    /// (`IIN_MISMATCH` otherwise). The case lands in the provider's office for registration.
+    async fn submit_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The application; `provider` is required.")] input: ApplicationInput,
+    ) -> Result<Case, ApiError> {
+        let p = require(ctx, &[DomainRole::Applicant])?;
+        let state = state(ctx)?;
+        let me = applicant::Entity::find_by_id(p.subject.id())
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let iin = Iin::parse(&input.applicant.iin).map_err(|e| ApiError::Rule {
+            code: "INVALID_IIN",
+            message: e.to_string(),
+        })?;
+        if iin.as_str() != me.iin {
+            return Err(ApiError::Rule {
+                code: "IIN_MISMATCH",
+                message: "the application's IIN is not the signed-in applicant's".into(),
+            });
+        }
+        let code = input
+            .provider
+            .clone()
+            .ok_or_else(|| ApiError::BadUserInput("provider is required".into()))?;
+        let provider = org_by_code(state, &code).await?;
+        intake(
+            ctx,
+            p,
+            DomainChannel::Portal,
+            input,
+            provider,
+            None,
+            Some(me.id),
+        )
+        .await
+    }
+
+    /// The office registers a portal or State Corporation application that reached it; any
+    /// missing or expired document refuses it at intake.
+    async fn complete_intake(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+        #[graphql(desc = "Documents missing.", default)] missing: Vec<String>,
+        #[graphql(desc = "Documents expired.", default)] expired: Vec<String>,
+    ) -> Result<Case, ApiError> {
+        act(
+            ctx,
+            case_id,
+            version,
+            CaseCommand::CompleteIntake { missing, expired },
+        )
+        .await
+    }
+
+    /// The head's resolution: assigns an executor of the same organisation.
+    async fn assign_executor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+        #[graphql(desc = "The executor's username.")] executor: String,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::AssignExecutor(executor)).await
+    }
+
+    /// The assigned executor prepares the result, or a reasoned refusal (дәлелді жауап) when
+    /// `refusalGrounds` are given.
+    async fn prepare_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+        #[graphql(desc = "Grounds of a reasoned refusal; omit to prepare the result.")]
+        refusal_grounds: Option<String>,
+        #[graphql(desc = "A note for the head.")] note: Option<String>,
+    ) -> Result<Case, ApiError> {
+        act(
+            ctx,
+            case_id,
+            version,
+            CaseCommand::Prepare {
+                refusal_grounds,
+                note,
+            },
+        )
+        .await
+    }
+
+    /// The head signs the prepared result or refusal.
+    async fn sign_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::Sign).await
+    }
+
+    /// The head returns the draft to the executor with a comment; the case term keeps running.
+    async fn return_to_executor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+        #[graphql(desc = "What to correct.")] comment: String,
+    ) -> Result<Case, ApiError> {
+        act(
+            ctx,
+            case_id,
+            version,
+            CaseCommand::ReturnToExecutor(comment),
+        )
+        .await
+    }
+
+    /// The office registers and issues the result: to the applicant, to the portal, or to the
+    /// State Corporation courier.
+    async fn issue_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::Issue).await
+    }
+
+    /// The State Corporation courier has delivered the documents to the provider's office.
+    async fn deliver_to_provider(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::DeliverToProvider).await
+    }
+
+    /// The State Corporation has received the result from the courier; it waits at the counter.
+    async fn receive_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::ReceiveResult).await
+    }
+
+    /// The operator issues the result to the applicant on presentation.
+    async fn issue_at_corporation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::IssueAtCorporation).await
+    }
+
+    /// An uncollected result goes back to the provider for storage (after the storage period).
+    async fn return_uncollected(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::ReturnUncollected).await
+    }
+
+    /// The State Corporation asks the provider for a stored result (one working day).
+    async fn request_redelivery(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::RequestRedelivery).await
+    }
+
+    /// The provider sends the stored result back to the State Corporation counter.
+    async fn redeliver(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The case version you saw.")] version: i32,
+    ) -> Result<Case, ApiError> {
+        act(ctx, case_id, version, CaseCommand::Redeliver).await
+    }
+}

@@ -1,0 +1,708 @@
+//! The life of a case, generic over its pinned regulation: which stops it passes through on
+//! each channel, and which command is allowed where. Pure: time is passed in.
+//!
+//! A case is created by intake (at the provider's office, at the State Corporation counter, or
+//! by submission on the portal) and then travels the stops of its [`route`]. Each command
+//! completes the stop the case is at and moves it on ([`decide`]). After the route, a State
+//! Corporation case waits at the counter; a result not collected within the storage period goes
+//! back to the provider ([`Stage::ProviderStorage`]) and returns on request ([`Stage::Redelivery`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::regulation::{Channel, DurationSpec, Mailbox, Regulation, Step, StepKind};
+
+/// Where a case stands overall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CaseStatus {
+    /// Submitted on the portal, waiting for the office to register it.
+    Submitted,
+    /// Registered and moving through the provider's (or the courier's) hands.
+    InProgress,
+    /// The result waits at the State Corporation counter for the applicant.
+    ResultReady,
+    /// The result was issued.
+    Completed,
+    /// Refused at intake (incomplete or expired documents): a refusal receipt was issued.
+    RefusedAtIntake,
+    /// A reasoned refusal (дәлелді жауап) was issued.
+    Refused,
+    /// Not collected within the storage period: returned to the provider for storage.
+    ReturnedUnclaimed,
+    /// Requested back from the provider's storage by the State Corporation.
+    Redelivery,
+}
+
+impl CaseStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Submitted => "SUBMITTED",
+            CaseStatus::InProgress => "IN_PROGRESS",
+            CaseStatus::ResultReady => "RESULT_READY",
+            CaseStatus::Completed => "COMPLETED",
+            CaseStatus::RefusedAtIntake => "REFUSED_AT_INTAKE",
+            CaseStatus::Refused => "REFUSED",
+            CaseStatus::ReturnedUnclaimed => "RETURNED_UNCLAIMED",
+            CaseStatus::Redelivery => "REDELIVERY",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<CaseStatus> {
+        ALL_STATUSES.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether the case is finished (nothing more will happen unless it is in storage).
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            CaseStatus::Completed | CaseStatus::RefusedAtIntake | CaseStatus::Refused
+        )
+    }
+}
+
+const ALL_STATUSES: [CaseStatus; 8] = [
+    CaseStatus::Submitted,
+    CaseStatus::InProgress,
+    CaseStatus::ResultReady,
+    CaseStatus::Completed,
+    CaseStatus::RefusedAtIntake,
+    CaseStatus::Refused,
+    CaseStatus::ReturnedUnclaimed,
+    CaseStatus::Redelivery,
+];
+
+/// What the case waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Stage {
+    /// The provider accepts and registers the documents.
+    Intake,
+    /// The head assigns an executor.
+    Resolution,
+    /// The executor prepares the result or a reasoned refusal.
+    Prepare,
+    /// The head signs or returns it.
+    Sign,
+    /// The office issues the result (or hands it to the courier).
+    Issue,
+    /// The courier carries the documents to the provider.
+    CorporationTransfer,
+    /// The courier carries the result back to the State Corporation.
+    ResultBack,
+    /// The result waits at the counter for the applicant.
+    CorporationIssue,
+    /// Uncollected, stored at the provider.
+    ProviderStorage,
+    /// The provider sends a stored result back to the State Corporation on request.
+    Redelivery,
+    /// Nothing more: the case is closed.
+    Closed,
+}
+
+impl Stage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Intake => "INTAKE",
+            Stage::Resolution => "RESOLUTION",
+            Stage::Prepare => "PREPARE",
+            Stage::Sign => "SIGN",
+            Stage::Issue => "ISSUE",
+            Stage::CorporationTransfer => "CORPORATION_TRANSFER",
+            Stage::ResultBack => "RESULT_BACK",
+            Stage::CorporationIssue => "CORPORATION_ISSUE",
+            Stage::ProviderStorage => "PROVIDER_STORAGE",
+            Stage::Redelivery => "REDELIVERY",
+            Stage::Closed => "CLOSED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Stage> {
+        [
+            Stage::Intake,
+            Stage::Resolution,
+            Stage::Prepare,
+            Stage::Sign,
+            Stage::Issue,
+            Stage::CorporationTransfer,
+            Stage::ResultBack,
+            Stage::CorporationIssue,
+            Stage::ProviderStorage,
+            Stage::Redelivery,
+            Stage::Closed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    fn of(kind: StepKind) -> Stage {
+        match kind {
+            StepKind::Intake => Stage::Intake,
+            StepKind::Resolution => Stage::Resolution,
+            StepKind::Prepare => Stage::Prepare,
+            StepKind::Sign => Stage::Sign,
+            StepKind::Issue => Stage::Issue,
+            StepKind::CorporationTransfer => Stage::CorporationTransfer,
+            StepKind::CorporationIssue => Stage::CorporationIssue,
+            // Done at creation; never a stop of the route.
+            StepKind::CorporationIntake => Stage::Intake,
+        }
+    }
+}
+
+/// Whose mailbox a stop sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Holder {
+    /// The provider organisation.
+    Provider,
+    /// The State Corporation branch.
+    Corporation,
+}
+
+/// One stop of a case's route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stop {
+    /// What the case waits for there.
+    pub stage: Stage,
+    /// The mailbox.
+    pub mailbox: Mailbox,
+    /// Whose mailbox.
+    pub holder: Holder,
+    /// The legal duration of the stop (for the counter: see [`storage_months`]).
+    pub duration: Option<DurationSpec>,
+    /// The regulation step it implements, if any.
+    pub step_order: Option<u32>,
+    /// The State Corporation leg it implements, if any.
+    pub leg: Option<&'static str>,
+}
+
+/// Why a case cannot be created or moved.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CaseError {
+    /// The regulation does not accept applications on this channel.
+    #[error("this regulation does not accept applications through {0:?}")]
+    ChannelNotAllowed(Channel),
+    /// The command does not fit where the case is.
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// An uncollected result may go back only after the storage period.
+    #[error("the result may go back to the provider only after {0}")]
+    StorageNotOver(DateTime<Utc>),
+}
+
+impl CaseError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaseError::ChannelNotAllowed(_) => "CHANNEL_NOT_ALLOWED",
+            CaseError::InvalidTransition(_) => "INVALID_TRANSITION",
+            CaseError::StorageNotOver(_) => "INVALID_TRANSITION",
+        }
+    }
+}
+
+/// Attributes of an application that regulations may depend on (e.g. `location`).
+pub type Attributes = BTreeMap<String, String>;
+
+fn step_stop(step: &Step, attrs: &Attributes) -> Stop {
+    Stop {
+        stage: Stage::of(step.kind),
+        mailbox: step.mailbox,
+        holder: if step.mailbox == Mailbox::Corporation {
+            Holder::Corporation
+        } else {
+            Holder::Provider
+        },
+        duration: Some(step.duration_for(|a| attrs.get(a).cloned())),
+        step_order: Some(step.order),
+        leg: None,
+    }
+}
+
+fn leg_stop(stage: Stage, leg: &'static str, duration: DurationSpec) -> Stop {
+    Stop {
+        stage,
+        mailbox: Mailbox::Corporation,
+        holder: Holder::Corporation,
+        duration: Some(duration),
+        step_order: None,
+        leg: Some(leg),
+    }
+}
+
+/// What intake does at creation, on each channel: the stop completed by creating the case
+/// (`None` for a portal submission, which the office registers later).
+pub fn creation_stop(
+    reg: &Regulation,
+    channel: Channel,
+    attrs: &Attributes,
+) -> Result<Option<Stop>, CaseError> {
+    if !reg.accepts(channel) {
+        return Err(CaseError::ChannelNotAllowed(channel));
+    }
+    Ok(match channel {
+        Channel::ProviderOffice => reg.step(StepKind::Intake).map(|s| step_stop(s, attrs)),
+        Channel::Portal => None,
+        Channel::StateCorporation => Some(match reg.step(StepKind::CorporationIntake) {
+            Some(s) => step_stop(s, attrs),
+            None => {
+                let intake = reg.corporation.as_ref().map(|c| c.intake.duration());
+                Stop {
+                    stage: Stage::Intake,
+                    mailbox: Mailbox::Corporation,
+                    holder: Holder::Corporation,
+                    duration: intake,
+                    step_order: None,
+                    leg: Some("intake"),
+                }
+            }
+        }),
+    })
+}
+
+/// The stops after creation, in order, for a case on `channel`.
+pub fn route(
+    reg: &Regulation,
+    channel: Channel,
+    attrs: &Attributes,
+) -> Result<Vec<Stop>, CaseError> {
+    if !reg.accepts(channel) {
+        return Err(CaseError::ChannelNotAllowed(channel));
+    }
+    let provider_steps = reg.steps.iter().filter(|s| {
+        !matches!(
+            s.kind,
+            StepKind::CorporationIntake
+                | StepKind::CorporationTransfer
+                | StepKind::CorporationIssue
+        )
+    });
+    let mut stops = Vec::new();
+    match channel {
+        Channel::ProviderOffice => {
+            stops.extend(
+                provider_steps
+                    .filter(|s| s.kind != StepKind::Intake)
+                    .map(|s| step_stop(s, attrs)),
+            );
+        }
+        Channel::Portal => stops.extend(provider_steps.map(|s| step_stop(s, attrs))),
+        Channel::StateCorporation => {
+            let legs = reg.corporation.as_ref();
+            match (reg.step(StepKind::CorporationTransfer), legs) {
+                (Some(s), _) => stops.push(step_stop(s, attrs)),
+                (None, Some(l)) => stops.push(leg_stop(
+                    Stage::CorporationTransfer,
+                    "transfer_to_provider",
+                    l.transfer_to_provider.duration(),
+                )),
+                (None, None) => {}
+            }
+            stops.extend(provider_steps.map(|s| step_stop(s, attrs)));
+            match (reg.step(StepKind::CorporationIssue), legs) {
+                // The act's own last step issues at the counter; its office step carried the result back.
+                (Some(s), _) => stops.push(step_stop(s, attrs)),
+                (None, Some(l)) => {
+                    stops.push(leg_stop(
+                        Stage::ResultBack,
+                        "result_back",
+                        l.result_back.duration(),
+                    ));
+                    let mut counter =
+                        leg_stop(Stage::CorporationIssue, "issue", l.issue.duration());
+                    counter.duration = None;
+                    stops.push(counter);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    // At the counter the case waits for the applicant: its due time is the end of storage.
+    for s in &mut stops {
+        if s.stage == Stage::CorporationIssue {
+            s.duration = None;
+        }
+    }
+    Ok(stops)
+}
+
+/// Months a result waits at the State Corporation counter before going back to the provider.
+pub fn storage_months(reg: &Regulation) -> u32 {
+    reg.corporation.as_ref().map_or(1, |c| c.storage_months)
+}
+
+/// A command on a case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// The office registers a submitted or delivered application; incomplete documents refuse it.
+    CompleteIntake {
+        /// Whether the documents are complete and valid.
+        complete: bool,
+    },
+    /// The head assigns an executor.
+    AssignExecutor,
+    /// The executor prepares the result (`refusal = false`) or a reasoned refusal.
+    Prepare {
+        /// True for a reasoned refusal.
+        refusal: bool,
+    },
+    /// The head signs.
+    Sign,
+    /// The head returns the draft to the executor.
+    ReturnToExecutor,
+    /// The office issues the result (or hands it to the courier).
+    Issue,
+    /// The courier delivers the documents to the provider.
+    DeliverToProvider,
+    /// The State Corporation receives the result from the courier.
+    ReceiveResult,
+    /// The operator issues the result on presentation.
+    IssueAtCorporation,
+    /// An uncollected result goes back to the provider for storage.
+    ReturnUncollected,
+    /// The State Corporation asks for a stored result back.
+    RequestRedelivery,
+    /// The provider sends the stored result back.
+    Redeliver,
+}
+
+impl Command {
+    /// A stable name for events and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::CompleteIntake { .. } => "COMPLETE_INTAKE",
+            Command::AssignExecutor => "ASSIGN_EXECUTOR",
+            Command::Prepare { .. } => "PREPARE_RESULT",
+            Command::Sign => "SIGN_RESULT",
+            Command::ReturnToExecutor => "RETURN_TO_EXECUTOR",
+            Command::Issue => "ISSUE_RESULT",
+            Command::DeliverToProvider => "DELIVER_TO_PROVIDER",
+            Command::ReceiveResult => "RECEIVE_RESULT",
+            Command::IssueAtCorporation => "ISSUE_AT_CORPORATION",
+            Command::ReturnUncollected => "RETURN_UNCOLLECTED",
+            Command::RequestRedelivery => "REQUEST_REDELIVERY",
+            Command::Redeliver => "REDELIVER",
+        }
+    }
+
+    /// The stage the command acts on.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Command::CompleteIntake { .. } => Stage::Intake,
+            Command::AssignExecutor => Stage::Resolution,
+            Command::Prepare { .. } => Stage::Prepare,
+            Command::Sign | Command::ReturnToExecutor => Stage::Sign,
+            Command::Issue => Stage::Issue,
+            Command::DeliverToProvider => Stage::CorporationTransfer,
+            Command::ReceiveResult => Stage::ResultBack,
+            Command::IssueAtCorporation | Command::ReturnUncollected => Stage::CorporationIssue,
+            Command::RequestRedelivery => Stage::ProviderStorage,
+            Command::Redeliver => Stage::Redelivery,
+        }
+    }
+}
+
+/// What a case is, as far as the decision needs to know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseState {
+    /// The channel it came through.
+    pub channel: Channel,
+    /// Its overall status.
+    pub status: CaseStatus,
+    /// What it waits for.
+    pub stage: Stage,
+    /// Its position on the route, for route stages.
+    pub route_index: Option<usize>,
+    /// Whether the executor prepared a reasoned refusal.
+    pub refusal_prepared: bool,
+    /// End of storage at the counter, while there.
+    pub storage_due: Option<DateTime<Utc>>,
+}
+
+/// Where a command takes the case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Move {
+    /// To the stop at this index of the route.
+    To(usize),
+    /// Closed with this status.
+    Close(CaseStatus),
+    /// Back to the provider's office for storage.
+    Storage,
+    /// To the provider's office to be sent back (one working day).
+    Redelivery,
+    /// Back at the counter.
+    Counter,
+}
+
+/// Decides where `cmd` takes a case at `now`, or why it cannot.
+pub fn decide(
+    route: &[Stop],
+    state: &CaseState,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<Move, CaseError> {
+    if state.stage != cmd.stage() {
+        return Err(CaseError::InvalidTransition(format!(
+            "{} is not possible while the case is at {}",
+            cmd.name(),
+            state.stage.as_str()
+        )));
+    }
+    let next = |i: usize| -> Move {
+        if i + 1 < route.len() {
+            Move::To(i + 1)
+        } else if state.refusal_prepared {
+            Move::Close(CaseStatus::Refused)
+        } else {
+            Move::Close(CaseStatus::Completed)
+        }
+    };
+    let here = || {
+        state
+            .route_index
+            .filter(|i| *i < route.len())
+            .ok_or_else(|| CaseError::InvalidTransition("the case is not on its route".into()))
+    };
+    Ok(match cmd {
+        Command::CompleteIntake { complete: false } => Move::Close(CaseStatus::RefusedAtIntake),
+        Command::ReturnToExecutor => {
+            let prepare = route
+                .iter()
+                .position(|s| s.stage == Stage::Prepare)
+                .ok_or_else(|| {
+                    CaseError::InvalidTransition("this regulation has no executor step".into())
+                })?;
+            Move::To(prepare)
+        }
+        Command::Issue if state.channel != Channel::StateCorporation => {
+            // Issued at the office or delivered to the portal: the case ends here.
+            if state.refusal_prepared {
+                Move::Close(CaseStatus::Refused)
+            } else {
+                Move::Close(CaseStatus::Completed)
+            }
+        }
+        Command::IssueAtCorporation => {
+            if state.refusal_prepared {
+                Move::Close(CaseStatus::Refused)
+            } else {
+                Move::Close(CaseStatus::Completed)
+            }
+        }
+        Command::ReturnUncollected => match state.storage_due {
+            Some(due) if now >= due => Move::Storage,
+            Some(due) => return Err(CaseError::StorageNotOver(due)),
+            None => {
+                return Err(CaseError::InvalidTransition(
+                    "no storage period is running".into(),
+                ))
+            }
+        },
+        Command::RequestRedelivery => Move::Redelivery,
+        Command::Redeliver => Move::Counter,
+        _ => next(here()?),
+    })
+}
+
+/// The status a case has while at a stop.
+pub fn status_at(stop: &Stop) -> CaseStatus {
+    if stop.stage == Stage::CorporationIssue {
+        CaseStatus::ResultReady
+    } else {
+        CaseStatus::InProgress
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regulation::BUNDLED_REGULATIONS;
+
+    fn reg(code: &str) -> Regulation {
+        let (f, t) = BUNDLED_REGULATIONS
+            .iter()
+            .find(|(f, _)| f.contains(code))
+            .expect("bundled");
+        Regulation::parse(f, t).expect("valid")
+    }
+
+    fn stages(r: &[Stop]) -> Vec<Stage> {
+        r.iter().map(|s| s.stage).collect()
+    }
+
+    use Stage::*;
+
+    #[test]
+    fn given_an_office_application_when_routed_then_intake_is_done_and_four_stops_remain() {
+        let r = reg("mangystau-school-admission");
+        let attrs = Attributes::new();
+        assert_eq!(
+            creation_stop(&r, Channel::ProviderOffice, &attrs)
+                .expect("ok")
+                .map(|s| s.stage),
+            Some(Intake)
+        );
+        assert_eq!(
+            stages(&route(&r, Channel::ProviderOffice, &attrs).expect("ok")),
+            [Resolution, Prepare, Sign, Issue]
+        );
+        assert_eq!(
+            stages(&route(&r, Channel::Portal, &attrs).expect("ok")),
+            [Intake, Resolution, Prepare, Sign, Issue]
+        );
+        assert_eq!(
+            route(&r, Channel::StateCorporation, &attrs),
+            Err(CaseError::ChannelNotAllowed(Channel::StateCorporation))
+        );
+    }
+
+    #[test]
+    fn given_a_state_corporation_case_then_the_courier_legs_frame_the_provider_steps() {
+        let r = reg("mangystau-secondary-education-duplicates");
+        let stops = route(&r, Channel::StateCorporation, &Attributes::new()).expect("ok");
+        assert_eq!(
+            stages(&stops),
+            [
+                CorporationTransfer,
+                Intake,
+                Resolution,
+                Prepare,
+                Sign,
+                Issue,
+                ResultBack,
+                CorporationIssue
+            ]
+        );
+        assert_eq!(stops[0].leg, Some("transfer_to_provider"));
+        assert_eq!(
+            stops[7].duration, None,
+            "the counter waits for the applicant, bounded by storage"
+        );
+    }
+
+    #[test]
+    fn given_the_acts_own_corporation_steps_then_they_replace_the_legs() {
+        let r = reg("west-kazakhstan-externat-permission");
+        let attrs = Attributes::new();
+        assert_eq!(
+            creation_stop(&r, Channel::StateCorporation, &attrs)
+                .expect("ok")
+                .and_then(|s| s.step_order),
+            Some(1)
+        );
+        let stops = route(&r, Channel::StateCorporation, &attrs).expect("ok");
+        assert_eq!(
+            stages(&stops),
+            [
+                CorporationTransfer,
+                Intake,
+                Resolution,
+                Prepare,
+                Sign,
+                Issue,
+                CorporationIssue
+            ]
+        );
+        assert_eq!(stops[0].step_order, Some(2));
+        // On the portal the State Corporation steps are skipped.
+        assert_eq!(
+            stages(&route(&r, Channel::Portal, &attrs).expect("ok")),
+            [Intake, Resolution, Prepare, Sign, Issue]
+        );
+    }
+
+    #[test]
+    fn given_a_one_step_regulation_then_intake_completes_the_case() {
+        let r = reg("west-kazakhstan-college-document-acceptance");
+        assert!(route(&r, Channel::ProviderOffice, &Attributes::new())
+            .expect("ok")
+            .is_empty());
+    }
+
+    #[test]
+    fn given_the_atyrau_location_attribute_then_the_executor_duration_follows_it() {
+        let r = reg("atyrau-teacher-attestation-intake");
+        let mut attrs = Attributes::new();
+        let local = route(&r, Channel::ProviderOffice, &attrs).expect("ok");
+        attrs.insert("location".into(), "elsewhere".into());
+        let elsewhere = route(&r, Channel::ProviderOffice, &attrs).expect("ok");
+        assert_eq!(local[1].duration.map(|d| d.value), Some(2));
+        assert_eq!(elsewhere[1].duration.map(|d| d.value), Some(6));
+    }
+
+    fn state(channel: Channel, stage: Stage, index: usize) -> CaseState {
+        CaseState {
+            channel,
+            status: CaseStatus::InProgress,
+            stage,
+            route_index: Some(index),
+            refusal_prepared: false,
+            storage_due: None,
+        }
+    }
+
+    #[test]
+    fn given_a_case_at_a_stop_when_the_wrong_command_comes_then_it_is_an_invalid_transition() {
+        let r = reg("mangystau-school-admission");
+        let stops = route(&r, Channel::ProviderOffice, &Attributes::new()).expect("ok");
+        let now = Utc::now();
+        let s = state(Channel::ProviderOffice, Resolution, 0);
+        assert_eq!(
+            decide(&stops, &s, &Command::AssignExecutor, now),
+            Ok(Move::To(1))
+        );
+        assert!(matches!(
+            decide(&stops, &s, &Command::Sign, now),
+            Err(CaseError::InvalidTransition(_))
+        ));
+        let sign = state(Channel::ProviderOffice, Sign, 2);
+        assert_eq!(
+            decide(&stops, &sign, &Command::ReturnToExecutor, now),
+            Ok(Move::To(1))
+        );
+        let issue = state(Channel::ProviderOffice, Issue, 3);
+        assert_eq!(
+            decide(&stops, &issue, &Command::Issue, now),
+            Ok(Move::Close(CaseStatus::Completed))
+        );
+        let refused = CaseState {
+            refusal_prepared: true,
+            ..issue
+        };
+        assert_eq!(
+            decide(&stops, &refused, &Command::Issue, now),
+            Ok(Move::Close(CaseStatus::Refused))
+        );
+    }
+
+    #[test]
+    fn given_a_result_at_the_counter_then_it_goes_back_only_after_storage() {
+        let r = reg("mangystau-secondary-education-duplicates");
+        let stops = route(&r, Channel::StateCorporation, &Attributes::new()).expect("ok");
+        let now = Utc::now();
+        let mut s = state(Channel::StateCorporation, CorporationIssue, 7);
+        s.storage_due = Some(now + chrono::Duration::days(3));
+        assert!(matches!(
+            decide(&stops, &s, &Command::ReturnUncollected, now),
+            Err(CaseError::StorageNotOver(_))
+        ));
+        s.storage_due = Some(now - chrono::Duration::days(1));
+        assert_eq!(
+            decide(&stops, &s, &Command::ReturnUncollected, now),
+            Ok(Move::Storage)
+        );
+        let at_office = state(Channel::StateCorporation, Issue, 5);
+        assert_eq!(
+            decide(&stops, &at_office, &Command::Issue, now),
+            Ok(Move::To(6)),
+            "handed to the courier"
+        );
+    }
+}
