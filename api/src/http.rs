@@ -18,7 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql))
         .route("/graphql", web::get().to(graphiql))
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .configure(report_routes);
 }
 
 fn error_body(code: &str, message: &str) -> serde_json::Value {
@@ -111,5 +112,296 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(json!({ "status": "ready" }))
     } else {
         HttpResponse::ServiceUnavailable().json(json!({ "status": "database unavailable" }))
+    }
+}
+
+/// CSV downloads of the reports, for analysts who work in spreadsheets: the same filters and
+/// scope as GraphQL, as query parameters (`groupBy=REGION,SERVICE&regions=atyrau&from=…&to=…`),
+/// UTF-8 with a byte-order mark so that spreadsheet programs keep Kazakh names intact.
+pub fn report_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/reports/cases.csv", web::get().to(cases_csv))
+        .route("/reports/steps.csv", web::get().to(steps_csv));
+}
+
+type Params = web::Query<std::collections::HashMap<String, String>>;
+
+fn csv_error(e: crate::error::ApiError) -> HttpResponse {
+    let code = e.code();
+    let message = match &e {
+        crate::error::ApiError::Internal(cause) => {
+            tracing::error!(error = %crate::error::ErrorChain(cause.as_ref()), "report failed");
+            "internal error".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let body = error_body(code, &message);
+    match code {
+        "UNAUTHENTICATED" => HttpResponse::Unauthorized().json(body),
+        "FORBIDDEN" => HttpResponse::Forbidden().json(body),
+        "INTERNAL" => HttpResponse::InternalServerError().json(body),
+        _ => HttpResponse::BadRequest().json(body),
+    }
+}
+
+async fn analyst(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<crate::auth::Principal, crate::error::ApiError> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match authenticate(state, authorization).await {
+        Auth::Principal(p) if p.role == domain::identity::Role::Analyst => Ok(p),
+        Auth::Principal(_) => Err(crate::error::ApiError::Forbidden),
+        _ => Err(crate::error::ApiError::Unauthenticated),
+    }
+}
+
+fn report_request(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<
+    (
+        crate::graphql::reports::ReportFilter,
+        Vec<crate::store::reports::Group>,
+    ),
+    crate::error::ApiError,
+> {
+    use crate::error::ApiError;
+    use crate::store::reports::Group;
+    let bad = |m: String| ApiError::BadUserInput(m);
+    let known = [
+        "groupBy",
+        "regions",
+        "services",
+        "providers",
+        "channels",
+        "from",
+        "to",
+    ];
+    if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(bad(format!("unknown parameter {k:?}")));
+    }
+    let list = |k: &str| -> Option<Vec<String>> {
+        q.get(k).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    let groups = list("groupBy")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|g| match g.as_str() {
+            "REGION" => Ok(Group::Region),
+            "SERVICE" => Ok(Group::Service),
+            "PROVIDER" => Ok(Group::Provider),
+            "CHANNEL" => Ok(Group::Channel),
+            "MONTH" => Ok(Group::Month),
+            other => Err(bad(format!("unknown group {other:?}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let channels = list("channels")
+        .map(|cs| {
+            cs.into_iter()
+                .map(|c| {
+                    crate::store::cases::parse_channel(&c)
+                        .map(Into::into)
+                        .ok_or_else(|| bad(format!("unknown channel {c:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let time = |k: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        q.get(k)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| bad(format!("{k}: expected an RFC 3339 instant")))
+            })
+            .transpose()
+    };
+    Ok((
+        crate::graphql::reports::ReportFilter {
+            regions: list("regions"),
+            services: list("services"),
+            providers: list("providers"),
+            channels,
+            from: time("from")?,
+            to: time("to")?,
+        },
+        groups,
+    ))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv_response(lines: Vec<Vec<String>>, name: &str) -> HttpResponse {
+    let mut body = String::from("\u{feff}");
+    for line in lines {
+        body.push_str(
+            &line
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        body.push_str("\r\n");
+    }
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(body)
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn names(
+    state: &AppState,
+    keys: &crate::store::reports::Keys,
+    services: &std::collections::HashMap<String, String>,
+) -> (String, String) {
+    (
+        keys.region
+            .as_ref()
+            .and_then(|r| state.regions.get(r))
+            .map(|r| r.name_kk.clone())
+            .unwrap_or_default(),
+        keys.service
+            .as_ref()
+            .and_then(|s| services.get(s))
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+async fn service_names(
+    state: &AppState,
+) -> Result<std::collections::HashMap<String, String>, crate::error::ApiError> {
+    Ok(state
+        .regulations
+        .latest(&state.db, None, None)
+        .await?
+        .into_iter()
+        .map(|s| (s.regulation.service.clone(), s.regulation.name_kk.clone()))
+        .collect())
+}
+
+const KEY_HEADER: [&str; 7] = [
+    "region",
+    "region_name_kk",
+    "service",
+    "service_name_kk",
+    "provider",
+    "channel",
+    "month",
+];
+
+async fn cases_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> HttpResponse {
+    let run = async {
+        let p = analyst(&state, &req).await?;
+        let (filter, groups) = report_request(&q)?;
+        let rows = crate::graphql::reports::report_rows(&state, &p, filter, &groups).await?;
+        let codes = crate::graphql::reports::provider_codes(&state).await?;
+        let services = service_names(&state).await?;
+        let mut lines = vec![KEY_HEADER
+            .iter()
+            .chain(&[
+                "received",
+                "in_progress",
+                "completed",
+                "completed_on_time",
+                "completed_late",
+                "refused_at_intake",
+                "refused_with_reasons",
+                "returned_unclaimed",
+                "overdue_now",
+                "on_time_rate",
+                "median_working_days",
+                "p90_working_days",
+            ])
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()];
+        for r in rows {
+            let (region_kk, service_kk) = names(&state, &r.keys, &services);
+            lines.push(vec![
+                opt(&r.keys.region),
+                region_kk,
+                opt(&r.keys.service),
+                service_kk,
+                opt(&r.keys.provider.and_then(|id| codes.get(&id).cloned())),
+                opt(&r.keys.channel),
+                opt(&r.keys.month),
+                r.received.to_string(),
+                r.in_progress.to_string(),
+                r.completed.to_string(),
+                r.completed_on_time.to_string(),
+                r.completed_late.to_string(),
+                r.refused_at_intake.to_string(),
+                r.refused_with_reasons.to_string(),
+                r.returned_unclaimed.to_string(),
+                r.overdue_now.to_string(),
+                opt(&r.on_time_rate()),
+                opt(&r.median_working_days),
+                opt(&r.p90_working_days),
+            ]);
+        }
+        Ok::<_, crate::error::ApiError>(lines)
+    };
+    match run.await {
+        Ok(lines) => csv_response(lines, "qyzmet-report.csv"),
+        Err(e) => csv_error(e),
+    }
+}
+
+async fn steps_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> HttpResponse {
+    let run = async {
+        let p = analyst(&state, &req).await?;
+        let (filter, groups) = report_request(&q)?;
+        let rows = crate::graphql::reports::step_rows(&state, &p, filter, &groups).await?;
+        let codes = crate::graphql::reports::provider_codes(&state).await?;
+        let services = service_names(&state).await?;
+        let mut lines = vec![["mailbox", "stage"]
+            .iter()
+            .chain(KEY_HEADER.iter())
+            .chain(&["steps", "late", "median_share_used", "p90_share_used"])
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()];
+        for r in rows {
+            let (region_kk, service_kk) = names(&state, &r.keys, &services);
+            lines.push(vec![
+                r.mailbox.clone(),
+                r.stage.clone(),
+                opt(&r.keys.region),
+                region_kk,
+                opt(&r.keys.service),
+                service_kk,
+                opt(&r.keys.provider.and_then(|id| codes.get(&id).cloned())),
+                opt(&r.keys.channel),
+                opt(&r.keys.month),
+                r.steps.to_string(),
+                r.late.to_string(),
+                opt(&r.median_share_used),
+                opt(&r.p90_share_used),
+            ]);
+        }
+        Ok::<_, crate::error::ApiError>(lines)
+    };
+    match run.await {
+        Ok(lines) => csv_response(lines, "qyzmet-steps.csv"),
+        Err(e) => csv_error(e),
     }
 }

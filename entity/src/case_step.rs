@@ -24,6 +24,7 @@ pub struct Model {
     pub outcome: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub comment: Option<String>,
+    pub used_minutes: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

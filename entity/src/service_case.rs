@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "service_case")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -51,6 +51,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
+    pub result_at: Option<DateTimeUtc>,
+    pub result_on_time: Option<bool>,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub result_working_days: Option<f64>,
+    pub returned_unclaimed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261122_000002_create_regulation;
 mod m20261122_000003_create_calendar_version;
 mod m20261122_000004_create_accounts;
 mod m20261122_000005_create_cases;
+mod m20261122_000006_add_result_measures;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_calendar_version::Migration),
             Box::new(m20261122_000004_create_accounts::Migration),
             Box::new(m20261122_000005_create_cases::Migration),
+            Box::new(m20261122_000006_add_result_measures::Migration),
         ]
     }
 }

@@ -353,11 +353,18 @@ fn demo_accounts_log_in_and_no_password_or_token_reaches_the_log() {
     assert!(!logs.contains("a wrong Password 1"));
 }
 
-fn gql(port: u16, token: Option<&str>, query: &str, variables: serde_json::Value) -> serde_json::Value {
+fn gql(
+    port: u16,
+    token: Option<&str>,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
     use std::io::{Read, Write};
     let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "POST /graphql HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
         body.len()
@@ -365,7 +372,10 @@ fn gql(port: u16, token: Option<&str>, query: &str, variables: serde_json::Value
     stream.write_all(request.as_bytes()).expect("writes");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("reads");
-    let json = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let json = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
     serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {answer}"))
 }
 
@@ -387,11 +397,15 @@ fn token_of(port: u16, user: &str) -> String {
         "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
         serde_json::json!({ "u": user, "p": "crash-test-Pa55word" }),
     );
-    body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned()
+    body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
 }
 
 #[test]
-fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothing_lost_or_doubled() {
+fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothing_lost_or_doubled()
+{
     let dir = workdir("crash");
     let database = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -421,7 +435,10 @@ fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothin
         "mutation($c: ID!, $v: Int!) { assignExecutor(caseId: $c, version: $v, executor: \"mangystau-executor\") { version stage } }",
         serde_json::json!({ "c": case["id"], "v": case["version"] }),
     );
-    assert_eq!(assigned["data"]["assignExecutor"]["stage"], "PREPARE", "{assigned}");
+    assert_eq!(
+        assigned["data"]["assignExecutor"]["stage"], "PREPARE",
+        "{assigned}"
+    );
 
     // Killed without warning between two steps.
     first.kill().expect("kill -9");
@@ -432,7 +449,9 @@ fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothin
     let executor = token_of(port, "mangystau-executor");
     let head = token_of(port, "mangystau-head");
     let clerk = token_of(port, "mangystau-clerk");
-    let mut version = assigned["data"]["assignExecutor"]["version"].as_i64().unwrap_or(0);
+    let mut version = assigned["data"]["assignExecutor"]["version"]
+        .as_i64()
+        .unwrap_or(0);
     for (token, mutation) in [
         (&executor, "prepareResult(caseId: $c, version: $v)"),
         (&head, "signResult(caseId: $c, version: $v)"),
@@ -444,7 +463,9 @@ fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothin
             &format!("mutation($c: ID!, $v: Int!) {{ r: {mutation} {{ version status }} }}"),
             serde_json::json!({ "c": case["id"], "v": version }),
         );
-        version = body["data"]["r"]["version"].as_i64().unwrap_or_else(|| panic!("{mutation}: {body}"));
+        version = body["data"]["r"]["version"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{mutation}: {body}"));
     }
     let done = gql(
         port,
@@ -457,7 +478,16 @@ fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothin
     let c = &done["data"]["case"];
     assert_eq!(c["status"], "COMPLETED", "{done}");
     assert_eq!(c["chainValid"], true);
-    let stages: Vec<&str> = c["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["stage"].as_str()).collect();
-    assert_eq!(stages, ["INTAKE", "RESOLUTION", "PREPARE", "SIGN", "ISSUE"], "no lost or doubled step");
+    let stages: Vec<&str> = c["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|t| t["stage"].as_str())
+        .collect();
+    assert_eq!(
+        stages,
+        ["INTAKE", "RESOLUTION", "PREPARE", "SIGN", "ISSUE"],
+        "no lost or doubled step"
+    );
     assert_eq!(c["events"].as_array().map(Vec::len), Some(5));
 }

@@ -9,5 +9,6 @@ mod cases;
 mod catalog;
 mod health;
 mod limits;
+mod reports;
 mod schema_contract;
 mod storage;

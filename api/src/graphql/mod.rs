@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calendar;
 pub mod cases;
 pub mod catalog;
+pub mod reports;
 mod system;
 
 /// The shared state from the schema's data.
@@ -28,6 +29,7 @@ pub struct Query(
     catalog::CatalogQuery,
     calendar::CalendarQuery,
     cases::CaseQuery,
+    reports::ReportQuery,
     admin::AdminQuery,
 );
 

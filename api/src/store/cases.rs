@@ -410,6 +410,7 @@ async fn insert_step(
         on_time: Set(None),
         outcome: Set(None),
         comment: Set(None),
+        used_minutes: Set(None),
     };
     case_step::Entity::insert(row)
         .exec_without_returning(txn)
@@ -553,6 +554,10 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         closed_at: Set(None),
+        result_at: Set(None),
+        result_on_time: Set(None),
+        result_working_days: Set(None),
+        returned_unclaimed: Set(false),
     };
     let inserted = match service_case::Entity::insert(row)
         .exec_with_returning(&txn)
@@ -606,6 +611,7 @@ pub async fn create(
         .await?;
         finish_open_step(
             &txn,
+            &clocks,
             id,
             &new.actor,
             now,
@@ -684,6 +690,9 @@ pub async fn create(
                 update.stage = Set(Stage::Closed.as_str().to_owned());
                 update.result = Set(Some(json!({ "kind": "RECEIPT", "documents": ["receipt"], "issuedAt": now.to_rfc3339(), "issuedBy": new.actor.name }).to_string()));
                 update.closed_at = Set(Some(now));
+                update.result_at = Set(Some(now));
+                update.result_on_time = Set(Some(true));
+                update.result_working_days = Set(Some(0.0));
             }
         }
         event_kind = match new.channel {
@@ -709,6 +718,7 @@ pub async fn create(
 
 async fn finish_open_step(
     txn: &DatabaseTransaction,
+    clocks: &Clocks<'_>,
     case_id: i64,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -723,7 +733,19 @@ async fn finish_open_step(
         .await?;
     let Some(open) = open else { return Ok(None) };
     let on_time = open.due_at.map(|d| now <= d);
+    let holder =
+        if Some(open.organisation_id) == clocks.corporation_id && open.mailbox == "CORPORATION" {
+            Holder::Corporation
+        } else {
+            Holder::Provider
+        };
+    let used = clocks
+        .of(holder)
+        .ok()
+        .and_then(|(c, _)| c.elapsed(open.started_at, now).ok())
+        .map(|e| e.working_minutes as i64);
     let mut a: case_step::ActiveModel = open.into();
+    a.used_minutes = Set(used);
     a.finished_at = Set(Some(now));
     a.on_time = Set(Some(on_time.unwrap_or(true)));
     a.outcome = Set(Some(outcome.to_owned()));
@@ -917,7 +939,28 @@ pub async fn apply(
         CaseCommand::RequestRedelivery => ("REQUESTED", None),
         CaseCommand::Redeliver => ("REDELIVERED", None),
     };
-    finish_open_step(&txn, case_id, actor, now, outcome, comment).await?;
+    finish_open_step(&txn, &clocks, case_id, actor, now, outcome, comment).await?;
+    // The result reaches the applicant's channel: issued at the office or on the portal, or
+    // arrived at the State Corporation counter (the first time; a redelivery is not a result).
+    let delivered = match (&mv, command) {
+        (Move::Close(_), CaseCommand::Issue) => true,
+        (Move::To(i), _) => {
+            stops[*i].stage == Stage::CorporationIssue && current.result_at.is_none()
+        }
+        _ => false,
+    };
+    if delivered {
+        update.result_at = Set(Some(now));
+        update.result_on_time = Set(Some(current.term_due_at.is_none_or(|t| now <= t)));
+        update.result_working_days = Set(clocks
+            .provider
+            .elapsed(current.registered_at, now)
+            .ok()
+            .map(|e| e.working_days));
+    }
+    if matches!(mv, Move::Storage) {
+        update.returned_unclaimed = Set(true);
+    }
     let next_seq = case_step::Entity::find()
         .filter(case_step::Column::CaseId.eq(case_id))
         .order_by_desc(case_step::Column::Seq)

@@ -15,6 +15,7 @@ pub mod cases;
 pub mod demo;
 pub mod directory;
 pub mod regulation;
+pub mod reports;
 
 /// Why the database could not be used at start-up.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,430 @@
+//! Reports against hand-computed figures. The histories (East Kazakhstan camp vouchers, legal
+//! term 5 working days; one Atyrau case) and the arithmetic are in the comments.
+
+use domain::identity::Role;
+use serde_json::{json, Value};
+
+use crate::cases::{advance, application, call, open, People};
+use crate::helpers::{error_code, spawn_app_with, TestApp};
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("rfc3339")
+        .with_timezone(&chrono::Utc)
+}
+
+const EK: &str = "oskemen-akimat";
+const BRANCH: &str = "gov4c-east-kazakhstan";
+const CAMP: &str = "east-kazakhstan-camp-vouchers";
+
+async fn register(people: &mut People<'_>, when: &str, extra: Value) -> Value {
+    people.app.clock.set(at(when));
+    let clerk = people.staff(EK, Role::OfficeClerk).await;
+    let body = open(
+        people.app,
+        &clerk,
+        "registerApplication",
+        application(CAMP, None, "850305400120", extra),
+    )
+    .await;
+    body["data"]["r"].clone()
+}
+
+async fn finish(
+    people: &mut People<'_>,
+    mut case: Value,
+    when: &str,
+    refuse: bool,
+    until: &[&str],
+) -> Value {
+    people.app.clock.set(at(when));
+    while !until.contains(&case["status"].as_str().unwrap_or_default()) {
+        case = advance(people, &case, EK, Some(BRANCH), refuse).await;
+    }
+    case
+}
+
+/// Builds the histories and leaves the clock at 2025-08-20 10:00 (+05).
+async fn histories(app: &TestApp) -> People<'_> {
+    let mut people = People::new(app);
+    let done = ["COMPLETED", "REFUSED"];
+    // A: Mon 2 Jun 10:00, term Tue 10 Jun 18:30; delivered Tue 3 Jun 10:00: on time, 480 min = 1.0 WD.
+    let a = register(&mut people, "2025-06-02T10:00:00+05:00", json!({})).await;
+    assert_eq!(a["termDueAt"], "2025-06-10T13:30:00+00:00", "{a}");
+    finish(&mut people, a, "2025-06-03T10:00:00+05:00", false, &done).await;
+    // B: Mon 2 Jun 11:00, delivered Thu 12 Jun 10:00: late; 360 + 3×480 + 3×480 + 60 = 3300 min = 6.875 WD.
+    let b = register(&mut people, "2025-06-02T11:00:00+05:00", json!({})).await;
+    let b = finish(&mut people, b, "2025-06-12T10:00:00+05:00", false, &done).await;
+    assert_eq!(b["status"], "COMPLETED");
+    // C: refused at intake.
+    let c = register(
+        &mut people,
+        "2025-06-02T12:00:00+05:00",
+        json!({ "documents": [{ "name": "photo", "provided": false }] }),
+    )
+    .await;
+    assert_eq!(c["status"], "REFUSED_AT_INTAKE");
+    // D: Mon 2 Jun 12:30, reasoned refusal delivered Wed 4 Jun 10:00: 30 + 240 + 480 + 60 = 810 min = 1.6875 WD.
+    let d = register(&mut people, "2025-06-02T12:30:00+05:00", json!({})).await;
+    let d = finish(&mut people, d, "2025-06-04T10:00:00+05:00", true, &done).await;
+    assert_eq!(d["status"], "REFUSED");
+    // E: Mon 7 Jul (Capital Day moved: a day off) 10:00 → received Tue 8 Jul; term Tue 15 Jul 18:30; left open.
+    let e = register(&mut people, "2025-07-07T10:00:00+05:00", json!({})).await;
+    assert_eq!(e["termDueAt"], "2025-07-15T13:30:00+00:00", "{e}");
+    // F: at the State Corporation Tue 8 Jul 10:00; at the counter Wed 9 Jul 10:00 (on time, 1.0 WD);
+    // not collected, returned to the provider on 20 Aug.
+    app.clock.set(at("2025-07-08T10:00:00+05:00"));
+    let operator = people.staff(BRANCH, Role::CorporationOperator).await;
+    let f = open(
+        app,
+        &operator,
+        "acceptAtCorporation",
+        application(CAMP, Some(EK), "850305400120", json!({})),
+    )
+    .await["data"]["r"]
+        .clone();
+    assert_eq!(
+        f["termDueAt"], "2025-07-15T13:30:00+00:00",
+        "day of acceptance not counted: {f}"
+    );
+    assert_eq!(f["providerDueAt"], "2025-07-14T13:30:00+00:00");
+    let f = finish(
+        &mut people,
+        f,
+        "2025-07-09T10:00:00+05:00",
+        false,
+        &["RESULT_READY"],
+    )
+    .await;
+    app.clock.set(at("2025-08-20T10:00:00+05:00"));
+    let back = call(
+        app,
+        &operator,
+        "returnUncollected(caseId: $c, version: $v)",
+        "",
+        json!({ "c": f["id"], "v": f["version"] }),
+    )
+    .await;
+    assert_eq!(back["data"]["r"]["status"], "RETURNED_UNCLAIMED", "{back}");
+    // G (Atyrau): Mon 2 Jun 10:00, delivered the same day 16:00: 180 + 90 = 270 min = 0.5625 WD.
+    app.clock.set(at("2025-06-02T10:00:00+05:00"));
+    let clerk = people
+        .staff("atyrau-city-education-division", Role::OfficeClerk)
+        .await;
+    let mut g = open(
+        app,
+        &clerk,
+        "registerApplication",
+        application(
+            "atyrau-teacher-attestation-intake",
+            None,
+            "901122600340",
+            json!({}),
+        ),
+    )
+    .await["data"]["r"]
+        .clone();
+    app.clock.set(at("2025-06-02T16:00:00+05:00"));
+    while g["status"] != "COMPLETED" {
+        g = advance(
+            &mut people,
+            &g,
+            "atyrau-city-education-division",
+            None,
+            false,
+        )
+        .await;
+    }
+    app.clock.set(at("2025-08-20T10:00:00+05:00"));
+    people
+}
+
+const REPORT: &str = "query($f: ReportFilter, $g: [ReportGroup!]!) { report(filter: $f, groupBy: $g) {
+    region service provider channel month received inProgress completed completedOnTime completedLate
+    refusedAtIntake refusedWithReasons returnedUnclaimed overdueNow onTimeRate medianWorkingDays p90WorkingDays } }";
+
+fn close(a: &Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|x| (x - b).abs() < 1e-9)
+}
+
+#[actix_web::test]
+async fn the_sla_report_matches_hand_computed_figures() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = histories(&app).await;
+    let national = people.user("national", Role::Analyst, None, None).await;
+    let (_, body) = app
+        .graphql_as(&national, REPORT, json!({ "g": ["REGION"] }))
+        .await;
+    let rows = body["data"]["report"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(rows.len(), 2, "{body}");
+    let atyrau = &rows[0];
+    let ek = &rows[1];
+    assert_eq!(atyrau["region"], "atyrau");
+    assert_eq!(
+        (
+            atyrau["received"].clone(),
+            atyrau["completed"].clone(),
+            atyrau["completedOnTime"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    assert!(
+        close(&atyrau["onTimeRate"], 1.0) && close(&atyrau["medianWorkingDays"], 0.5625),
+        "{atyrau}"
+    );
+    assert_eq!(ek["region"], "east-kazakhstan");
+    let expect = [
+        ("received", 6),
+        ("inProgress", 1),
+        ("completed", 3),
+        ("completedOnTime", 2),
+        ("completedLate", 1),
+        ("refusedAtIntake", 1),
+        ("refusedWithReasons", 1),
+        ("returnedUnclaimed", 1),
+        ("overdueNow", 1),
+    ];
+    for (k, v) in expect {
+        assert_eq!(ek[k], json!(v), "{k}: {ek}");
+    }
+    assert!(close(&ek["onTimeRate"], 2.0 / 3.0), "{ek}");
+    // Delivered: A 1.0, F 1.0, D 1.6875, B 6.875 → median 1.34375, p90 1.6875 + 0.7 × 5.1875 = 5.31875.
+    assert!(close(&ek["medianWorkingDays"], 1.34375), "{ek}");
+    assert!(close(&ek["p90WorkingDays"], 5.31875), "{ek}");
+
+    let (_, by_month) = app
+        .graphql_as(
+            &national,
+            REPORT,
+            json!({ "f": { "regions": ["east-kazakhstan"] }, "g": ["MONTH", "CHANNEL"] }),
+        )
+        .await;
+    let keyed: Vec<(Value, Value, Value)> = by_month["data"]["report"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["month"].clone(),
+                r["channel"].clone(),
+                r["received"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keyed,
+        [
+            (json!("2025-06"), json!("PROVIDER_OFFICE"), json!(4)),
+            (json!("2025-07"), json!("PROVIDER_OFFICE"), json!(1)),
+            (json!("2025-07"), json!("STATE_CORPORATION"), json!(1)),
+        ]
+    );
+    let (_, july) = app
+        .graphql_as(&national, REPORT, json!({ "f": { "from": "2025-07-01T00:00:00+05:00", "to": "2025-08-01T00:00:00+05:00", "providers": [EK] }, "g": ["PROVIDER"] }))
+        .await;
+    assert_eq!(july["data"]["report"][0]["provider"], EK);
+    assert_eq!(july["data"]["report"][0]["received"], 2);
+}
+
+#[actix_web::test]
+async fn step_compliance_shows_where_the_time_went() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = histories(&app).await;
+    let analyst = people
+        .user("ek-analyst", Role::Analyst, None, Some("east-kazakhstan"))
+        .await;
+    let (_, body) = app
+        .graphql_as(
+            &analyst,
+            "{ stepCompliance { mailbox stage steps late medianShareUsed p90ShareUsed } }",
+            json!({}),
+        )
+        .await;
+    let rows = body["data"]["stepCompliance"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    let resolution = rows
+        .iter()
+        .find(|r| r["stage"] == "RESOLUTION")
+        .expect("resolution row");
+    // The head's 5 minutes: A used 480 min (×96), B 3300 (×660), D 810 (×162), F 0.
+    assert_eq!(
+        (
+            resolution["mailbox"].clone(),
+            resolution["steps"].clone(),
+            resolution["late"].clone()
+        ),
+        (json!("HEAD"), json!(4), json!(3))
+    );
+    assert!(close(&resolution["medianShareUsed"], 129.0), "{resolution}");
+    assert!(close(&resolution["p90ShareUsed"], 510.6), "{resolution}");
+    let prepare = rows
+        .iter()
+        .find(|r| r["stage"] == "PREPARE")
+        .expect("prepare row");
+    assert_eq!(
+        (prepare["steps"].clone(), prepare["late"].clone()),
+        (json!(4), json!(0))
+    );
+}
+
+#[actix_web::test]
+async fn overdue_and_at_risk_lists() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = histories(&app).await;
+    let analyst = people
+        .user("ek-analyst", Role::Analyst, None, Some("east-kazakhstan"))
+        .await;
+    let (_, overdue) = app
+        .graphql_as(
+            &analyst,
+            "{ overdueCases { nodes { termDueAt status } hasNextPage } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        overdue["data"]["overdueCases"]["nodes"],
+        json!([{ "termDueAt": "2025-07-15T13:30:00+00:00", "status": "IN_PROGRESS" }]),
+        "{overdue}"
+    );
+    let (_, risky) = app
+        .graphql_as(
+            &analyst,
+            "{ atRiskCases(threshold: 0.8) { nodes { stage mailbox shareUsed } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = risky["data"]["atRiskCases"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{risky}"));
+    assert_eq!(nodes.len(), 1, "E's resolution is long overdue: {risky}");
+    assert_eq!(nodes[0]["stage"], "RESOLUTION");
+    assert!(nodes[0]["shareUsed"].as_f64().is_some_and(|s| s > 1.0));
+}
+
+#[actix_web::test]
+async fn analysts_see_only_their_region_and_nobody_else_sees_reports() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = histories(&app).await;
+    let atyrau = people
+        .user("atyrau-analyst", Role::Analyst, None, Some("atyrau"))
+        .await;
+    let (_, own) = app
+        .graphql_as(&atyrau, REPORT, json!({ "g": ["REGION"] }))
+        .await;
+    let regions: Vec<Value> = own["data"]["report"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["region"].clone())
+        .collect();
+    assert_eq!(regions, [json!("atyrau")]);
+    let (_, other) = app
+        .graphql_as(
+            &atyrau,
+            REPORT,
+            json!({ "f": { "regions": ["east-kazakhstan"] }, "g": ["REGION"] }),
+        )
+        .await;
+    assert_eq!(
+        other["data"]["report"],
+        json!([]),
+        "nothing of another region"
+    );
+    let (_, steps) = app
+        .graphql_as(&atyrau, "{ overdueCases { nodes { number } } }", json!({}))
+        .await;
+    assert_eq!(steps["data"]["overdueCases"]["nodes"], json!([]));
+
+    let clerk = people.staff(EK, Role::OfficeClerk).await;
+    let (_, denied) = app.graphql_as(&clerk, REPORT, json!({ "g": [] })).await;
+    assert_eq!(error_code(&denied), "FORBIDDEN");
+    let (_, anonymous) = app.graphql(REPORT, json!({ "g": [] })).await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+    let (_, bad_group) = app
+        .graphql_as(&atyrau, REPORT, json!({ "g": ["WEEKDAY"] }))
+        .await;
+    assert_eq!(error_code(&bad_group), "BAD_USER_INPUT");
+    let (_, bad_filter) = app
+        .graphql_as(
+            &atyrau,
+            REPORT,
+            json!({ "f": { "services": ["no-such-service"] }, "g": [] }),
+        )
+        .await;
+    assert_eq!(error_code(&bad_filter), "BAD_USER_INPUT");
+}
+
+#[actix_web::test]
+async fn the_csv_download_carries_the_same_figures_with_kazakh_names() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = histories(&app).await;
+    let national = people.user("national", Role::Analyst, None, None).await;
+    let mut resp = app
+        .client
+        .get(format!(
+            "{}/reports/cases.csv?groupBy=REGION,SERVICE&regions=east-kazakhstan",
+            app.address
+        ))
+        .insert_header(("authorization", format!("Bearer {national}")))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv")));
+    let bytes = resp.body().await.expect("body");
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte-order mark");
+    let text = String::from_utf8(bytes[3..].to_vec()).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(
+            "region,region_name_kk,service,service_name_kk,provider,channel,month,received,"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("east-kazakhstan,Шығыс Қазақстан облысы,camp-vouchers,Мемлекеттік білім беру мекемелеріндегі"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains(",,,6,1,3,2,1,1,1,1,1,0.6666666666666666,1.34375,5.31875"),
+        "{}",
+        lines[1]
+    );
+
+    let mut steps = app
+        .client
+        .get(format!("{}/reports/steps.csv", app.address))
+        .insert_header(("authorization", format!("Bearer {national}")))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(steps.status().as_u16(), 200);
+    let body = steps.body().await.expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("HEAD,RESOLUTION"));
+
+    let unauth = app
+        .client
+        .get(format!("{}/reports/cases.csv", app.address))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(unauth.status().as_u16(), 401);
+    let bad = app
+        .client
+        .get(format!("{}/reports/cases.csv?groupBy=WEEKDAY", app.address))
+        .insert_header(("authorization", format!("Bearer {national}")))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(bad.status().as_u16(), 400);
+}
