@@ -38,6 +38,18 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Fill the database with realistic generated cases (demos, reports, benchmarks).
+    Generate {
+        /// How many cases.
+        #[arg(long)]
+        cases: u64,
+        /// The year they are registered in.
+        #[arg(long, default_value_t = 2025)]
+        year: i32,
+        /// Seed of the generator (the same seed gives the same cases).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Manage regulations (one TOML file per regulation).
     Regulations {
         #[command(subcommand)]
@@ -123,6 +135,7 @@ pub fn main() -> ExitCode {
             Command::Regulations {
                 action: RegulationsAction::Import { files },
             } => regulations_import(settings, &files).await,
+            Command::Generate { cases, year, seed } => generate(settings, cases, year, seed).await,
             Command::ExportSchema { .. }
             | Command::Calendar { .. }
             | Command::Regulations { .. } => Ok(()),
@@ -312,6 +325,34 @@ async fn regulations_import(settings: Settings, files: &[PathBuf]) -> Result<(),
             );
         }
     }
+    Ok(())
+}
+
+async fn generate(settings: Settings, cases: u64, year: i32, seed: u64) -> Result<(), String> {
+    let db = store::connect(&settings.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    store::migrate(&db).await.map_err(|e| e.to_string())?;
+    let keys = crate::auth::token::TokenKeys::new(
+        crate::auth::token::random_hex(32)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+        settings.auth.access_token_ttl,
+        settings.auth.refresh_token_ttl,
+    );
+    let state = crate::startup::prepare_state(db, keys, crate::clock::Clock::system())
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let done = crate::generate::generate(&state, cases, year, seed)
+        .await
+        .map_err(|e| crate::error::ErrorChain(&e).to_string())?;
+    println!(
+        "generated {} cases and {} steps in {:.1} s",
+        done.cases,
+        done.steps,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod binary;
 mod calendar;
 mod cases;
 mod catalog;
+mod generate;
 mod health;
 mod limits;
 mod reports;
