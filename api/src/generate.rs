@@ -177,9 +177,10 @@ pub async fn generate(
         let roll = rng.unit();
         let refused_at_intake = creation.is_some() && roll < 0.05;
         let refusal =
-            roll >= 0.05 && roll < 0.11 && stops.iter().any(|s| s.stage == Stage::Prepare);
-        let open_at =
-            (roll >= 0.11 && roll < 0.23).then(|| rng.below(stops.len().max(1) as u64) as usize);
+            (0.05..0.11).contains(&roll) && stops.iter().any(|s| s.stage == Stage::Prepare);
+        let open_at = (0.11..0.23)
+            .contains(&roll)
+            .then(|| rng.below(stops.len().max(1) as u64) as usize);
 
         let id = case_id;
         case_id += 1;
