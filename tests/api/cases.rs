@@ -1078,3 +1078,67 @@ async fn atyrau_cases_elsewhere_get_six_working_days_for_the_executor() {
         ]
     );
 }
+
+/// Regression: commands in several mailboxes at once once starved the connection pool (a
+/// recount parked inside an actor held its connection while the actor waited for another).
+#[actix_web::test]
+async fn many_clients_moving_many_cases_through_every_mailbox_all_succeed() {
+    let app = spawn_app_with(|s| {
+        s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"));
+        s.database.max_connections = 4;
+    })
+    .await;
+    let mut people = People::new(&app);
+    let org = "aktau-school-1";
+    let clerk = people.staff(org, Role::OfficeClerk).await;
+    let head = people.staff(org, Role::Head).await;
+    let executor = people.staff(org, Role::Executor).await;
+    let mut cases = Vec::new();
+    for _ in 0..24 {
+        let input = application(
+            "mangystau-secondary-education-duplicates",
+            None,
+            APPLICANT_IIN,
+            json!({}),
+        );
+        cases.push(open(&app, &clerk, "registerApplication", input).await["data"]["r"].clone());
+    }
+    let moves = [
+        (
+            head.clone(),
+            format!("assignExecutor(caseId: $c, version: $v, executor: \"{org}-executor\")"),
+        ),
+        (
+            executor.clone(),
+            "prepareResult(caseId: $c, version: $v)".to_owned(),
+        ),
+        (
+            head.clone(),
+            "signResult(caseId: $c, version: $v)".to_owned(),
+        ),
+        (
+            clerk.clone(),
+            "issueResult(caseId: $c, version: $v)".to_owned(),
+        ),
+    ];
+    let walks = cases.into_iter().map(|c| {
+        let (app, moves) = (&app, &moves);
+        async move {
+            let mut version = c["version"].clone();
+            for (token, m) in moves {
+                let q = format!("mutation($c: ID!, $v: Int!) {{ r: {m} {{ version status }} }}");
+                let (_, b) = app
+                    .graphql_as(token, &q, json!({ "c": c["id"], "v": version }))
+                    .await;
+                version = b["data"]["r"]["version"].clone();
+                if version.is_null() {
+                    return Err(b);
+                }
+            }
+            Ok(())
+        }
+    });
+    let results = futures_util::future::join_all(walks).await;
+    let failures: Vec<_> = results.into_iter().filter_map(Result::err).collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -9,10 +9,15 @@
 //! - a mailbox sends [`TakeIn`] (through the registry) to the mailbox a case moved to;
 //! - anyone may ask a mailbox for its [`Counts`].
 //!
-//! The database is the truth: an actor holds only its counts, rebuilt from the database when it
-//! starts or restarts. A command that panics is answered `INTERNAL` and the actor restarts.
+//! Commands on one case never interleave: the mailbox runs one command per case at a time and
+//! queues the next; commands on different cases in the same mailbox run side by side. Across
+//! processes the version check makes the loser fail with `CONFLICT`.
+//!
+//! The database is the truth: an actor holds only its counts and the commands in flight,
+//! rebuilt from the database when it starts or restarts. A command that panics is answered
+//! `INTERNAL` and the actor restarts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 
@@ -109,20 +114,90 @@ pub struct MailboxActor {
     key: MailboxKey,
     state: AppState,
     counts: Counts,
+    recounting: bool,
+    recount_again: bool,
+    /// Cases with a command running.
+    busy: HashSet<i64>,
+    /// Commands waiting for the case's running command to finish, per case.
+    waiting: HashMap<i64, VecDeque<Pending>>,
 }
 
+type Reply = tokio::sync::oneshot::Sender<Result<service_case::Model, ApiError>>;
+
+struct Pending {
+    msg: Execute,
+    reply: Reply,
+}
+
+/// A command finished (sent by the task that ran it).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Finished {
+    case_id: Option<i64>,
+    moved: Option<service_case::Model>,
+    panicked: bool,
+}
+
+/// The result of a recount, sent back to the actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Recounted(Result<Counts, ApiError>);
+
 impl MailboxActor {
+    fn new(key: MailboxKey, state: AppState) -> MailboxActor {
+        MailboxActor {
+            key,
+            state,
+            counts: Counts::default(),
+            recounting: false,
+            recount_again: false,
+            busy: HashSet::new(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    /// Runs a command now, or queues it behind the command running on the same case.
+    fn submit(&mut self, p: Pending, ctx: &mut Context<Self>) {
+        let case_id = p.msg.case_id;
+        if !self.busy.insert(case_id) {
+            self.waiting.entry(case_id).or_default().push_back(p);
+            return;
+        }
+        let (state, addr) = (self.state.clone(), ctx.address());
+        actix::spawn(async move {
+            let m = p.msg;
+            let (result, panicked) = guarded(cases::apply(
+                &state,
+                m.case_id,
+                m.expected_version,
+                &m.command,
+                &m.actor,
+            ))
+            .await;
+            let moved = result.as_ref().ok().cloned();
+            addr.do_send(Finished {
+                case_id: Some(case_id),
+                moved,
+                panicked,
+            });
+            let _ = p.reply.send(result);
+        });
+    }
+
+    /// Recounts off the actor's context: a future spawned in the context would be paused
+    /// while an atomic command runs, holding its pooled connection, and starve the pool.
+    /// One recount at a time; changes meanwhile ask for one more.
     fn recount(&mut self, ctx: &mut Context<Self>) {
-        let (state, key) = (self.state.clone(), self.key);
-        let now = state.clock.now();
-        ctx.spawn(
-            async move { count(&state, key, now).await }
-                .into_actor(self)
-                .map(|result, act, _| match result {
-                    Ok(c) => act.counts = c,
-                    Err(e) => tracing::warn!(error = %crate::error::ErrorChain(&e), "mailbox recount failed"),
-                }),
-        );
+        if self.recounting {
+            self.recount_again = true;
+            return;
+        }
+        self.recounting = true;
+        let (state, key, addr) = (self.state.clone(), self.key, ctx.address());
+        actix::spawn(async move {
+            let now = state.clock.now();
+            addr.do_send(Recounted(count(&state, key, now).await));
+        });
     }
 
     fn pass_on(&self, moved: &service_case::Model) {
@@ -147,6 +222,9 @@ impl Supervised for MailboxActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         tracing::warn!(org = self.key.org_id, mailbox = ?self.key.mailbox, "mailbox actor restarting");
         self.counts = Counts::default();
+        self.recounting = false;
+        self.busy.clear();
+        self.waiting.clear();
     }
 }
 
@@ -167,53 +245,81 @@ async fn guarded<T>(
 }
 
 impl Handler<Create> for MailboxActor {
-    type Result = AtomicResponse<Self, Result<(service_case::Model, bool), ApiError>>;
+    type Result = ResponseFuture<Result<(service_case::Model, bool), ApiError>>;
 
-    fn handle(&mut self, msg: Create, _ctx: &mut Context<Self>) -> Self::Result {
-        let state = self.state.clone();
-        AtomicResponse::new(Box::pin(
-            async move { guarded(cases::create(&state, msg.0)).await }
-                .into_actor(self)
-                .map(|(result, panicked), act, ctx| {
-                    if panicked {
-                        ctx.stop();
-                    } else if let Ok((c, _)) = &result {
-                        act.pass_on(c);
-                        act.recount(ctx);
-                    }
-                    result
-                }),
-        ))
+    fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) -> Self::Result {
+        // A new case has no history to interleave with: registrations run side by side.
+        let (state, addr) = (self.state.clone(), ctx.address());
+        Box::pin(async move {
+            let (result, panicked) = guarded(cases::create(&state, msg.0)).await;
+            let moved = result.as_ref().ok().map(|(c, _)| c.clone());
+            addr.do_send(Finished {
+                case_id: None,
+                moved,
+                panicked,
+            });
+            result
+        })
     }
 }
 
 impl Handler<Execute> for MailboxActor {
-    type Result = AtomicResponse<Self, Result<service_case::Model, ApiError>>;
+    type Result = ResponseFuture<Result<service_case::Model, ApiError>>;
 
-    fn handle(&mut self, msg: Execute, _ctx: &mut Context<Self>) -> Self::Result {
-        let state = self.state.clone();
-        AtomicResponse::new(Box::pin(
-            async move {
-                guarded(cases::apply(
-                    &state,
-                    msg.case_id,
-                    msg.expected_version,
-                    &msg.command,
-                    &msg.actor,
-                ))
-                .await
+    fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.submit(Pending { msg, reply }, ctx);
+        Box::pin(async move {
+            answer.await.unwrap_or_else(|_| {
+                Err(ApiError::internal(std::io::Error::other(
+                    "the mailbox restarted",
+                )))
+            })
+        })
+    }
+}
+
+impl Handler<Finished> for MailboxActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Finished, ctx: &mut Context<Self>) {
+        if let Some(id) = msg.case_id {
+            self.busy.remove(&id);
+        }
+        if msg.panicked {
+            // Pending replies are dropped (their callers get INTERNAL); the supervisor restarts us.
+            ctx.stop();
+            return;
+        }
+        if let Some(moved) = &msg.moved {
+            self.pass_on(moved);
+            self.recount(ctx);
+        }
+        let Some(id) = msg.case_id else { return };
+        let next = self.waiting.get_mut(&id).and_then(VecDeque::pop_front);
+        if self.waiting.get(&id).is_some_and(VecDeque::is_empty) {
+            self.waiting.remove(&id);
+        }
+        if let Some(p) = next {
+            self.submit(p, ctx);
+        }
+    }
+}
+
+impl Handler<Recounted> for MailboxActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Recounted, ctx: &mut Context<Self>) {
+        self.recounting = false;
+        match msg.0 {
+            Ok(c) => self.counts = c,
+            Err(e) => {
+                tracing::warn!(error = %crate::error::ErrorChain(&e), "mailbox recount failed")
             }
-            .into_actor(self)
-            .map(|(result, panicked), act, ctx| {
-                if panicked {
-                    ctx.stop();
-                } else if let Ok(c) = &result {
-                    act.pass_on(c);
-                    act.recount(ctx);
-                }
-                result
-            }),
-        ))
+        }
+        if std::mem::take(&mut self.recount_again) {
+            self.recount(ctx);
+        }
     }
 }
 
@@ -258,11 +364,7 @@ impl Handler<Get> for Registry {
             return MessageResult(addr.clone());
         }
         let state = self.state.clone();
-        let addr = Supervisor::start(move |_| MailboxActor {
-            key,
-            state,
-            counts: Counts::default(),
-        });
+        let addr = Supervisor::start(move |_| MailboxActor::new(key, state));
         self.actors.insert(key, addr.clone());
         MessageResult(addr)
     }

@@ -939,7 +939,7 @@ pub async fn apply(
         CaseCommand::RequestRedelivery => ("REQUESTED", None),
         CaseCommand::Redeliver => ("REDELIVERED", None),
     };
-    finish_open_step(&txn, &clocks, case_id, actor, now, outcome, comment).await?;
+    let finished = finish_open_step(&txn, &clocks, case_id, actor, now, outcome, comment).await?;
     // The result reaches the applicant's channel: issued at the office or on the portal, or
     // arrived at the State Corporation counter (the first time; a redelivery is not a result).
     let delivered = match (&mv, command) {
@@ -961,12 +961,8 @@ pub async fn apply(
     if matches!(mv, Move::Storage) {
         update.returned_unclaimed = Set(true);
     }
-    let next_seq = case_step::Entity::find()
-        .filter(case_step::Column::CaseId.eq(case_id))
-        .order_by_desc(case_step::Column::Seq)
-        .one(&txn)
-        .await?
-        .map_or(1, |s| s.seq + 1);
+    // Every open case has exactly one open step; the next one follows it.
+    let next_seq = finished.map_or(1, |s| s.seq + 1);
 
     let storage_end = |from: DateTime<Utc>| {
         from.checked_add_months(Months::new(case::storage_months(&reg)))
@@ -1065,18 +1061,21 @@ pub async fn apply(
         payload["due"] = json!(due.map(|d| d.to_rfc3339()));
     }
     // The write happens only if nobody changed the case since it was read.
-    let written = service_case::Entity::update_many()
-        .set(update)
-        .filter(service_case::Column::Id.eq(case_id))
+    let written = match service_case::Entity::update(update)
+        .validate()?
         .filter(service_case::Column::Version.eq(expected_version))
         .exec(&txn)
-        .await?;
-    if written.rows_affected != 1 {
-        txn.rollback().await?;
-        return Err(ApiError::Conflict(
-            "the case changed while this command ran".into(),
-        ));
-    }
+        .await
+    {
+        Ok(m) => m,
+        Err(sea_orm::DbErr::RecordNotUpdated) => {
+            txn.rollback().await?;
+            return Err(ApiError::Conflict(
+                "the case changed while this command ran".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     append_event(
         &txn,
         case_id,
@@ -1087,10 +1086,7 @@ pub async fn apply(
     )
     .await?;
     txn.commit().await?;
-    service_case::Entity::find_by_id(case_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::internal(std::io::Error::other("case vanished")))
+    Ok(written)
 }
 
 /// Every step of a case, in order.

@@ -47,7 +47,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
-        .sqlx_logging(false);
+        .sqlx_logging(std::env::var("QYZMET_SQL_LOG").is_ok())
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_millis(500));
     if backend == Backend::Sqlite {
         let busy = settings.acquire_timeout;
         opts.map_sqlx_sqlite_opts(move |o| {

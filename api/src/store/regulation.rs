@@ -139,7 +139,10 @@ pub struct StoredRegulation {
 
 /// Parses stored documents once per content hash; the database stays the truth.
 #[derive(Clone, Default)]
-pub struct RegulationCache(Arc<Mutex<HashMap<String, Arc<Regulation>>>>);
+pub struct RegulationCache(
+    Arc<Mutex<HashMap<String, Arc<Regulation>>>>,
+    Arc<Mutex<HashMap<(String, i32), StoredRegulation>>>,
+);
 
 impl RegulationCache {
     fn parsed(&self, row: &regulation::Model) -> Result<Arc<Regulation>, ApiError> {
@@ -193,12 +196,32 @@ impl RegulationCache {
         code: &str,
         version: Option<i32>,
     ) -> Result<Option<StoredRegulation>, ApiError> {
+        // A stored version never changes: pinned lookups are answered from memory.
+        if let Some(v) = version {
+            if let Some(hit) = self
+                .1
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&(code.to_owned(), v)).cloned())
+            {
+                return Ok(Some(hit));
+            }
+        }
         let mut q = regulation::Entity::find().filter(regulation::Column::Code.eq(code));
         if let Some(v) = version {
             q = q.filter(regulation::Column::Version.eq(v));
         }
         match q.order_by_desc(regulation::Column::Version).one(db).await? {
-            Some(row) => self.wrap(row).map(Some),
+            Some(row) => {
+                let stored = self.wrap(row)?;
+                if let Ok(mut m) = self.1.lock() {
+                    m.insert(
+                        (stored.row.code.clone(), stored.row.version),
+                        stored.clone(),
+                    );
+                }
+                Ok(Some(stored))
+            }
             None => Ok(None),
         }
     }
