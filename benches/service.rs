@@ -318,18 +318,19 @@ async fn steps(kind: &str, n: usize, workers: usize) {
     }
 }
 
-async fn busiest_head(s: &Server) -> String {
+async fn busiest_head(s: &Server) -> (String, i64) {
     let row = s
         .db
         .query_one_raw(sea_orm::Statement::from_string(
             s.db.get_database_backend(),
-            "SELECT o.code AS code FROM service_case c JOIN organisation o ON o.id = c.current_org_id \
-             WHERE c.current_mailbox = 'HEAD' GROUP BY o.code ORDER BY COUNT(*) DESC LIMIT 1",
+            "SELECT o.code AS code, o.id AS id FROM service_case c JOIN organisation o ON o.id = c.current_org_id \
+             WHERE c.current_mailbox = 'HEAD' GROUP BY o.code, o.id ORDER BY COUNT(*) DESC LIMIT 1",
         ))
         .await
         .expect("query")
         .expect("a busy head");
     let org: String = row.try_get("", "code").expect("code");
+    let org_id: i64 = row.try_get("", "id").expect("id");
     let user = format!("bench-head-{}", std::process::id());
     api::store::accounts::create_user(
         &s.db,
@@ -343,12 +344,12 @@ async fn busiest_head(s: &Server) -> String {
     )
     .await
     .expect("head");
-    user
+    (user, org_id)
 }
 
 async fn inbox(url: &str, clients: usize, requests: usize) {
     let s = Rc::new(start(url).await);
-    let head = busiest_head(&s).await;
+    let (head, org_id) = busiest_head(&s).await;
     let token = Arc::new(s.login(&head).await);
     let q = "{ inbox(mailbox: HEAD, first: 50) { totalCount overdueCount endCursor nodes { id number stepDueAt } } }";
     let first = s.gql(Some(&token), q, json!({})).await;
@@ -369,7 +370,7 @@ async fn inbox(url: &str, clients: usize, requests: usize) {
                     for _ in 0..requests / clients {
                         let t = Instant::now();
                         if raw {
-                            raw_inbox(&s.db).await;
+                            raw_inbox(&s.db, org_id).await;
                         } else {
                             let b = s.gql(Some(&token), q, json!({})).await;
                             assert!(b["errors"].is_null(), "{b}");
@@ -392,14 +393,12 @@ async fn inbox(url: &str, clients: usize, requests: usize) {
     stats("peer: the same page and counts, raw SQL", lat, wall);
 }
 
-async fn raw_inbox(db: &DatabaseConnection) {
+async fn raw_inbox(db: &DatabaseConnection, org: i64) {
     let backend = db.get_database_backend();
-    let org = "(SELECT current_org_id FROM service_case WHERE current_mailbox = 'HEAD' GROUP BY current_org_id ORDER BY COUNT(*) DESC LIMIT 1)";
-    let _ = org;
     for sql in [
-        "SELECT COUNT(*) FROM service_case WHERE current_org_id = 1 AND current_mailbox = 'HEAD'",
-        "SELECT COUNT(*) FROM service_case WHERE current_org_id = 1 AND current_mailbox = 'HEAD' AND step_due_at < '2025-06-02T05:00:00+00:00'",
-        "SELECT * FROM service_case WHERE current_org_id = 1 AND current_mailbox = 'HEAD' ORDER BY step_due_at, id LIMIT 51",
+        format!("SELECT COUNT(*) FROM service_case WHERE current_org_id = {org} AND current_mailbox = 'HEAD'"),
+        format!("SELECT COUNT(*) FROM service_case WHERE current_org_id = {org} AND current_mailbox = 'HEAD' AND step_due_at < '2025-06-02T05:00:00+00:00'"),
+        format!("SELECT * FROM service_case WHERE current_org_id = {org} AND current_mailbox = 'HEAD' ORDER BY step_due_at, id LIMIT 51"),
     ] {
         db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await.expect("raw inbox");
     }
@@ -463,7 +462,7 @@ async fn report(url: &str, runs: usize) {
     let t0 = Instant::now();
     for _ in 0..runs {
         let t = Instant::now();
-        api::store::reports::report(&s.db, &filter, &groups, Utc::now())
+        api::store::reports::report(&s.db, &filter, &groups, at("2025-06-02T10:00:00+05:00"))
             .await
             .expect("report");
         lat.push(t.elapsed());
@@ -525,21 +524,27 @@ fn psql_timing(url: &str, runs: usize) {
         SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END), \
         SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = TRUE THEN 1 ELSE 0 END), \
         SUM(CASE WHEN c.returned_unclaimed = TRUE THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL AND c.term_due_at < now() THEN 1 ELSE 0 END), \
+        SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL AND c.term_due_at < '2025-06-02T05:00:00Z' THEN 1 ELSE 0 END), \
         percentile_cont(0.5) WITHIN GROUP (ORDER BY c.result_working_days), \
         percentile_cont(0.9) WITHIN GROUP (ORDER BY c.result_working_days) \
         FROM service_case c WHERE c.registered_at >= '2024-12-31T19:00:00Z' AND c.registered_at < '2025-12-31T19:00:00Z' \
         GROUP BY c.region_code, c.service_code ORDER BY c.region_code, c.service_code;";
     let script = format!(
-        "\\timing on\n{}",
+        "\\timing on\n{}\n",
         std::iter::repeat_n(sql, runs + 1)
             .collect::<Vec<_>>()
             .join("\n")
     );
+    let path = std::env::temp_dir().join(format!("qyzmet-report-{}.sql", std::process::id()));
+    if std::fs::write(&path, script).is_err() {
+        println!("cannot write the psql script");
+        return;
+    }
     let out = std::process::Command::new("psql")
-        .args([url, "-q", "-o", "/dev/null", "-c"])
-        .arg(&script)
+        .args([url, "-q", "-o", "/dev/null", "-f"])
+        .arg(&path)
         .output();
+    let _ = std::fs::remove_file(&path);
     let Ok(out) = out else {
         println!("psql not available");
         return;
