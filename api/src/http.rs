@@ -16,7 +16,7 @@ use crate::store;
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql))
-        .route("/graphql", web::get().to(graphiql))
+        .route("/graphql", web::get().to(graphiql_or_subscription))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .configure(report_routes);
@@ -92,15 +92,50 @@ async fn graphql(
     HttpResponse::Ok().json(response)
 }
 
-async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("qyzmet")
-                .finish(),
-        )
+/// `GET /graphql`: a WebSocket upgrade (`graphql-transport-ws`) starts subscriptions; anything
+/// else gets GraphiQL.
+async fn graphiql_or_subscription(
+    schema: web::Data<QyzmetSchema>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(
+                GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .title("qyzmet")
+                    .finish(),
+            ));
+    }
+    let state = state.get_ref().clone();
+    async_graphql_actix_web::GraphQLSubscription::new(schema.get_ref().clone())
+        .on_connection_init(move |init: serde_json::Value| async move {
+            // The token travels in the init payload: {"Authorization": "Bearer …"}.
+            let bearer = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|k| init.get(k).and_then(|v| v.as_str()).map(str::to_owned));
+            match authenticate(&state, bearer.as_deref()).await {
+                Auth::Principal(p) => {
+                    let mut data = async_graphql::Data::default();
+                    data.insert(Auth::Principal(p));
+                    Ok(data)
+                }
+                // Refusing the init closes the socket (async-graphql uses code 1002 for it).
+                _ => Err(async_graphql::Error::new(
+                    "a valid access token is required",
+                )),
+            }
+        })
+        .start(&req, payload)
 }
 
 async fn healthz() -> HttpResponse {

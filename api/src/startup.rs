@@ -118,6 +118,7 @@ pub async fn prepare_state(
     tracing::info!(version = calendar.version(), "working calendar in force");
     let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
     let state = AppState {
+        events: tokio::sync::broadcast::channel(1024).0,
         mailboxes: Default::default(),
         write_lock: sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         db,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub calendar: CalendarCache,
     /// The directory of regions, by code.
     pub regions: Arc<BTreeMap<String, Region>>,
+    /// Case changes, for subscribers on this node.
+    pub events: tokio::sync::broadcast::Sender<CaseChange>,
     /// The mailbox actors.
     pub mailboxes: crate::mailbox::Mailboxes,
     /// SQLite has one writer: case writes queue here instead of failing with "database is
@@ -58,4 +60,17 @@ impl CalendarCache {
             *guard = Arc::new(calendar);
         }
     }
+}
+
+/// A case moved: it left `from` and entered `to` (either may be none: created, closed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaseChange {
+    /// The case.
+    pub case_id: i64,
+    /// Its version after the move.
+    pub version: i32,
+    /// The mailbox it left.
+    pub from: Option<crate::mailbox::MailboxKey>,
+    /// The mailbox it entered.
+    pub to: Option<crate::mailbox::MailboxKey>,
 }

@@ -13,3 +13,4 @@ mod limits;
 mod reports;
 mod schema_contract;
 mod storage;
+mod subscriptions;

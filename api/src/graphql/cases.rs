@@ -433,7 +433,7 @@ async fn visible(
     })
 }
 
-async fn load_visible(
+pub(crate) async fn load_visible(
     ctx: &Context<'_>,
     id: &ID,
 ) -> Result<(service_case::Model, &'static [DomainRole]), ApiError> {

@@ -1,6 +1,6 @@
 //! The GraphQL schema: roots merged from one object per area, built once and shared.
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use crate::configuration::Limits;
 use crate::state::AppState;
@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod cases;
 pub mod catalog;
 pub mod reports;
+pub mod subscription;
 mod system;
 
 /// The shared state from the schema's data.
@@ -42,21 +43,29 @@ pub struct Mutation(
 );
 
 /// The schema type served at `/graphql`.
-pub type QyzmetSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type QyzmetSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Builds the schema with the request limits applied and the shared state attached.
 pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_query_depth)
-        .limit_complexity(limits.max_query_complexity)
-        .limit_recursive_depth(64)
-        .data(state)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(limits.max_query_depth)
+    .limit_complexity(limits.max_query_complexity)
+    .limit_recursive_depth(64)
+    .data(state)
+    .finish()
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .finish()
+    .sdl()
 }

@@ -294,6 +294,15 @@ impl Handler<Finished> for MailboxActor {
         if let Some(moved) = &msg.moved {
             self.pass_on(moved);
             self.recount(ctx);
+            let to = MailboxKey::of(moved);
+            let from = msg.case_id.map(|_| self.key);
+            // Subscribers hear of every move; a move within one mailbox (a returned draft) too.
+            let _ = self.state.events.send(crate::state::CaseChange {
+                case_id: moved.id,
+                version: moved.version,
+                from,
+                to,
+            });
         }
         let Some(id) = msg.case_id else { return };
         let next = self.waiting.get_mut(&id).and_then(VecDeque::pop_front);
