@@ -31,6 +31,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Token signing and lifetimes.
     pub auth: AuthSettings,
+    /// Where applicant notifications are posted (`http://…`); none: they wait in the outbox.
+    pub notify_webhook_url: Option<String>,
     /// Run on a fixed clock (tests and demonstrations of past dates); never read from the
     /// environment or the settings file.
     pub fixed_clock: Option<chrono::DateTime<chrono::Utc>>,
@@ -128,6 +130,7 @@ impl Default for Settings {
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             },
             fixed_clock: None,
+            notify_webhook_url: None,
         }
     }
 }
@@ -170,6 +173,7 @@ struct FileSettings {
     dev: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
     jwt_secret: Option<String>,
+    notify_webhook_url: Option<String>,
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
 }
@@ -261,6 +265,9 @@ impl Settings {
         if let Some(v) = f.shutdown_timeout_secs {
             self.shutdown_timeout = Duration::from_secs(v);
         }
+        if let Some(v) = f.notify_webhook_url {
+            self.notify_webhook_url = Some(check_webhook("notify_webhook_url", &v)?);
+        }
         if let Some(v) = f.jwt_secret {
             self.auth.jwt_secret = Some(Secret::new(v));
         }
@@ -305,6 +312,9 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_DEV") {
             self.dev = parse_bool("QYZMET_DEV", &v)?;
+        }
+        if let Some(v) = env("QYZMET_NOTIFY_WEBHOOK_URL").filter(|v| !v.is_empty()) {
+            self.notify_webhook_url = Some(check_webhook("QYZMET_NOTIFY_WEBHOOK_URL", &v)?);
         }
         if let Some(v) = env("QYZMET_JWT_SECRET").filter(|v| !v.is_empty()) {
             self.auth.jwt_secret = Some(Secret::new(v));
@@ -394,6 +404,19 @@ fn check_database_url(setting: &str, v: &str) -> Result<String, ConfigError> {
             &redact_url(v),
             "expected sqlite://PATH or postgres://USER@HOST:PORT/DB",
         )),
+    }
+}
+
+fn check_webhook(setting: &str, v: &str) -> Result<String, ConfigError> {
+    let v = v.trim();
+    if v.starts_with("http://") && v.len() > "http://".len() {
+        Ok(v.to_owned())
+    } else {
+        Err(invalid(
+            setting,
+            v,
+            "expected an http:// URL (TLS is terminated in front of qyzmet)",
+        ))
     }
 }
 

@@ -222,6 +222,11 @@ pub async fn generate(
                 outcome: Set(finished.map(|_| "GENERATED".to_owned())),
                 comment: Set(None),
                 used_minutes: Set(used),
+                // Generated history is not announced by the watchdog: moments already past
+                // count as announced at generation.
+                risk_at: Set(None),
+                risk_announced_at: Set(Some(started)),
+                overdue_announced_at: Set(due.filter(|d| *d <= now).map(|_| now)),
             });
             step_id += 1;
         };

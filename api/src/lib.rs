@@ -2,6 +2,7 @@
 //! the `qyzmet` binary.
 
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod configuration;

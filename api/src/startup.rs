@@ -119,6 +119,7 @@ pub async fn prepare_state(
     let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
     let state = AppState {
         events: tokio::sync::broadcast::channel(1024).0,
+        watchdog_wake: Arc::new(tokio::sync::Notify::new()),
         mailboxes: Default::default(),
         write_lock: sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         db,
@@ -153,6 +154,7 @@ impl Application {
             None => crate::clock::Clock::system(),
         };
         let state = prepare_state(db, tokens, clock).await?;
+        crate::background::start(&state, settings.notify_webhook_url.clone());
         let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub calendar: CalendarCache,
     /// The directory of regions, by code.
     pub regions: Arc<BTreeMap<String, Region>>,
+    /// Wakes the deadline watchdog when a step starts.
+    pub watchdog_wake: Arc<tokio::sync::Notify>,
     /// Case changes, for subscribers on this node.
     pub events: tokio::sync::broadcast::Sender<CaseChange>,
     /// The mailbox actors.

@@ -25,6 +25,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub comment: Option<String>,
     pub used_minutes: Option<i64>,
+    pub risk_at: Option<DateTimeUtc>,
+    pub risk_announced_at: Option<DateTimeUtc>,
+    pub overdue_announced_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod calendar_version;
 pub mod case_event;
 pub mod case_step;
 pub mod login_throttle;
+pub mod notification_outbox;
 pub mod organisation;
 pub mod refresh_token;
 pub mod region;

@@ -9,6 +9,7 @@ mod m20261122_000003_create_calendar_version;
 mod m20261122_000004_create_accounts;
 mod m20261122_000005_create_cases;
 mod m20261122_000006_add_result_measures;
+mod m20261122_000007_create_outbox_and_watch;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_accounts::Migration),
             Box::new(m20261122_000005_create_cases::Migration),
             Box::new(m20261122_000006_add_result_measures::Migration),
+            Box::new(m20261122_000007_create_outbox_and_watch::Migration),
         ]
     }
 }

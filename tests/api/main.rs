@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod background;
 mod binary;
 mod calendar;
 mod cases;

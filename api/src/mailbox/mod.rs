@@ -303,6 +303,8 @@ impl Handler<Finished> for MailboxActor {
                 from,
                 to,
             });
+            // A new step may fall due before the watchdog's next wake-up.
+            self.state.watchdog_wake.notify_one();
         }
         let Some(id) = msg.case_id else { return };
         let next = self.waiting.get_mut(&id).and_then(VecDeque::pop_front);

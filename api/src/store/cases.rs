@@ -275,6 +275,24 @@ impl Clocks<'_> {
             .ok()
             .map(|e| e.working_minutes as i64)
     }
+
+    /// When a step started at `start` will have used 80% of its allowed working time.
+    fn risk_at(
+        &self,
+        holder: Holder,
+        start: DateTime<Utc>,
+        allowed: Option<i64>,
+    ) -> Option<DateTime<Utc>> {
+        let (clock, _) = self.of(holder).ok()?;
+        let minutes = u32::try_from((allowed? * 4 + 4) / 5).ok()?;
+        if minutes == 0 {
+            return Some(start);
+        }
+        let d =
+            domain::deadline::LegalDuration::new(minutes, domain::deadline::DurationUnit::Minutes)
+                .ok()?;
+        clock.deadline(start, d).ok().map(|due| due.at)
+    }
 }
 
 async fn load_orgs(
@@ -316,7 +334,7 @@ fn clocks<'a>(
 }
 
 /// Appends an event whose hash chains to the case's previous event.
-async fn append_event(
+pub(crate) async fn append_event(
     txn: &DatabaseTransaction,
     case_id: i64,
     kind: &str,
@@ -391,6 +409,7 @@ async fn insert_step(
     started: DateTime<Utc>,
     due: Option<DateTime<Utc>>,
     allowed: Option<i64>,
+    risk_at: Option<DateTime<Utc>>,
 ) -> Result<(), ApiError> {
     let row = case_step::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -411,6 +430,9 @@ async fn insert_step(
         outcome: Set(None),
         comment: Set(None),
         used_minutes: Set(None),
+        risk_at: Set(risk_at),
+        risk_announced_at: Set(None),
+        overdue_announced_at: Set(None),
     };
     case_step::Entity::insert(row)
         .exec_without_returning(txn)
@@ -607,6 +629,7 @@ pub async fn create(
             now,
             due,
             clocks.allowed_minutes(stop.holder, now, due),
+            None,
         )
         .await?;
         finish_open_step(
@@ -668,6 +691,11 @@ pub async fn create(
                     now,
                     due,
                     clocks.allowed_minutes(first.holder, now, due),
+                    clocks.risk_at(
+                        first.holder,
+                        now,
+                        clocks.allowed_minutes(first.holder, now, due),
+                    ),
                 )
                 .await?;
                 update.status = Set(if creation.is_some() {
@@ -702,6 +730,13 @@ pub async fn create(
         };
     }
     let updated = service_case::Entity::update(update).exec(&txn).await?;
+    let note = json!({ "number": updated.number, "iin": updated.applicant_iin, "status": updated.status,
+        "legalResultDate": updated.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()) });
+    match (refused, new.channel) {
+        (true, _) => notify(&txn, id, updated.version, "REFUSED", note, now).await?,
+        (false, Channel::Portal) => {}
+        (false, _) => notify(&txn, id, updated.version, "REGISTERED", note, now).await?,
+    }
     append_event(
         &txn,
         id,
@@ -1055,6 +1090,11 @@ pub async fn apply(
             now,
             *due,
             clocks.allowed_minutes(stop.holder, now, *due),
+            clocks.risk_at(
+                stop.holder,
+                now,
+                clocks.allowed_minutes(stop.holder, now, *due),
+            ),
         )
         .await?;
         payload["to"] = json!(stop.stage.as_str());
@@ -1076,6 +1116,20 @@ pub async fn apply(
         }
         Err(e) => return Err(e.into()),
     };
+    // What the applicant hears about, written with the move itself.
+    let note = json!({ "number": written.number, "iin": written.applicant_iin, "status": written.status,
+        "legalResultDate": written.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()) });
+    let heard = match (command, &mv) {
+        (CaseCommand::CompleteIntake { .. }, Move::Close(_)) => Some("REFUSED"),
+        (CaseCommand::CompleteIntake { .. }, _) => Some("REGISTERED"),
+        (_, Move::Storage) => Some("RETURNED_TO_PROVIDER"),
+        _ if delivered && written.refusal_prepared => Some("REFUSED"),
+        _ if delivered => Some("RESULT_READY"),
+        _ => None,
+    };
+    if let Some(kind) = heard {
+        notify(&txn, case_id, written.version, kind, note, now).await?;
+    }
     append_event(
         &txn,
         case_id,
@@ -1087,6 +1141,34 @@ pub async fn apply(
     .await?;
     txn.commit().await?;
     Ok(written)
+}
+
+/// Writes an applicant notification in the step's own transaction (the outbox); the delivery
+/// worker posts it later, with this idempotency key.
+async fn notify(
+    txn: &DatabaseTransaction,
+    case_id: i64,
+    version: i32,
+    kind: &str,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let row = entity::notification_outbox::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        case_id: Set(case_id),
+        kind: Set(kind.to_owned()),
+        payload: Set(payload.to_string()),
+        idempotency_key: Set(format!("qyzmet-case-{case_id}-v{version}-{kind}")),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        delivered_at: Set(None),
+        last_error: Set(None),
+    };
+    entity::notification_outbox::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
 
 /// Every step of a case, in order.
