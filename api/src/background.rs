@@ -38,8 +38,9 @@ const NOTIFIER_LOCK: i64 = 0x7179_7a6d_6574_0002;
 enum Leadership {
     /// SQLite: one process, always the leader.
     Alone,
-    /// PostgreSQL: the connection holding the advisory lock.
-    Locked(#[allow(dead_code)] sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>),
+    /// PostgreSQL: the connection holding the advisory lock (detached from the pool, so that
+    /// dropping it when the runtime stops closes it instead of spawning a return to the pool).
+    Locked(#[allow(dead_code)] sea_orm::sqlx::PgConnection),
 }
 
 async fn try_lead(state: &AppState, key: i64) -> Option<Leadership> {
@@ -57,8 +58,8 @@ async fn try_lead(state: &AppState, key: i64) -> Option<Leadership> {
         .fetch_one(&mut *conn)
         .await
         .ok()?;
-    // Without the lock the connection goes back to the pool; with it, it stays checked out.
-    got.then_some(Leadership::Locked(conn))
+    // Without the lock the connection goes back to the pool; with it, it leaves the pool.
+    got.then(|| Leadership::Locked(conn.detach()))
 }
 
 /// Starts both workers (leadership decided per worker).
@@ -197,12 +198,14 @@ async fn announce(
             mailbox: domain::regulation::Mailbox::Head,
         };
         state.mailboxes.forward(head, TakeIn { case_id: c.id });
-        let _ = state.events.send(crate::state::CaseChange {
+        let change = crate::state::CaseChange {
             case_id: c.id,
             version: c.version,
             from: MailboxKey::of(&c),
             to: MailboxKey::of(&c),
-        });
+        };
+        let _ = state.events.send(change);
+        crate::fanout::publish(state, change);
     }
     Ok(true)
 }

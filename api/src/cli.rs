@@ -187,7 +187,10 @@ async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
-    Ok(())
+    // In-flight requests have finished. Leave now rather than drop the background workers'
+    // connections while the runtime goes away (sqlx would abort on it); an unfinished
+    // background transaction is rolled back by the database, so nothing is half-written.
+    std::process::exit(0)
 }
 
 async fn migrate(settings: Settings) -> Result<(), String> {

@@ -31,6 +31,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Token signing and lifetimes.
     pub auth: AuthSettings,
+    /// Run the background workers (watchdog, notification delivery, listening to other nodes).
+    /// Always on for `qyzmet serve`; servers embedded in tests turn it off.
+    pub background: bool,
     /// Where applicant notifications are posted (`http://…`); none: they wait in the outbox.
     pub notify_webhook_url: Option<String>,
     /// Run on a fixed clock (tests and demonstrations of past dates); never read from the
@@ -131,6 +134,7 @@ impl Default for Settings {
             },
             fixed_clock: None,
             notify_webhook_url: None,
+            background: true,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod configuration;
 pub mod error;
+pub mod fanout;
 pub mod generate;
 pub mod graphql;
 pub mod http;

@@ -120,6 +120,9 @@ pub async fn prepare_state(
     let state = AppState {
         events: tokio::sync::broadcast::channel(1024).0,
         watchdog_wake: Arc::new(tokio::sync::Notify::new()),
+        node_id: crate::auth::token::random_hex(8)
+            .map_err(|e| StartupError::Data(e.to_string()))?,
+        fanout: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         mailboxes: Default::default(),
         write_lock: sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         db,
@@ -154,7 +157,13 @@ impl Application {
             None => crate::clock::Clock::system(),
         };
         let state = prepare_state(db, tokens, clock).await?;
-        crate::background::start(&state, settings.notify_webhook_url.clone());
+        state
+            .fanout
+            .store(settings.background, std::sync::atomic::Ordering::Relaxed);
+        if settings.background {
+            crate::background::start(&state, settings.notify_webhook_url.clone());
+            crate::fanout::start(&state);
+        }
         let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {

@@ -16,6 +16,11 @@ pub struct AppState {
     pub calendar: CalendarCache,
     /// The directory of regions, by code.
     pub regions: Arc<BTreeMap<String, Region>>,
+    /// Whether changes are sent to other nodes (the background workers run); shared by every
+    /// clone, the mailbox actors' included.
+    pub fanout: Arc<std::sync::atomic::AtomicBool>,
+    /// This process's identity among the nodes sharing the database.
+    pub node_id: String,
     /// Wakes the deadline watchdog when a step starts.
     pub watchdog_wake: Arc<tokio::sync::Notify>,
     /// Case changes, for subscribers on this node.

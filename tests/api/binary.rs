@@ -9,14 +9,14 @@ use crate::helpers::TestDatabase;
 const BIN: &str = env!("CARGO_BIN_EXE_qyzmet");
 
 /// An empty working directory of its own, so nothing lands in the repository.
-fn workdir(tag: &str) -> PathBuf {
+pub(crate) fn workdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("qyzmet-bin-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
 
-fn qyzmet(dir: &PathBuf) -> Command {
+pub(crate) fn qyzmet(dir: &PathBuf) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env_remove("DATABASE_URL")
@@ -42,14 +42,14 @@ fn run_with_timeout(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn wait_ready(port: u16) -> bool {
+pub(crate) fn wait_ready(port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -66,7 +66,7 @@ fn wait_ready(port: u16) -> bool {
     false
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -153,6 +153,8 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings.database.max_connections = 5;
     settings.shutdown_timeout = std::time::Duration::from_secs(1);
     settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+    // Background workers belong to a process; the binary tests run them.
+    settings.background = false;
     settings
 }
 

@@ -11,6 +11,7 @@ mod catalog;
 mod generate;
 mod health;
 mod limits;
+mod nodes;
 mod reports;
 mod schema_contract;
 mod storage;

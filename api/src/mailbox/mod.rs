@@ -297,12 +297,14 @@ impl Handler<Finished> for MailboxActor {
             let to = MailboxKey::of(moved);
             let from = msg.case_id.map(|_| self.key);
             // Subscribers hear of every move; a move within one mailbox (a returned draft) too.
-            let _ = self.state.events.send(crate::state::CaseChange {
+            let change = crate::state::CaseChange {
                 case_id: moved.id,
                 version: moved.version,
                 from,
                 to,
-            });
+            };
+            let _ = self.state.events.send(change);
+            crate::fanout::publish(&self.state, change);
             // A new step may fall due before the watchdog's next wake-up.
             self.state.watchdog_wake.notify_one();
         }

@@ -873,6 +873,23 @@ pub async fn apply(
         None => None,
     };
     let txn = db.begin().await?;
+    // Claim the case first: the versioned update takes the row lock, so a racing command (on
+    // this node or another) waits here and then fails with CONFLICT before writing anything.
+    let claimed = service_case::Entity::update_many()
+        .col_expr(
+            service_case::Column::Version,
+            sea_orm::sea_query::Expr::value(expected_version + 1),
+        )
+        .filter(service_case::Column::Id.eq(case_id))
+        .filter(service_case::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        txn.rollback().await?;
+        return Err(ApiError::Conflict(
+            "the case changed while this command ran".into(),
+        ));
+    }
     let mut update = service_case::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(case_id),
         version: Set(expected_version + 1),
@@ -1103,7 +1120,7 @@ pub async fn apply(
     // The write happens only if nobody changed the case since it was read.
     let written = match service_case::Entity::update(update)
         .validate()?
-        .filter(service_case::Column::Version.eq(expected_version))
+        .filter(service_case::Column::Version.eq(expected_version + 1))
         .exec(&txn)
         .await
     {

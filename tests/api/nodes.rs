@@ -1,0 +1,209 @@
+//! Two server processes on one PostgreSQL behave as one system.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+
+use crate::binary::{free_port, qyzmet, wait_ready, workdir};
+use crate::helpers::{test_backend, TestDatabase, TEST_JWT_SECRET};
+
+const PASSWORD: &str = "two-nodes-Pa55word";
+
+struct Node {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+fn start(dir: &std::path::PathBuf, url: &str) -> Node {
+    let port = free_port();
+    let mut child = qyzmet(dir)
+        .env("QYZMET_JWT_SECRET", TEST_JWT_SECRET)
+        .env("QYZMET_DEMO_PASSWORD", PASSWORD)
+        .args(["serve", "--dev", "--demo", "--database", url, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let log = Arc::new(Mutex::new(String::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = log.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+    }
+    assert!(wait_ready(port), "node on {port} never became ready");
+    Node { child, port, log }
+}
+
+fn leads(node: &Node) -> bool {
+    node.log
+        .lock()
+        .map(|l| l.contains("deadline watchdog leads on this node"))
+        .unwrap_or(false)
+}
+
+fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[actix_web::test]
+async fn a_move_on_one_node_reaches_a_subscriber_on_the_other_and_the_watchdog_fails_over() {
+    if test_backend() != api::configuration::Backend::Postgres {
+        return; // LISTEN/NOTIFY and advisory locks are PostgreSQL's; this runs in the PostgreSQL pass.
+    }
+    let dir = workdir("nodes");
+    let database = TestDatabase::create().await;
+    let mut a = start(&dir, &database.url);
+    wait_for("node A takes the watchdog", Duration::from_secs(10), || {
+        leads(&a)
+    });
+    let mut b = start(&dir, &database.url);
+    let client = awc::Client::default();
+
+    let login = |port: u16, user: &'static str| {
+        let client = client.clone();
+        async move {
+            let mut r = client
+                .post(format!("http://127.0.0.1:{port}/graphql"))
+                .send_json(&json!({ "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+                    "variables": { "u": user, "p": PASSWORD } }))
+                .await
+                .expect("answers");
+            let body: serde_json::Value = r.json().await.expect("json");
+            body["data"]["login"]["accessToken"]
+                .as_str()
+                .expect("token")
+                .to_owned()
+        }
+    };
+    let clerk_on_a = login(a.port, "mangystau-clerk").await;
+    let head_on_b = login(b.port, "mangystau-head").await;
+
+    let (_, mut socket) = client
+        .ws(format!("ws://127.0.0.1:{}/graphql", b.port))
+        .protocols(["graphql-transport-ws"])
+        .connect()
+        .await
+        .expect("upgrades");
+    let send = |v: serde_json::Value| ws::Message::Text(v.to_string().into());
+    socket.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {head_on_b}") } }))).await.expect("init");
+    let _ack = socket.next().await;
+    socket
+        .send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { mailboxChanged(mailbox: HEAD) { change case { number } } }" } })))
+        .await
+        .expect("subscribe");
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+
+    let moved_at = Instant::now();
+    let mut r = client
+        .post(format!("http://127.0.0.1:{}/graphql", a.port))
+        .insert_header(("authorization", format!("Bearer {clerk_on_a}")))
+        .send_json(&json!({ "query": "mutation($i: ApplicationInput!) { registerApplication(input: $i) { number } }",
+            "variables": { "i": { "regulation": "mangystau-secondary-education-duplicates",
+                "applicant": { "iin": "850305400120", "fullName": "Two Nodes" }, "documents": [{ "name": "application" }] } } }))
+        .await
+        .expect("answers");
+    let registered: serde_json::Value = r.json().await.expect("json");
+    let number = registered["data"]["registerApplication"]["number"].clone();
+    let heard = loop {
+        let frame = actix_web::rt::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message")
+            .expect("open");
+        match frame {
+            Ok(ws::Frame::Text(t)) => {
+                let v: serde_json::Value = serde_json::from_slice(&t).expect("json");
+                if v["type"] == "next" {
+                    break v;
+                }
+            }
+            Ok(ws::Frame::Ping(p)) => {
+                let _ = socket.send(ws::Message::Pong(p)).await;
+            }
+            _ => {}
+        }
+    };
+    let latency = moved_at.elapsed();
+    assert_eq!(
+        heard["payload"]["data"]["mailboxChanged"]["change"], "ENTERED",
+        "{heard}"
+    );
+    assert_eq!(
+        heard["payload"]["data"]["mailboxChanged"]["case"]["number"],
+        number
+    );
+    assert!(
+        latency < Duration::from_secs(1),
+        "reached node B in {latency:?}"
+    );
+
+    // Conflicting commands on one case through the two nodes: one success, one CONFLICT.
+    let head_on_a = login(a.port, "mangystau-head").await;
+    let (_, found) = {
+        let mut r = client
+            .post(format!("http://127.0.0.1:{}/graphql", a.port))
+            .insert_header(("authorization", format!("Bearer {head_on_a}")))
+            .send_json(&json!({ "query": "query($n: String!) { caseByNumber(number: $n) { id version } }", "variables": { "n": number } }))
+            .await
+            .expect("answers");
+        ((), r.json::<serde_json::Value>().await.expect("json"))
+    };
+    let case = found["data"]["caseByNumber"].clone();
+    let assign = |port: u16, token: String| {
+        let (client, case) = (client.clone(), case.clone());
+        async move {
+            let mut r = client
+                .post(format!("http://127.0.0.1:{port}/graphql"))
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .send_json(&json!({ "query": "mutation($c: ID!, $v: Int!) { assignExecutor(caseId: $c, version: $v, executor: \"mangystau-executor\") { version } }",
+                    "variables": { "c": case["id"], "v": case["version"] } }))
+                .await
+                .expect("answers");
+            r.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    let (on_a, on_b) = futures_util::join!(
+        assign(a.port, head_on_a.clone()),
+        assign(b.port, head_on_b.clone())
+    );
+    let codes: Vec<String> = [&on_a, &on_b]
+        .iter()
+        .map(|r| {
+            r["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("OK")
+                .to_owned()
+        })
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["CONFLICT", "OK"], "{on_a} {on_b}");
+
+    // Node A holds the watchdog; killed, it lets node B take over.
+    assert!(!leads(&b), "one node at a time");
+    a.child.kill().expect("kill -9");
+    let _ = a.child.wait();
+    wait_for(
+        "node B takes the watchdog over",
+        Duration::from_secs(15),
+        || leads(&b),
+    );
+    let _ = b.child.kill();
+    let _ = b.child.wait();
+}
