@@ -497,11 +497,13 @@ pub struct ApplicationsPage {
     has_next_page: bool,
 }
 
-fn cursor(due: DateTime<Utc>, id: i64) -> String {
+/// A keyset cursor: an instant and an id, opaque to clients.
+pub(crate) fn cursor(due: DateTime<Utc>, id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{id}", due.timestamp_micros()))
 }
 
-fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
+/// Reads a cursor made by [`cursor`]; anything else is `BAD_USER_INPUT`.
+pub(crate) fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
     let bad = || ApiError::BadUserInput("invalid cursor".into());
     let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
@@ -510,7 +512,8 @@ fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
     Ok((due, id.parse().map_err(|_| bad())?))
 }
 
-fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
+/// A page size of 1–200, 50 by default.
+pub(crate) fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
     match first.unwrap_or(50) {
         n @ 1..=200 => Ok(n as u64),
         n => Err(ApiError::BadUserInput(format!(

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use crate::auth::{require, Principal};
 use crate::error::ApiError;
-use crate::graphql::cases::Case;
+use crate::graphql::cases::{cursor, page_size, parse_cursor, Case};
 use crate::graphql::catalog::{Channel, Mailbox};
 use crate::graphql::state;
 use crate::state::AppState;
@@ -287,33 +287,6 @@ fn scope_condition(f: &Filter) -> Condition {
     c
 }
 
-fn cursor(at: DateTime<Utc>, id: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{}:{id}", at.timestamp_micros()))
-}
-
-fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
-    use base64::Engine;
-    let bad = || ApiError::BadUserInput("invalid cursor".into());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (at, id) = text.split_once(':').ok_or_else(bad)?;
-    let at = DateTime::from_timestamp_micros(at.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
-}
-
-fn page_size(first: Option<i32>) -> Result<usize, ApiError> {
-    match first.unwrap_or(50) {
-        n @ 1..=200 => Ok(n as usize),
-        n => Err(ApiError::BadUserInput(format!(
-            "first must be 1–200, got {n}"
-        ))),
-    }
-}
-
 /// Report queries.
 #[derive(Default)]
 pub struct ReportQuery;
@@ -421,7 +394,7 @@ impl ReportQuery {
                     ),
             );
         }
-        let size = page_size(first)?;
+        let size = page_size(first)? as usize;
         let mut rows = service_case::Entity::find()
             .filter(cond)
             .order_by_asc(service_case::Column::TermDueAt)
@@ -485,7 +458,7 @@ impl ReportQuery {
         let calendar = state.calendar.current();
         let mut orgs: HashMap<i64, (domain::deadline::WorkingHours, chrono_tz::Tz)> =
             HashMap::new();
-        let size = page_size(first)?;
+        let size = page_size(first)? as usize;
         let mut nodes = Vec::new();
         let mut has_next_page = false;
         for s in steps {
