@@ -116,26 +116,12 @@ async fn graphiql_or_subscription(
                     .finish(),
             ));
     }
-    let state = state.get_ref().clone();
-    async_graphql_actix_web::GraphQLSubscription::new(schema.get_ref().clone())
-        .on_connection_init(move |init: serde_json::Value| async move {
-            // The token travels in the init payload: {"Authorization": "Bearer …"}.
-            let bearer = ["Authorization", "authorization"]
-                .iter()
-                .find_map(|k| init.get(k).and_then(|v| v.as_str()).map(str::to_owned));
-            match authenticate(&state, bearer.as_deref()).await {
-                Auth::Principal(p) => {
-                    let mut data = async_graphql::Data::default();
-                    data.insert(Auth::Principal(p));
-                    Ok(data)
-                }
-                // Refusing the init closes the socket (async-graphql uses code 1002 for it).
-                _ => Err(async_graphql::Error::new(
-                    "a valid access token is required",
-                )),
-            }
-        })
-        .start(&req, payload)
+    crate::socket::start(
+        schema.get_ref().clone(),
+        state.get_ref().clone(),
+        &req,
+        payload,
+    )
 }
 
 async fn healthz() -> HttpResponse {

@@ -157,17 +157,15 @@ async fn an_applicant_follows_their_own_case_and_nobody_elses() {
     );
 }
 
-/// The socket closes at once. (The code is async-graphql's 1002 for a refused init, not the
-/// 4403 that graphql-transport-ws names: see the closing notes.)
 #[actix_web::test]
-async fn an_invalid_or_expired_token_closes_the_socket() {
+async fn an_invalid_or_expired_token_closes_the_socket_with_4403() {
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
     let reason = connect(&app, "not-a-token")
         .await
         .err()
         .flatten()
         .expect("a close reason");
-    assert_eq!(u16::from(reason.code), 1002);
+    assert_eq!(u16::from(reason.code), 4403);
     assert_eq!(
         reason.description.as_deref(),
         Some("a valid access token is required")
@@ -183,5 +181,36 @@ async fn an_invalid_or_expired_token_closes_the_socket() {
         .err()
         .flatten()
         .expect("a close reason");
-    assert_eq!(u16::from(reason.code), 1002);
+    assert_eq!(u16::from(reason.code), 4403);
+}
+
+#[actix_web::test]
+async fn a_token_that_expires_while_the_socket_is_open_closes_it_with_4403() {
+    let app = spawn_app_with(|s| {
+        s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"));
+        s.auth.access_token_ttl = Duration::from_secs(2);
+    })
+    .await;
+    let mut people = People::new(&app);
+    let head = people.staff("aktau-school-1", Role::Head).await;
+    let mut socket = connect(&app, &head)
+        .await
+        .expect("accepted while the token is valid");
+    subscribe(
+        &mut socket,
+        "1",
+        "subscription { mailboxChanged(mailbox: HEAD) { total } }",
+        json!({}),
+    )
+    .await;
+    let reason = next(&mut socket)
+        .await
+        .err()
+        .flatten()
+        .expect("closed when the token expires");
+    assert_eq!(u16::from(reason.code), 4403);
+    assert_eq!(
+        reason.description.as_deref(),
+        Some("the access token expired")
+    );
 }

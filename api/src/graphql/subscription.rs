@@ -1,8 +1,8 @@
 //! Live updates over WebSocket (`graphql-transport-ws`): a mailbox's changes and a case's
 //! moves, with the same scope rules as queries. The access token travels in the connection's
 //! init payload (`{"Authorization": "Bearer …"}`); an invalid or expired token is refused and
-//! the socket closed (async-graphql closes a refused init with 1002, not the 4403 that
-//! graphql-transport-ws names).
+//! the socket closed with the protocol's 4403, as it is when the token expires while the socket
+//! is open (see `crate::socket`).
 
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use domain::identity::Role as DomainRole;
