@@ -88,7 +88,8 @@ async fn run_watchdog(state: AppState) {
         }
         let now = state.clock.now();
         let next = next_moment(&state).await.unwrap_or(None);
-        // Sleep until the next moment, or a minute at most; a new step wakes us sooner.
+        // Sleep until the next moment, or a minute at most; a new step (on this node, or on
+        // another, heard through LISTEN) wakes us sooner.
         let wait = next
             .map(|n| (n - now).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(60))

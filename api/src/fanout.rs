@@ -94,6 +94,9 @@ pub fn start(state: &AppState) {
                                     to: key_from(&v["to"]),
                                 };
                                 let _ = state.events.send(change);
+                                // A step started on another node may fall due before the
+                                // watchdog's next wake-up (if the watchdog runs here).
+                                state.watchdog_wake.notify_one();
                                 // Recount the mailboxes this node holds actors for.
                                 for key in [change.from, change.to].into_iter().flatten() {
                                     state
