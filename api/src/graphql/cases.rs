@@ -433,10 +433,11 @@ async fn visible(
     })
 }
 
+/// A case the caller may see; any other (or none) is `NOT_FOUND`.
 pub(crate) async fn load_visible(
     ctx: &Context<'_>,
     id: &ID,
-) -> Result<(service_case::Model, &'static [DomainRole]), ApiError> {
+) -> Result<service_case::Model, ApiError> {
     let p = require(ctx, READERS)?;
     let state = state(ctx)?;
     let not_found = || ApiError::NotFound("no such case".into());
@@ -445,7 +446,7 @@ pub(crate) async fn load_visible(
     if !visible(state, p, &c).await? {
         return Err(not_found());
     }
-    Ok((c, READERS))
+    Ok(c)
 }
 
 fn mailbox_role(m: domain::regulation::Mailbox) -> &'static [DomainRole] {
@@ -624,7 +625,7 @@ impl CaseQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] id: ID,
     ) -> Result<Case, ApiError> {
-        Case::try_from(load_visible(ctx, &id).await?.0)
+        Case::try_from(load_visible(ctx, &id).await?)
     }
 
     /// One case by its registration number. Outside the caller's scope it is `NOT_FOUND`.
@@ -640,7 +641,7 @@ impl CaseQuery {
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
-        Case::try_from(load_visible(ctx, &ID(c.id.to_string())).await?.0)
+        Case::try_from(load_visible(ctx, &ID(c.id.to_string())).await?)
     }
 
     /// The signed-in applicant's own applications, newest first.
@@ -887,7 +888,7 @@ async fn act(
 ) -> Result<Case, ApiError> {
     let p = require(ctx, STAFF)?;
     let state = state(ctx)?;
-    let (c, _) = load_visible(ctx, &id).await?;
+    let c = load_visible(ctx, &id).await?;
     // A caller acting on a version that is no longer current lost the race: CONFLICT, whoever
     // now holds the case.
     if c.version != version {

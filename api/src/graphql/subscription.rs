@@ -168,7 +168,7 @@ impl Subscription {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
     ) -> Result<impl Stream<Item = async_graphql::Result<Case>>, ApiError> {
-        let (c, _) = crate::graphql::cases::load_visible(ctx, &case_id).await?;
+        let c = crate::graphql::cases::load_visible(ctx, &case_id).await?;
         let state = state(ctx)?.clone();
         let id = c.id;
         Ok(changes(&state)
