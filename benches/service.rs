@@ -510,12 +510,6 @@ async fn report(url: &str, runs: usize) {
 }
 
 fn psql_timing(url: &str, runs: usize) {
-    let filter = api::store::reports::Filter {
-        from: Some(at("2025-01-01T00:00:00+05:00")),
-        to: Some(at("2026-01-01T00:00:00+05:00")),
-        ..Default::default()
-    };
-    let _ = filter;
     let sql = "SELECT c.region_code, c.service_code, COUNT(*), \
         SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END), \
         SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = FALSE THEN 1 ELSE 0 END), \

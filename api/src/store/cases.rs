@@ -493,9 +493,8 @@ pub async fn create(
     let clocks = clocks(state, &calendar, &new.provider, new.corporation.as_ref())?;
 
     // The acceptance window, on the provider's local date.
-    let local_date = now
-        .with_timezone(&hours_and_zone(state, &new.provider)?.1)
-        .date_naive();
+    let tz = hours_and_zone(state, &new.provider)?.1;
+    let local_date = now.with_timezone(&tz).date_naive();
     if !reg.window_open(local_date, new.applies_to.as_deref()) {
         return Err(rule(
             "OUTSIDE_ACCEPTANCE_WINDOW",
@@ -524,7 +523,6 @@ pub async fn create(
     } else {
         legal_term(&reg, &stops, &clocks, new.channel, now)?
     };
-    let tz = hours_and_zone(state, &new.provider)?.1;
     let attributes = serde_json::to_string(&new.attributes).map_err(ApiError::internal)?;
     let documents = serde_json::to_string(&new.documents).map_err(ApiError::internal)?;
     let contacts = serde_json::to_string(
@@ -730,8 +728,7 @@ pub async fn create(
         };
     }
     let updated = service_case::Entity::update(update).exec(&txn).await?;
-    let note = json!({ "number": updated.number, "iin": updated.applicant_iin, "status": updated.status,
-        "legalResultDate": updated.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()) });
+    let note = applicant_note(&updated, tz);
     match (refused, new.channel) {
         (true, _) => notify(&txn, id, updated.version, "REFUSED", note, now).await?,
         (false, Channel::Portal) => {}
@@ -1134,8 +1131,7 @@ pub async fn apply(
         Err(e) => return Err(e.into()),
     };
     // What the applicant hears about, written with the move itself.
-    let note = json!({ "number": written.number, "iin": written.applicant_iin, "status": written.status,
-        "legalResultDate": written.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()) });
+    let note = applicant_note(&written, tz);
     let heard = match (command, &mv) {
         (CaseCommand::CompleteIntake { .. }, Move::Close(_)) => Some("REFUSED"),
         (CaseCommand::CompleteIntake { .. }, _) => Some("REGISTERED"),
@@ -1158,6 +1154,12 @@ pub async fn apply(
     .await?;
     txn.commit().await?;
     Ok(written)
+}
+
+/// What a notification tells the applicant about their case.
+fn applicant_note(c: &service_case::Model, tz: Tz) -> serde_json::Value {
+    json!({ "number": c.number, "iin": c.applicant_iin, "status": c.status,
+        "legalResultDate": c.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()) })
 }
 
 /// Writes an applicant notification in the step's own transaction (the outbox); the delivery

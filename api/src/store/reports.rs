@@ -232,6 +232,12 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
 }
 
+/// Median and 90th percentile of unsorted values (sorts them).
+fn median_p90(values: &mut [f64]) -> (Option<f64>, Option<f64>) {
+    values.sort_by(f64::total_cmp);
+    (percentile(values, 0.5), percentile(values, 0.9))
+}
+
 fn int(row: &sea_orm::QueryResult, col: &str) -> Result<i64, ApiError> {
     // SUM over no rows is NULL; PostgreSQL's SUM of integers is numeric, so cast in SQL.
     Ok(row.try_get::<Option<i64>>("", col)?.unwrap_or(0))
@@ -336,9 +342,7 @@ pub async fn report(
         }
         for r in &mut out {
             if let Some(ds) = by_group.get_mut(&r.keys) {
-                ds.sort_by(f64::total_cmp);
-                r.median_working_days = percentile(ds, 0.5);
-                r.p90_working_days = percentile(ds, 0.9);
+                (r.median_working_days, r.p90_working_days) = median_p90(ds);
             }
         }
     }
@@ -431,9 +435,7 @@ pub async fn step_compliance(
         }
         for r in &mut out {
             if let Some(ds) = by.get_mut(&(r.keys.clone(), r.mailbox.clone(), r.stage.clone())) {
-                ds.sort_by(f64::total_cmp);
-                r.median_share_used = percentile(ds, 0.5);
-                r.p90_share_used = percentile(ds, 0.9);
+                (r.median_share_used, r.p90_share_used) = median_p90(ds);
             }
         }
     }
