@@ -11,7 +11,9 @@ use domain::case::{self, Attributes, CaseStatus, Holder, Stage};
 use domain::deadline::{Intake, LegalDuration, WorkingClock};
 use domain::regulation::Channel;
 use entity::{case_event, case_step, organisation, service_case};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, Statement};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, Statement, TransactionTrait,
+};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -394,6 +396,10 @@ pub async fn generate(
         }
     }
     flush(db, &mut cases, &mut steps, &mut events, &mut out).await?;
+    // The rows above bypassed the case store, so the report rollup is recomputed from them.
+    let txn = db.begin().await?;
+    crate::store::rollup::rebuild(&txn).await?;
+    txn.commit().await?;
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         for t in ["service_case", "case_step", "case_event"] {
             db.execute_unprepared(&format!(
@@ -401,8 +407,10 @@ pub async fn generate(
             ))
             .await?;
         }
-        db.execute_unprepared("ANALYZE service_case; ANALYZE case_step; ANALYZE case_event")
-            .await?;
+        db.execute_unprepared(
+            "ANALYZE service_case; ANALYZE case_step; ANALYZE case_event; ANALYZE report_rollup",
+        )
+        .await?;
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@ mod m20261122_000004_create_accounts;
 mod m20261122_000005_create_cases;
 mod m20261122_000006_add_result_measures;
 mod m20261122_000007_create_outbox_and_watch;
+mod m20261122_000008_create_report_rollup;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_cases::Migration),
             Box::new(m20261122_000006_add_result_measures::Migration),
             Box::new(m20261122_000007_create_outbox_and_watch::Migration),
+            Box::new(m20261122_000008_create_report_rollup::Migration),
         ]
     }
 }

@@ -171,7 +171,8 @@ async fn the_sla_report_matches_hand_computed_figures() {
         (json!(1), json!(1), json!(1))
     );
     assert!(
-        close(&atyrau["onTimeRate"], 1.0) && close(&atyrau["medianWorkingDays"], 0.5625),
+        // 0.5625 WD, counted in tenths (half up): 0.6.
+        close(&atyrau["onTimeRate"], 1.0) && close(&atyrau["medianWorkingDays"], 0.6),
         "{atyrau}"
     );
     assert_eq!(ek["region"], "east-kazakhstan");
@@ -190,9 +191,10 @@ async fn the_sla_report_matches_hand_computed_figures() {
         assert_eq!(ek[k], json!(v), "{k}: {ek}");
     }
     assert!(close(&ek["onTimeRate"], 2.0 / 3.0), "{ek}");
-    // Delivered: A 1.0, F 1.0, D 1.6875, B 6.875 → median 1.34375, p90 1.6875 + 0.7 × 5.1875 = 5.31875.
-    assert!(close(&ek["medianWorkingDays"], 1.34375), "{ek}");
-    assert!(close(&ek["p90WorkingDays"], 5.31875), "{ek}");
+    // Delivered: A 1.0, F 1.0, D 1.6875, B 6.875 WD; in tenths (half up) 1.0, 1.0, 1.7, 6.9 →
+    // median (1.0 + 1.7) / 2 = 1.35, p90 at position 0.9 × 3 = 2.7: 1.7 + 0.7 × 5.2 = 5.34.
+    assert!(close(&ek["medianWorkingDays"], 1.35), "{ek}");
+    assert!(close(&ek["p90WorkingDays"], 5.34), "{ek}");
 
     let (_, by_month) = app
         .graphql_as(
@@ -226,6 +228,101 @@ async fn the_sla_report_matches_hand_computed_figures() {
         .await;
     assert_eq!(july["data"]["report"][0]["provider"], EK);
     assert_eq!(july["data"]["report"][0]["received"], 2);
+
+    // A period that starts and ends inside months: 2 Jun 11:30 to 5 Aug. July comes from the
+    // rollup, 2–30 June and 1–5 August from the cases themselves. In it: C (refused at intake),
+    // D (reasoned refusal, 1.6875 → 1.7 WD), E (open, term 15 Jul: overdue on 20 Aug), F (on time,
+    // 1.0 WD, returned unclaimed). Durations 1.0, 1.7 → median 1.35, p90 1.0 + 0.9 × 0.7 = 1.63.
+    let (_, mixed) = app
+        .graphql_as(&national, REPORT, json!({ "f": { "from": "2025-06-02T11:30:00+05:00", "to": "2025-08-05T00:00:00+05:00", "regions": ["east-kazakhstan"] }, "g": [] }))
+        .await;
+    let row = &mixed["data"]["report"][0];
+    let expect = [
+        ("received", 4),
+        ("inProgress", 1),
+        ("completed", 1),
+        ("completedOnTime", 1),
+        ("completedLate", 0),
+        ("refusedAtIntake", 1),
+        ("refusedWithReasons", 1),
+        ("returnedUnclaimed", 1),
+        ("overdueNow", 1),
+    ];
+    for (k, v) in expect {
+        assert_eq!(row[k], json!(v), "{k}: {mixed}");
+    }
+    assert!(close(&row["medianWorkingDays"], 1.35), "{row}");
+    assert!(close(&row["p90WorkingDays"], 1.63), "{row}");
+    // The same period inside one month only, read entirely from the cases: C and D.
+    let (_, june) = app
+        .graphql_as(&national, REPORT, json!({ "f": { "from": "2025-06-02T11:30:00+05:00", "to": "2025-06-30T00:00:00+05:00", "regions": ["east-kazakhstan"] }, "g": [] }))
+        .await;
+    assert_eq!(june["data"]["report"][0]["received"], 2, "{june}");
+    assert!(
+        close(&june["data"]["report"][0]["medianWorkingDays"], 1.7),
+        "{june}"
+    );
+}
+
+/// The rollup kept up to date move by move holds exactly what recomputing it from the cases gives.
+#[actix_web::test]
+async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    histories(&app).await;
+    let snapshot = |db: sea_orm::DatabaseConnection| async move {
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT month, region_code, service_code, provider_id, channel, tenths, received, \
+                 in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
+                 refused_with_reasons, returned_unclaimed FROM report_rollup \
+                 WHERE received <> 0 OR in_progress <> 0 OR completed <> 0 OR returned_unclaimed <> 0 \
+                 ORDER BY 1, 2, 3, 4, 5, 6",
+            ))
+            .await
+            .expect("rollup rows");
+        rows.iter()
+            .map(|r| {
+                let text = |c: &str| r.try_get::<String>("", c).expect(c);
+                let num = |c: &str| {
+                    r.try_get::<i64>("", c)
+                        .or_else(|_| r.try_get::<i32>("", c).map(i64::from))
+                        .expect(c)
+                };
+                format!(
+                    "{} {} {} {} {} {} {:?}",
+                    text("month"),
+                    text("region_code"),
+                    text("service_code"),
+                    num("provider_id"),
+                    text("channel"),
+                    num("tenths"),
+                    [
+                        "received",
+                        "in_progress",
+                        "completed",
+                        "completed_on_time",
+                        "completed_late",
+                        "refused_at_intake",
+                        "refused_with_reasons",
+                        "returned_unclaimed"
+                    ]
+                    .map(num)
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let maintained = snapshot(app.db.clone()).await;
+    // One row per case here: June at the EK office A (10 tenths), B (69), C (−1, refused at
+    // intake), D (17); July E (−1, office) and F (10, State Corporation); Atyrau G (6).
+    assert_eq!(maintained.len(), 7, "{maintained:#?}");
+    let txn = app.db.begin().await.expect("begin");
+    api::store::rollup::rebuild(&txn).await.expect("rebuild");
+    txn.commit().await.expect("commit");
+    let rebuilt = snapshot(app.db.clone()).await;
+    assert_eq!(maintained, rebuilt);
 }
 
 #[actix_web::test]
@@ -396,7 +493,7 @@ async fn the_csv_download_carries_the_same_figures_with_kazakh_names() {
         lines[1]
     );
     assert!(
-        lines[1].contains(",,,6,1,3,2,1,1,1,1,1,0.6666666666666666,1.34375,5.31875"),
+        lines[1].contains(",,,6,1,3,2,1,1,1,1,1,0.6666666666666666,1.35,5.34"),
         "{}",
         lines[1]
     );

@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::calendar::{content_hash, is_unique_violation};
 use crate::store::regulation::StoredRegulation;
+use crate::store::rollup;
 
 /// Who acted.
 #[derive(Clone, Debug)]
@@ -744,6 +745,7 @@ pub async fn create(
         now,
     )
     .await?;
+    rollup::record(&txn, None, &updated).await?;
     txn.commit().await?;
     Ok((updated, true))
 }
@@ -1152,6 +1154,8 @@ pub async fn apply(
         now,
     )
     .await?;
+    // `current` is what the claim above found: the version it matched was read with it.
+    rollup::record(&txn, Some(&current), &written).await?;
     txn.commit().await?;
     Ok(written)
 }

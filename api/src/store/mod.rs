@@ -16,6 +16,7 @@ pub mod demo;
 pub mod directory;
 pub mod regulation;
 pub mod reports;
+pub mod rollup;
 
 /// Why the database could not be used at start-up.
 #[derive(Debug, thiserror::Error)]

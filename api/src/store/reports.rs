@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::error::ApiError;
@@ -37,6 +37,17 @@ pub enum Group {
 }
 
 impl Group {
+    fn rollup_column(self) -> String {
+        match self {
+            Group::Region => "r.region_code",
+            Group::Service => "r.service_code",
+            Group::Provider => "r.provider_id",
+            Group::Channel => "r.channel",
+            Group::Month => "r.month",
+        }
+        .to_owned()
+    }
+
     fn column(self, backend: DatabaseBackend, table: &str) -> String {
         match self {
             Group::Region => format!("{table}.region_code"),
@@ -176,16 +187,27 @@ impl Sql {
     }
 }
 
-fn filter_sql(sql: &mut Sql, f: &Filter, t: &str) -> String {
-    let mut w = vec!["1 = 1".to_owned()];
-    if let Some(from) = f.from {
+fn period_sql(
+    sql: &mut Sql,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    t: &str,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(from) = from {
         let p = sql.time(from);
         w.push(format!("{t}.registered_at >= {p}"));
     }
-    if let Some(to) = f.to {
+    if let Some(to) = to {
         let p = sql.time(to);
         w.push(format!("{t}.registered_at < {p}"));
     }
+    w
+}
+
+/// The list filters; the rollup (`r`) and the cases (`c`) name these columns alike.
+fn lists_sql(sql: &mut Sql, f: &Filter, t: &str) -> Vec<String> {
+    let mut w = vec!["1 = 1".to_owned()];
     if let Some(r) = &f.regions {
         let p = sql.list(r);
         w.push(format!("{t}.region_code IN ({p})"));
@@ -202,6 +224,12 @@ fn filter_sql(sql: &mut Sql, f: &Filter, t: &str) -> String {
         let p = sql.list(c);
         w.push(format!("{t}.channel IN ({p})"));
     }
+    w
+}
+
+fn filter_sql(sql: &mut Sql, f: &Filter, t: &str) -> String {
+    let mut w = lists_sql(sql, f, t);
+    w.extend(period_sql(sql, f.from, f.to, t));
     w.join(" AND ")
 }
 
@@ -243,110 +271,263 @@ fn int(row: &sea_orm::QueryResult, col: &str) -> Result<i64, ApiError> {
     Ok(row.try_get::<Option<i64>>("", col)?.unwrap_or(0))
 }
 
-/// The SLA report.
+/// How a period splits between the rollup (whole months, UTC+5) and the cases themselves (the
+/// parts of months at either end).
+#[derive(Debug, Default, PartialEq)]
+struct Plan {
+    /// Whole months `[from, to)` read from the rollup, `None` for none; each bound `None` when
+    /// the period is open on that side.
+    months: Option<(Option<String>, Option<String>)>,
+    /// Instant ranges `[from, to)` read from the cases.
+    raw: Vec<Span>,
+}
+
+/// Registered at or after, before; `None` for open.
+type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The start of the month `at` falls in (UTC+5), or of the next one when `next` and `at` is not
+/// itself a month's start; `None` outside years 1000–9999 (the plan then reads raw rows only).
+fn month_start(at: DateTime<Utc>, next: bool) -> Option<(String, DateTime<Utc>)> {
+    let offset = chrono::FixedOffset::east_opt(5 * 3600)?;
+    let local = at.with_timezone(&offset);
+    let first = offset
+        .with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
+        .single()?;
+    let start = if next && first != local {
+        first.checked_add_months(chrono::Months::new(1))?
+    } else {
+        first
+    };
+    (1000..=9999)
+        .contains(&start.year())
+        .then(|| (start.format("%Y-%m").to_string(), start.with_timezone(&Utc)))
+}
+
+impl Plan {
+    fn of(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Plan {
+        let a = from.map(|f| month_start(f, true));
+        let b = to.map(|t| month_start(t, false));
+        let raw_only = Plan {
+            months: None,
+            raw: vec![(from, to)],
+        };
+        match (a, b) {
+            (Some(None), _) | (_, Some(None)) => raw_only,
+            (Some(Some((_, a_at))), Some(Some((_, b_at)))) if a_at >= b_at => raw_only,
+            (a, b) => {
+                let a = a.flatten();
+                let b = b.flatten();
+                let mut raw = Vec::new();
+                if let (Some(f), Some((_, a_at))) = (from, &a) {
+                    if f < *a_at {
+                        raw.push((Some(f), Some(*a_at)));
+                    }
+                }
+                if let (Some(t), Some((_, b_at))) = (to, &b) {
+                    if *b_at < t {
+                        raw.push((Some(*b_at), Some(t)));
+                    }
+                }
+                Plan {
+                    months: Some((a.map(|m| m.0), b.map(|m| m.0))),
+                    raw,
+                }
+            }
+        }
+    }
+}
+
+/// Median and 90th percentile (linear interpolation, as `percentile_cont`) of a histogram of
+/// tenths of working days, in working days.
+fn histogram_median_p90(h: &BTreeMap<i32, i64>) -> (Option<f64>, Option<f64>) {
+    let n: i64 = h.values().sum();
+    if n <= 0 {
+        return (None, None);
+    }
+    // The k-th smallest value (0-based).
+    let nth = |k: i64| {
+        let mut seen = 0;
+        for (v, c) in h {
+            seen += c;
+            if seen > k {
+                return *v as f64 / 10.0;
+            }
+        }
+        h.keys().next_back().map_or(0.0, |v| *v as f64 / 10.0)
+    };
+    let at = |p: f64| {
+        let pos = p * (n - 1) as f64;
+        let (lo, hi) = (pos.floor() as i64, pos.ceil() as i64);
+        let (a, b) = (nth(lo), nth(hi));
+        // Tenths interpolated at a position whose fraction is a multiple of 0.1 (p = 0.9) or
+        // 0.5 (the median) are whole hundredths: round away the binary noise.
+        ((a + (b - a) * (pos - lo as f64)) * 100.0).round() / 100.0
+    };
+    (Some(at(0.5)), Some(at(0.9)))
+}
+
+/// The statement the SLA report runs: whole months from the rollup, the ends of the period from
+/// the cases, and overdue-now from the open cases (it depends on the clock, so it cannot be
+/// rolled up). Each branch yields rows of group keys, a duration bucket and counts, which
+/// [`report`] adds up. Public so that the benchmark can time the very same SQL in `psql`.
+pub fn report_statement(
+    backend: DatabaseBackend,
+    filter: &Filter,
+    groups: &[Group],
+    now: DateTime<Utc>,
+) -> Statement {
+    let mut sql = Sql {
+        text: String::new(),
+        values: Vec::new(),
+        backend,
+    };
+    let (t, f) = match backend {
+        DatabaseBackend::Postgres => ("TRUE", "FALSE"),
+        _ => ("1", "0"),
+    };
+    let keys_of = |cols: &[String]| -> (String, String) {
+        let select: String = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} AS g{i}, "))
+            .collect();
+        let group: String = cols.iter().map(|c| format!("{c}, ")).collect();
+        (select, group)
+    };
+    let plan = Plan::of(filter.from, filter.to);
+    let mut branches = Vec::new();
+    if let Some((from, to)) = &plan.months {
+        let cols: Vec<String> = groups.iter().map(|g| g.rollup_column()).collect();
+        let (select, group) = keys_of(&cols);
+        let mut w = lists_sql(&mut sql, filter, "r");
+        if let Some(m) = from {
+            let p = sql.param(m.clone().into());
+            w.push(format!("r.month >= {p}"));
+        }
+        if let Some(m) = to {
+            let p = sql.param(m.clone().into());
+            w.push(format!("r.month < {p}"));
+        }
+        branches.push(format!(
+            "SELECT {select}r.tenths AS tenths, \
+             CAST(SUM(r.received) AS BIGINT) AS received, CAST(SUM(r.in_progress) AS BIGINT) AS in_progress, \
+             CAST(SUM(r.completed) AS BIGINT) AS completed, CAST(SUM(r.completed_on_time) AS BIGINT) AS completed_on_time, \
+             CAST(SUM(r.completed_late) AS BIGINT) AS completed_late, CAST(SUM(r.refused_at_intake) AS BIGINT) AS refused_at_intake, \
+             CAST(SUM(r.refused_with_reasons) AS BIGINT) AS refused_with_reasons, \
+             CAST(SUM(r.returned_unclaimed) AS BIGINT) AS returned_unclaimed, CAST(0 AS BIGINT) AS overdue_now \
+             FROM report_rollup r WHERE {} GROUP BY {group}r.tenths",
+            w.join(" AND ")
+        ));
+    }
+    let cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
+    let (select, group) = keys_of(&cols);
+    let tenths = crate::store::rollup::tenths_sql(backend, "c.result_working_days");
+    for (from, to) in &plan.raw {
+        let mut w = lists_sql(&mut sql, filter, "c");
+        w.extend(period_sql(&mut sql, *from, *to, "c"));
+        branches.push(format!(
+            "SELECT {select}{tenths} AS tenths, CAST(COUNT(*) AS BIGINT) AS received, \
+             CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS in_progress, \
+             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed, \
+             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {t} THEN 1 ELSE 0 END) AS BIGINT) AS completed_on_time, \
+             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed_late, \
+             CAST(SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END) AS BIGINT) AS refused_at_intake, \
+             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {t} THEN 1 ELSE 0 END) AS BIGINT) AS refused_with_reasons, \
+             CAST(SUM(CASE WHEN c.returned_unclaimed = {t} THEN 1 ELSE 0 END) AS BIGINT) AS returned_unclaimed, \
+             CAST(0 AS BIGINT) AS overdue_now \
+             FROM service_case c WHERE {} GROUP BY {group}{tenths}",
+            w.join(" AND ")
+        ));
+    }
+    // The predicate is the partial index `ix_case_open`'s, word for word.
+    let mut w = lists_sql(&mut sql, filter, "c");
+    w.extend(period_sql(&mut sql, filter.from, filter.to, "c"));
+    let now_p = sql.time(now);
+    w.push(format!(
+        "c.result_at IS NULL AND c.status <> 'REFUSED_AT_INTAKE' AND c.term_due_at < {now_p}"
+    ));
+    let zeros = "CAST(0 AS BIGINT) AS received, CAST(0 AS BIGINT) AS in_progress, \
+                 CAST(0 AS BIGINT) AS completed, CAST(0 AS BIGINT) AS completed_on_time, \
+                 CAST(0 AS BIGINT) AS completed_late, CAST(0 AS BIGINT) AS refused_at_intake, \
+                 CAST(0 AS BIGINT) AS refused_with_reasons, CAST(0 AS BIGINT) AS returned_unclaimed";
+    branches.push(format!(
+        "SELECT {select}-1 AS tenths, {zeros}, CAST(COUNT(*) AS BIGINT) AS overdue_now \
+         FROM service_case c WHERE {}{}",
+        w.join(" AND "),
+        if cols.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", cols.join(", "))
+        }
+    ));
+    Statement::from_sql_and_values(backend, branches.join(" UNION ALL "), sql.values)
+}
+
+#[derive(Default)]
+struct Totals {
+    row: ReportRow,
+    durations: BTreeMap<i32, i64>,
+}
+
+/// The SLA report, ordered by the group keys in the order given.
 pub async fn report(
     db: &impl ConnectionTrait,
     filter: &Filter,
     groups: &[Group],
     now: DateTime<Utc>,
 ) -> Result<Vec<ReportRow>, ApiError> {
-    let backend = db.get_database_backend();
-    let pg = backend == DatabaseBackend::Postgres;
-    let mut sql = Sql {
-        text: String::new(),
-        values: Vec::new(),
-        backend,
-    };
-    let cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
-    let select_keys: String = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} AS g{i}, "))
-        .collect();
-    let now_p = sql.time(now);
-    let where_sql = filter_sql(&mut sql, filter, "c");
-    let (t, f) = if pg { ("TRUE", "FALSE") } else { ("1", "0") };
-    let percentiles = if pg {
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY c.result_working_days) AS median, \
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY c.result_working_days) AS p90"
-    } else {
-        "NULL AS median, NULL AS p90"
-    };
-    let group_by = if cols.is_empty() {
-        String::new()
-    } else {
-        format!(" GROUP BY {0} ORDER BY {0}", cols.join(", "))
-    };
-    sql.text = format!(
-        "SELECT {select_keys}\
-         CAST(COUNT(*) AS BIGINT) AS received, \
-         CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS in_progress, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {t} THEN 1 ELSE 0 END) AS BIGINT) AS completed_on_time, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed_late, \
-         CAST(SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END) AS BIGINT) AS refused_at_intake, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {t} THEN 1 ELSE 0 END) AS BIGINT) AS refused_with_reasons, \
-         CAST(SUM(CASE WHEN c.returned_unclaimed = {t} THEN 1 ELSE 0 END) AS BIGINT) AS returned_unclaimed, \
-         CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL AND c.term_due_at < {now_p} THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
-         {percentiles} \
-         FROM service_case c WHERE {where_sql}{group_by}"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql.text.clone(),
-            sql.values.clone(),
-        ))
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
+    let statement = report_statement(db.get_database_backend(), filter, groups, now);
+    let rows = db.query_all_raw(statement).await?;
+    let mut by: BTreeMap<Vec<KeyValue>, Totals> = BTreeMap::new();
     for row in &rows {
-        if int(row, "received")? == 0 {
-            continue; // no group at all: an empty period gives no rows
-        }
-        out.push(ReportRow {
-            keys: keys_of(row, groups)?,
-            received: int(row, "received")?,
-            in_progress: int(row, "in_progress")?,
-            completed: int(row, "completed")?,
-            completed_on_time: int(row, "completed_on_time")?,
-            completed_late: int(row, "completed_late")?,
-            refused_at_intake: int(row, "refused_at_intake")?,
-            refused_with_reasons: int(row, "refused_with_reasons")?,
-            returned_unclaimed: int(row, "returned_unclaimed")?,
-            overdue_now: int(row, "overdue_now")?,
-            median_working_days: if pg { row.try_get("", "median")? } else { None },
-            p90_working_days: if pg { row.try_get("", "p90")? } else { None },
-        });
-    }
-    if !pg {
-        // SQLite has no percentile function: read the delivered durations per group.
-        let mut s = Sql {
-            text: String::new(),
-            values: Vec::new(),
-            backend,
-        };
-        let where_sql = filter_sql(&mut s, filter, "c");
-        s.text = format!(
-            "SELECT {select_keys}c.result_working_days AS d FROM service_case c \
-             WHERE {where_sql} AND c.result_working_days IS NOT NULL"
-        );
-        let values = db
-            .query_all_raw(Statement::from_sql_and_values(backend, s.text, s.values))
-            .await?;
-        let mut by_group: BTreeMap<Keys, Vec<f64>> = BTreeMap::new();
-        for v in &values {
-            by_group
-                .entry(keys_of(v, groups)?)
-                .or_default()
-                .push(v.try_get("", "d")?);
-        }
-        for r in &mut out {
-            if let Some(ds) = by_group.get_mut(&r.keys) {
-                (r.median_working_days, r.p90_working_days) = median_p90(ds);
-            }
+        let keys = keys_of(row, groups)?;
+        let tot = by.entry(ordered(&keys, groups)).or_default();
+        tot.row.keys = keys;
+        let r = &mut tot.row;
+        let received = int(row, "received")?;
+        r.received += received;
+        r.in_progress += int(row, "in_progress")?;
+        r.completed += int(row, "completed")?;
+        r.completed_on_time += int(row, "completed_on_time")?;
+        r.completed_late += int(row, "completed_late")?;
+        r.refused_at_intake += int(row, "refused_at_intake")?;
+        r.refused_with_reasons += int(row, "refused_with_reasons")?;
+        r.returned_unclaimed += int(row, "returned_unclaimed")?;
+        r.overdue_now += int(row, "overdue_now")?;
+        let tenths: i32 = row.try_get("", "tenths")?;
+        if tenths >= 0 && received != 0 {
+            *tot.durations.entry(tenths).or_default() += received;
         }
     }
-    Ok(out)
+    Ok(by
+        .into_values()
+        .filter(|t| t.row.received > 0) // rows emptied by cases that moved on
+        .map(|mut t| {
+            (t.row.median_working_days, t.row.p90_working_days) =
+                histogram_median_p90(&t.durations);
+            t.row
+        })
+        .collect())
+}
+
+/// One group key's value, for ordering rows by the keys in the order the caller gave them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyValue {
+    Text(Option<String>),
+    Id(Option<i64>),
+}
+
+fn ordered(k: &Keys, groups: &[Group]) -> Vec<KeyValue> {
+    groups
+        .iter()
+        .map(|g| match g {
+            Group::Region => KeyValue::Text(k.region.clone()),
+            Group::Service => KeyValue::Text(k.service.clone()),
+            Group::Provider => KeyValue::Id(k.provider),
+            Group::Channel => KeyValue::Text(k.channel.clone()),
+            Group::Month => KeyValue::Text(k.month.clone()),
+        })
+        .collect()
 }
 
 /// Step compliance: per mailbox and stage (and the groups), finished steps, late ones, and the
@@ -444,7 +625,94 @@ pub async fn step_compliance(
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_period_splits_into_whole_months_and_raw_ends() {
+        let p = Plan::of(
+            Some(at("2025-06-02T11:30:00+05:00")),
+            Some(at("2025-08-05T00:00:00+05:00")),
+        );
+        assert_eq!(
+            p,
+            Plan {
+                months: Some((Some("2025-07".into()), Some("2025-08".into()))),
+                raw: vec![
+                    (
+                        Some(at("2025-06-02T11:30:00+05:00")),
+                        Some(at("2025-07-01T00:00:00+05:00"))
+                    ),
+                    (
+                        Some(at("2025-08-01T00:00:00+05:00")),
+                        Some(at("2025-08-05T00:00:00+05:00"))
+                    ),
+                ],
+            }
+        );
+        // A calendar year in UTC+5 is twelve whole months and nothing else.
+        let year = Plan::of(
+            Some(at("2025-01-01T00:00:00+05:00")),
+            Some(at("2026-01-01T00:00:00+05:00")),
+        );
+        assert_eq!(
+            year,
+            Plan {
+                months: Some((Some("2025-01".into()), Some("2026-01".into()))),
+                raw: vec![],
+            }
+        );
+        // Midnight UTC is 05:00 in Kazakhstan: not a month's start there.
+        let utc = Plan::of(Some(at("2025-01-01T00:00:00Z")), None);
+        assert_eq!(utc.months, Some((Some("2025-02".into()), None)));
+        assert_eq!(
+            utc.raw,
+            vec![(
+                Some(at("2025-01-01T00:00:00Z")),
+                Some(at("2025-02-01T00:00:00+05:00"))
+            )]
+        );
+        // Within one month: the cases only.
+        let short = Plan::of(
+            Some(at("2025-06-02T00:00:00+05:00")),
+            Some(at("2025-06-30T00:00:00+05:00")),
+        );
+        assert_eq!(short.months, None);
+        assert_eq!(short.raw.len(), 1);
+        // No period at all: the whole rollup.
+        assert_eq!(
+            Plan::of(None, None),
+            Plan {
+                months: Some((None, None)),
+                raw: vec![]
+            }
+        );
+        // Years the month keys cannot order: the cases only.
+        let far = Plan::of(
+            Some(DateTime::<Utc>::MIN_UTC),
+            Some(DateTime::<Utc>::MAX_UTC),
+        );
+        assert_eq!(far.months, None);
+    }
+
+    #[test]
+    fn histogram_percentiles_equal_percentile_cont_over_the_expanded_values() {
+        let h: BTreeMap<i32, i64> = [(10, 2), (17, 1), (69, 1)].into_iter().collect();
+        let (m, p) = histogram_median_p90(&h);
+        let mut expanded = vec![1.0, 1.0, 1.7, 6.9];
+        let (em, ep) = median_p90(&mut expanded);
+        assert!(m.zip(em).is_some_and(|(a, b)| (a - b).abs() < 1e-12));
+        assert!(p.zip(ep).is_some_and(|(a, b)| (a - b).abs() < 1e-12));
+        assert_eq!(p, Some(5.34));
+        assert_eq!(histogram_median_p90(&BTreeMap::new()), (None, None));
+        let one: BTreeMap<i32, i64> = [(3, 1)].into_iter().collect();
+        assert_eq!(histogram_median_p90(&one), (Some(0.3), Some(0.3)));
+    }
 
     #[test]
     fn percentiles_interpolate_like_percentile_cont() {

@@ -1,0 +1,264 @@
+//! Report totals maintained in the same transaction as every case change.
+//!
+//! Every case counts in exactly one row of `report_rollup`, keyed by its registration month
+//! (UTC+5), region, service, provider, channel and duration bucket. When a case changes, its old
+//! contribution is taken out of its old row and the new one added to its new row, with an upsert
+//! that adds deltas, so concurrent transactions never overwrite each other's counts.
+//!
+//! The duration bucket is the working days from registration to delivery in tenths, rounded half
+//! up (`floor(d × 10 + 0.5)`); −1 for a case without one (in progress, refused at intake). Reports
+//! compute their percentiles over these tenths, which is what lets a year of a million cases be
+//! answered from a few thousand rows.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::service_case;
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+
+use crate::error::ApiError;
+
+/// Kazakhstan's single time zone since 1 March 2024; reports count months in it.
+pub const REPORT_OFFSET_HOURS: i64 = 5;
+
+/// The rollup row a case counts in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RollupKey {
+    /// Registration month `YYYY-MM` (UTC+5).
+    pub month: String,
+    /// Region code.
+    pub region: String,
+    /// Service code.
+    pub service: String,
+    /// Provider id.
+    pub provider: i64,
+    /// Channel (stored name).
+    pub channel: String,
+    /// Working days to delivery in tenths, −1 for none.
+    pub tenths: i32,
+}
+
+/// What one case adds to its row (each 0 or 1; as deltas also −1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Registered.
+    pub received: i64,
+    /// Neither refused at intake nor delivered.
+    pub in_progress: i64,
+    /// Result delivered.
+    pub completed: i64,
+    /// Delivered by the legal result date.
+    pub completed_on_time: i64,
+    /// Delivered after it.
+    pub completed_late: i64,
+    /// Refusal receipt at intake.
+    pub refused_at_intake: i64,
+    /// Reasoned refusal delivered.
+    pub refused_with_reasons: i64,
+    /// Result returned to the provider unclaimed.
+    pub returned_unclaimed: i64,
+}
+
+impl Counts {
+    fn fields(&self) -> [i64; 8] {
+        [
+            self.received,
+            self.in_progress,
+            self.completed,
+            self.completed_on_time,
+            self.completed_late,
+            self.refused_at_intake,
+            self.refused_with_reasons,
+            self.returned_unclaimed,
+        ]
+    }
+
+    fn minus(&self, other: &Counts) -> Counts {
+        Counts {
+            received: self.received - other.received,
+            in_progress: self.in_progress - other.in_progress,
+            completed: self.completed - other.completed,
+            completed_on_time: self.completed_on_time - other.completed_on_time,
+            completed_late: self.completed_late - other.completed_late,
+            refused_at_intake: self.refused_at_intake - other.refused_at_intake,
+            refused_with_reasons: self.refused_with_reasons - other.refused_with_reasons,
+            returned_unclaimed: self.returned_unclaimed - other.returned_unclaimed,
+        }
+    }
+
+    fn negated(&self) -> Counts {
+        Counts::default().minus(self)
+    }
+
+    fn is_zero(&self) -> bool {
+        self.fields().iter().all(|v| *v == 0)
+    }
+}
+
+/// The registration month of an instant, `YYYY-MM` in UTC+5.
+pub fn month_of(at: DateTime<Utc>) -> String {
+    (at + Duration::hours(REPORT_OFFSET_HOURS))
+        .format("%Y-%m")
+        .to_string()
+}
+
+/// Working days in tenths, rounded half up; the same arithmetic as the SQL in
+/// [`tenths_sql`] (multiply, add, floor on doubles), so both give the same bucket.
+pub fn tenths(working_days: f64) -> i32 {
+    (working_days * 10.0 + 0.5).floor() as i32
+}
+
+/// The SQL for [`tenths`] of `col`, −1 when it is NULL.
+pub fn tenths_sql(backend: DatabaseBackend, col: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => {
+            format!("COALESCE(CAST(floor({col} * 10 + 0.5) AS INTEGER), -1)")
+        }
+        // Durations are never negative, and CAST truncates: floor.
+        _ => format!("COALESCE(CAST({col} * 10 + 0.5 AS INTEGER), -1)"),
+    }
+}
+
+/// Where a case counts and what it adds.
+pub fn contribution(c: &service_case::Model) -> (RollupKey, Counts) {
+    let refused_at_intake = c.status == "REFUSED_AT_INTAKE";
+    let delivered = c.result_at.is_some();
+    let completed = delivered && !c.refusal_prepared;
+    let flag = |b: bool| i64::from(b);
+    (
+        RollupKey {
+            month: month_of(c.registered_at),
+            region: c.region_code.clone(),
+            service: c.service_code.clone(),
+            provider: c.provider_id,
+            channel: c.channel.clone(),
+            tenths: c.result_working_days.map_or(-1, tenths),
+        },
+        Counts {
+            received: 1,
+            in_progress: flag(!refused_at_intake && !delivered),
+            completed: flag(completed),
+            completed_on_time: flag(completed && c.result_on_time == Some(true)),
+            completed_late: flag(completed && c.result_on_time == Some(false)),
+            refused_at_intake: flag(refused_at_intake),
+            refused_with_reasons: flag(delivered && c.refusal_prepared),
+            returned_unclaimed: flag(c.returned_unclaimed),
+        },
+    )
+}
+
+/// Moves a case's contribution from what it was (`None` for a new case) to what it is now.
+/// Call it last in the transaction that changed the case: the rollup rows stay locked until
+/// the commit.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    before: Option<&service_case::Model>,
+    after: &service_case::Model,
+) -> Result<(), ApiError> {
+    let (key, now) = contribution(after);
+    let mut deltas = match before.map(contribution) {
+        None => vec![(key, now)],
+        Some((old_key, old)) if old_key == key => vec![(key, now.minus(&old))],
+        Some((old_key, old)) => vec![(old_key, old.negated()), (key, now)],
+    };
+    // Rows are always locked in key order, so two transactions never wait on each other in a
+    // circle.
+    deltas.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, delta) in deltas.iter().filter(|(_, d)| !d.is_zero()) {
+        add(db, key, delta).await?;
+    }
+    Ok(())
+}
+
+async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(), ApiError> {
+    let backend = db.get_database_backend();
+    let p = |i: usize| match backend {
+        DatabaseBackend::Postgres => format!("${i}"),
+        _ => "?".to_owned(),
+    };
+    let placeholders: Vec<String> = (1..=14).map(p).collect();
+    let sql = format!(
+        "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
+         received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
+         refused_with_reasons, returned_unclaimed) VALUES ({}) \
+         ON CONFLICT (month, region_code, service_code, provider_id, channel, tenths) DO UPDATE SET \
+         received = report_rollup.received + excluded.received, \
+         in_progress = report_rollup.in_progress + excluded.in_progress, \
+         completed = report_rollup.completed + excluded.completed, \
+         completed_on_time = report_rollup.completed_on_time + excluded.completed_on_time, \
+         completed_late = report_rollup.completed_late + excluded.completed_late, \
+         refused_at_intake = report_rollup.refused_at_intake + excluded.refused_at_intake, \
+         refused_with_reasons = report_rollup.refused_with_reasons + excluded.refused_with_reasons, \
+         returned_unclaimed = report_rollup.returned_unclaimed + excluded.returned_unclaimed",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value> = vec![
+        key.month.clone().into(),
+        key.region.clone().into(),
+        key.service.clone().into(),
+        key.provider.into(),
+        key.channel.clone().into(),
+        key.tenths.into(),
+    ];
+    values.extend(d.fields().iter().map(|v| Value::from(*v)));
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// Recomputes the whole rollup from the cases, in one transaction of the caller's choosing:
+/// after a bulk load (`qyzmet generate`), or to check that the maintained rollup is right.
+pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
+    let backend = db.get_database_backend();
+    let (month, t, f) = match backend {
+        DatabaseBackend::Postgres => (
+            "to_char((registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
+            "TRUE",
+            "FALSE",
+        ),
+        _ => ("strftime('%Y-%m', registered_at, '+5 hours')", "1", "0"),
+    };
+    let tenths = tenths_sql(backend, "result_working_days");
+    db.execute_unprepared("DELETE FROM report_rollup").await?;
+    let done = db
+        .execute_unprepared(&format!(
+            "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
+             received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
+             refused_with_reasons, returned_unclaimed) \
+             SELECT {month}, region_code, service_code, provider_id, channel, {tenths}, COUNT(*), \
+             SUM(CASE WHEN status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {t} THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {f} THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {t} THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN returned_unclaimed = {t} THEN 1 ELSE 0 END) \
+             FROM service_case GROUP BY 1, 2, 3, 4, 5, 6"
+        ))
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenths_round_half_up() {
+        assert_eq!(tenths(0.0), 0);
+        assert_eq!(tenths(0.5625), 6);
+        assert_eq!(tenths(1.6875), 17);
+        assert_eq!(tenths(6.875), 69);
+        assert_eq!(tenths(1.04), 10);
+        assert_eq!(tenths(1.05), 11);
+    }
+
+    #[test]
+    fn months_are_counted_in_utc_plus_5() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        assert_eq!(month_of(at("2025-06-30T18:59:59Z")), "2025-06");
+        assert_eq!(month_of(at("2025-06-30T19:00:00Z")), "2025-07");
+    }
+}
