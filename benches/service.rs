@@ -458,22 +458,30 @@ async fn report(url: &str, runs: usize) {
         api::store::reports::Group::Region,
         api::store::reports::Group::Service,
     ];
+    // The peers run the very statement qyzmet's report runs (rollup months, raw ends, overdue
+    // from the open cases), without the merge into rows, HTTP or GraphQL.
+    let statement = api::store::reports::report_statement(
+        s.db.get_database_backend(),
+        &filter,
+        &groups,
+        at("2025-06-02T10:00:00+05:00"), // the benchmark server's fixed clock
+    );
     let mut lat = Vec::new();
     let t0 = Instant::now();
     for _ in 0..runs {
         let t = Instant::now();
-        api::store::reports::report(&s.db, &filter, &groups, at("2025-06-02T10:00:00+05:00"))
+        s.db.query_all_raw(statement.clone())
             .await
-            .expect("report");
+            .expect("report statement");
         lat.push(t.elapsed());
     }
     stats(
-        "peer: the same SQL through the driver, no HTTP/GraphQL",
+        "peer: the same statement through the driver, no HTTP/GraphQL",
         lat,
         t0.elapsed(),
     );
     if s.db.get_database_backend() == DatabaseBackend::Postgres {
-        psql_timing(url, runs);
+        psql_timing(url, &format!("{statement};"), runs);
     }
     // Step moves idle, then while reports run continuously.
     let clerk = s.login("mangystau-clerk").await;
@@ -509,20 +517,7 @@ async fn report(url: &str, runs: usize) {
     );
 }
 
-fn psql_timing(url: &str, runs: usize) {
-    let sql = "SELECT c.region_code, c.service_code, COUNT(*), \
-        SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = FALSE THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = FALSE AND c.result_on_time = TRUE THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = FALSE AND c.result_on_time = FALSE THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = TRUE THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.returned_unclaimed = TRUE THEN 1 ELSE 0 END), \
-        SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL AND c.term_due_at < '2025-06-02T05:00:00Z' THEN 1 ELSE 0 END), \
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY c.result_working_days), \
-        percentile_cont(0.9) WITHIN GROUP (ORDER BY c.result_working_days) \
-        FROM service_case c WHERE c.registered_at >= '2024-12-31T19:00:00Z' AND c.registered_at < '2025-12-31T19:00:00Z' \
-        GROUP BY c.region_code, c.service_code ORDER BY c.region_code, c.service_code;";
+fn psql_timing(url: &str, sql: &str, runs: usize) {
     let script = format!(
         "\\timing on\n{}\n",
         std::iter::repeat_n(sql, runs + 1)

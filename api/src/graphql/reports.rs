@@ -87,9 +87,10 @@ pub struct ReportRow {
     overdue_now: i64,
     /// Completed on time / completed; null when nothing was completed.
     on_time_rate: Option<f64>,
-    /// Median working days from registration to delivery (results and reasoned refusals).
+    /// Median working days from registration to delivery (results and reasoned refusals), each
+    /// duration counted in tenths of a working day (half up), interpolated as `percentile_cont`.
     median_working_days: Option<f64>,
-    /// 90th percentile of working days from registration to delivery.
+    /// 90th percentile of working days from registration to delivery, counted as the median.
     p90_working_days: Option<f64>,
 }
 
