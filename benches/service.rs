@@ -491,8 +491,8 @@ async fn report(url: &str, runs: usize) {
         s.login("mangystau-head").await,
         clerk.clone(),
     ]);
-    let idle = s.register(&clerk, 50).await;
-    let busy = s.register(&clerk, 50).await;
+    let idle = s.register(&clerk, 125).await;
+    let busy = s.register(&clerk, 125).await;
     let (lat, wall) = engine_steps(&s, &tokens, idle, 1).await;
     let (_, idle_p99) = stats("step moves, idle", lat, wall);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -306,7 +306,11 @@ impl ReportQuery {
         let state = state(ctx)?;
         let groups: Vec<Group> = group_by.into_iter().map(Into::into).collect();
         let rows = report_rows(state, p, filter.unwrap_or_default(), &groups).await?;
-        let codes = provider_codes(state).await?;
+        let codes = if groups.contains(&Group::Provider) {
+            provider_codes(state).await?
+        } else {
+            HashMap::new()
+        };
         Ok(rows
             .into_iter()
             .map(|r| ReportRow {

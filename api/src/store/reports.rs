@@ -469,7 +469,7 @@ struct Totals {
     durations: BTreeMap<i32, i64>,
 }
 
-/// The SLA report, ordered by the group keys in the order given.
+/// The SLA report, ordered by the group keys.
 pub async fn report(
     db: &impl ConnectionTrait,
     filter: &Filter,
@@ -510,7 +510,7 @@ pub async fn report(
         .collect())
 }
 
-/// One group key's value, for ordering rows by the keys in the order the caller gave them.
+/// One group key's value, for ordering rows by their keys.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum KeyValue {
     Text(Option<String>),

@@ -40,25 +40,25 @@ pub struct RollupKey {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Registered.
-    pub received: i64,
+    pub received: i32,
     /// Neither refused at intake nor delivered.
-    pub in_progress: i64,
+    pub in_progress: i32,
     /// Result delivered.
-    pub completed: i64,
+    pub completed: i32,
     /// Delivered by the legal result date.
-    pub completed_on_time: i64,
+    pub completed_on_time: i32,
     /// Delivered after it.
-    pub completed_late: i64,
+    pub completed_late: i32,
     /// Refusal receipt at intake.
-    pub refused_at_intake: i64,
+    pub refused_at_intake: i32,
     /// Reasoned refusal delivered.
-    pub refused_with_reasons: i64,
+    pub refused_with_reasons: i32,
     /// Result returned to the provider unclaimed.
-    pub returned_unclaimed: i64,
+    pub returned_unclaimed: i32,
 }
 
 impl Counts {
-    fn fields(&self) -> [i64; 8] {
+    fn fields(&self) -> [i32; 8] {
         [
             self.received,
             self.in_progress,
@@ -122,7 +122,7 @@ pub fn contribution(c: &service_case::Model) -> (RollupKey, Counts) {
     let refused_at_intake = c.status == "REFUSED_AT_INTAKE";
     let delivered = c.result_at.is_some();
     let completed = delivered && !c.refusal_prepared;
-    let flag = |b: bool| i64::from(b);
+    let flag = |b: bool| i32::from(b);
     (
         RollupKey {
             month: month_of(c.registered_at),
