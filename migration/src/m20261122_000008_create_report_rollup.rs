@@ -1,13 +1,15 @@
 //! Report totals kept up to date in the same transaction as every case change, so that a report
 //! reads a few thousand rollup rows instead of every case of its period.
 //!
-//! One row per registration month (UTC+5), region, service, provider, channel and duration
-//! bucket (working days from registration to delivery, in tenths; −1 for cases without one yet).
-//! Every case counts in exactly one row. Existing cases are folded in once, here; from then on
-//! the case store moves a case's contribution from its old row to its new one as it changes.
+//! One row per registration month (UTC+5), region, service, provider, channel, duration bucket
+//! (working days from registration to delivery, in tenths; −1 for cases without one yet) and, for
+//! cases in progress, the day (UTC+5) their legal term ends (empty otherwise), so that "overdue
+//! now" is a sum over rows whose day has passed. Every case counts in exactly one row. Existing
+//! cases are folded in once, here; from then on the case store moves a case's contribution from
+//! its old row to its new one as it changes.
 //!
-//! Open cases get a partial index of their own: "overdue now" depends on the clock, so reports
-//! count it from those rows directly.
+//! Open cases get a partial index by term: for the day in progress, reports count the cases whose
+//! term ended before now from those rows.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
@@ -24,6 +26,7 @@ enum ReportRollup {
     ProviderId,
     Channel,
     Tenths,
+    DueDay,
     Received,
     InProgress,
     Completed,
@@ -53,7 +56,8 @@ impl MigrationTrait for Migration {
                     .not_null(),
             )
             .col(ColumnDef::new(ReportRollup::Channel).string().not_null())
-            .col(ColumnDef::new(ReportRollup::Tenths).integer().not_null());
+            .col(ColumnDef::new(ReportRollup::Tenths).integer().not_null())
+            .col(ColumnDef::new(ReportRollup::DueDay).string().not_null());
         for counter in [
             ReportRollup::Received,
             ReportRollup::InProgress,
@@ -73,7 +77,8 @@ impl MigrationTrait for Migration {
                 .col(ReportRollup::ServiceCode)
                 .col(ReportRollup::ProviderId)
                 .col(ReportRollup::Channel)
-                .col(ReportRollup::Tenths),
+                .col(ReportRollup::Tenths)
+                .col(ReportRollup::DueDay),
         );
         manager.create_table(table.to_owned()).await?;
 
@@ -81,7 +86,7 @@ impl MigrationTrait for Migration {
         // Same text on both databases; both match a query's identical predicate to the index's.
         db.execute_unprepared(
             "CREATE INDEX ix_case_open ON service_case \
-             (registered_at, region_code, service_code, provider_id, channel, term_due_at) \
+             (term_due_at, registered_at, region_code, service_code, provider_id, channel) \
              WHERE result_at IS NULL AND status <> 'REFUSED_AT_INTAKE'",
         )
         .await?;
@@ -104,33 +109,37 @@ impl MigrationTrait for Migration {
 /// Folds the cases that exist into the rollup. A frozen copy of what the case store maintains
 /// (`api::store::rollup`), so that this migration means the same thing forever.
 fn backfill(backend: DatabaseBackend) -> String {
-    let (month, tenths, t, f) = match backend {
+    let (month, day, tenths, t, f) = match backend {
         DatabaseBackend::Postgres => (
             "to_char((registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
+            "to_char((term_due_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM-DD')",
             "CAST(floor(result_working_days * 10 + 0.5) AS INTEGER)",
             "TRUE",
             "FALSE",
         ),
         _ => (
             "strftime('%Y-%m', registered_at, '+5 hours')",
+            "strftime('%Y-%m-%d', term_due_at, '+5 hours')",
             "CAST(result_working_days * 10 + 0.5 AS INTEGER)",
             "1",
             "0",
         ),
     };
+    let open = "status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL";
     format!(
         "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
-         received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
+         due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
          refused_with_reasons, returned_unclaimed) \
          SELECT {month}, region_code, service_code, provider_id, channel, \
-         COALESCE({tenths}, -1), COUNT(*), \
-         SUM(CASE WHEN status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL THEN 1 ELSE 0 END), \
+         COALESCE({tenths}, -1), \
+         CASE WHEN {open} AND term_due_at IS NOT NULL THEN {day} ELSE '' END, COUNT(*), \
+         SUM(CASE WHEN {open} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {t} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {f} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END), \
          SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {t} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN returned_unclaimed = {t} THEN 1 ELSE 0 END) \
-         FROM service_case GROUP BY 1, 2, 3, 4, 5, 6"
+         FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7"
     )
 }

@@ -262,6 +262,27 @@ async fn the_sla_report_matches_hand_computed_figures() {
         close(&june["data"]["report"][0]["medianWorkingDays"], 1.7),
         "{june}"
     );
+
+    // Overdue now, as the clock passes E's term (Tue 15 Jul 18:30 +05): not yet at 18:00, from the
+    // open cases due today at 18:31, from the rollup's passed term day on the 16th.
+    for (now, overdue) in [
+        ("2025-07-15T18:00:00+05:00", 0),
+        ("2025-07-15T18:31:00+05:00", 1),
+        ("2025-07-16T09:00:00+05:00", 1),
+    ] {
+        app.clock.set(at(now));
+        let (_, body) = app
+            .graphql_as(
+                &national,
+                REPORT,
+                json!({ "f": { "regions": ["east-kazakhstan"] }, "g": [] }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["report"][0]["overdueNow"], overdue,
+            "{now}: {body}"
+        );
+    }
 }
 
 /// The rollup kept up to date move by move holds exactly what recomputing it from the cases gives.
@@ -275,7 +296,7 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
         let rows = db
             .query_all_raw(Statement::from_string(
                 backend,
-                "SELECT month, region_code, service_code, provider_id, channel, tenths, received, \
+                "SELECT month, region_code, service_code, provider_id, channel, tenths, due_day, received, \
                  in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
                  refused_with_reasons, returned_unclaimed FROM report_rollup \
                  WHERE received <> 0 OR in_progress <> 0 OR completed <> 0 OR returned_unclaimed <> 0 \
@@ -292,13 +313,14 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
                         .expect(c)
                 };
                 format!(
-                    "{} {} {} {} {} {} {:?}",
+                    "{} {} {} {} {} {} {:?} {:?}",
                     text("month"),
                     text("region_code"),
                     text("service_code"),
                     num("provider_id"),
                     text("channel"),
                     num("tenths"),
+                    text("due_day"),
                     [
                         "received",
                         "in_progress",
@@ -316,7 +338,8 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
     };
     let maintained = snapshot(app.db.clone()).await;
     // One row per case here: June at the EK office A (10 tenths), B (69), C (−1, refused at
-    // intake), D (17); July E (−1, office) and F (10, State Corporation); Atyrau G (6).
+    // intake), D (17); July E (−1, office, due 2025-07-15) and F (10, State Corporation);
+    // Atyrau G (6).
     assert_eq!(maintained.len(), 7, "{maintained:#?}");
     let txn = app.db.begin().await.expect("begin");
     api::store::rollup::rebuild(&txn).await.expect("rebuild");

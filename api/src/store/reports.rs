@@ -158,12 +158,11 @@ struct Sql {
 }
 
 impl Sql {
+    /// Numbered on both databases (sqlx binds SQLite's `$N` by its number), so a parameter may
+    /// appear in the text before one added earlier.
     fn param(&mut self, v: Value) -> String {
         self.values.push(v);
-        match self.backend {
-            DatabaseBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
+        format!("${}", self.values.len())
     }
 
     fn time(&mut self, t: DateTime<Utc>) -> String {
@@ -278,6 +277,8 @@ struct Plan {
     /// Whole months `[from, to)` read from the rollup, `None` for none; each bound `None` when
     /// the period is open on that side.
     months: Option<(Option<String>, Option<String>)>,
+    /// The registrations those whole months hold, as instants.
+    in_months: Span,
     /// Instant ranges `[from, to)` read from the cases.
     raw: Vec<Span>,
 }
@@ -304,13 +305,18 @@ fn month_start(at: DateTime<Utc>, next: bool) -> Option<(String, DateTime<Utc>)>
 }
 
 impl Plan {
+    fn raw_only(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Plan {
+        Plan {
+            months: None,
+            in_months: (None, None),
+            raw: vec![(from, to)],
+        }
+    }
+
     fn of(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Plan {
         let a = from.map(|f| month_start(f, true));
         let b = to.map(|t| month_start(t, false));
-        let raw_only = Plan {
-            months: None,
-            raw: vec![(from, to)],
-        };
+        let raw_only = Plan::raw_only(from, to);
         match (a, b) {
             (Some(None), _) | (_, Some(None)) => raw_only,
             (Some(Some((_, a_at))), Some(Some((_, b_at)))) if a_at >= b_at => raw_only,
@@ -329,6 +335,7 @@ impl Plan {
                     }
                 }
                 Plan {
+                    in_months: (a.as_ref().map(|m| m.1), b.as_ref().map(|m| m.1)),
                     months: Some((a.map(|m| m.0), b.map(|m| m.0))),
                     raw,
                 }
@@ -366,10 +373,24 @@ fn histogram_median_p90(h: &BTreeMap<i32, i64>) -> (Option<f64>, Option<f64>) {
     (Some(at(0.5)), Some(at(0.9)))
 }
 
+/// The start of the day of `now` in UTC+5, and that day as `YYYY-MM-DD`.
+fn today(now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
+    let offset = chrono::FixedOffset::east_opt(5 * 3600)?;
+    let local = now.with_timezone(&offset).date_naive();
+    let start = offset
+        .from_local_datetime(&local.and_hms_opt(0, 0, 0)?)
+        .single()?;
+    Some((
+        local.format("%Y-%m-%d").to_string(),
+        start.with_timezone(&Utc),
+    ))
+}
+
 /// The statement the SLA report runs: whole months from the rollup, the ends of the period from
-/// the cases, and overdue-now from the open cases (it depends on the clock, so it cannot be
-/// rolled up). Each branch yields rows of group keys, a duration bucket and counts, which
-/// [`report`] adds up. Public so that the benchmark can time the very same SQL in `psql`.
+/// the cases. "Overdue now" comes from the rollup's rows whose term day has passed, plus the open
+/// cases whose term ended earlier today (through the partial index `ix_case_open`). Each branch
+/// yields rows of group keys, a duration bucket and counts, which [`report`] adds up. Public so
+/// that the benchmark can time the very same SQL in `psql`.
 pub fn report_statement(
     backend: DatabaseBackend,
     filter: &Filter,
@@ -394,9 +415,22 @@ pub fn report_statement(
         let group: String = cols.iter().map(|c| format!("{c}, ")).collect();
         (select, group)
     };
-    let plan = Plan::of(filter.from, filter.to);
+    let zeros = "CAST(0 AS BIGINT) AS received, CAST(0 AS BIGINT) AS in_progress, \
+                 CAST(0 AS BIGINT) AS completed, CAST(0 AS BIGINT) AS completed_on_time, \
+                 CAST(0 AS BIGINT) AS completed_late, CAST(0 AS BIGINT) AS refused_at_intake, \
+                 CAST(0 AS BIGINT) AS refused_with_reasons, CAST(0 AS BIGINT) AS returned_unclaimed";
+    let open = "c.result_at IS NULL AND c.status <> 'REFUSED_AT_INTAKE'";
+    let raw_cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
+    let (raw_select, raw_group) = keys_of(&raw_cols);
+    let today = today(now);
+    let plan = if today.is_some() {
+        Plan::of(filter.from, filter.to)
+    } else {
+        // A clock the day arithmetic cannot place: the cases only.
+        Plan::raw_only(filter.from, filter.to)
+    };
     let mut branches = Vec::new();
-    if let Some((from, to)) = &plan.months {
+    if let (Some((from, to)), Some((today, today_start))) = (&plan.months, today) {
         let cols: Vec<String> = groups.iter().map(|g| g.rollup_column()).collect();
         let (select, group) = keys_of(&cols);
         let mut w = lists_sql(&mut sql, filter, "r");
@@ -408,59 +442,82 @@ pub fn report_statement(
             let p = sql.param(m.clone().into());
             w.push(format!("r.month < {p}"));
         }
+        let today_p = sql.param(today.into());
         branches.push(format!(
-            "SELECT {select}r.tenths AS tenths, \
-             CAST(SUM(r.received) AS BIGINT) AS received, CAST(SUM(r.in_progress) AS BIGINT) AS in_progress, \
-             CAST(SUM(r.completed) AS BIGINT) AS completed, CAST(SUM(r.completed_on_time) AS BIGINT) AS completed_on_time, \
-             CAST(SUM(r.completed_late) AS BIGINT) AS completed_late, CAST(SUM(r.refused_at_intake) AS BIGINT) AS refused_at_intake, \
-             CAST(SUM(r.refused_with_reasons) AS BIGINT) AS refused_with_reasons, \
-             CAST(SUM(r.returned_unclaimed) AS BIGINT) AS returned_unclaimed, CAST(0 AS BIGINT) AS overdue_now \
-             FROM report_rollup r WHERE {} GROUP BY {group}r.tenths",
-            w.join(" AND ")
+                "SELECT {select}r.tenths AS tenths, \
+                 CAST(SUM(r.received) AS BIGINT) AS received, CAST(SUM(r.in_progress) AS BIGINT) AS in_progress, \
+                 CAST(SUM(r.completed) AS BIGINT) AS completed, CAST(SUM(r.completed_on_time) AS BIGINT) AS completed_on_time, \
+                 CAST(SUM(r.completed_late) AS BIGINT) AS completed_late, CAST(SUM(r.refused_at_intake) AS BIGINT) AS refused_at_intake, \
+                 CAST(SUM(r.refused_with_reasons) AS BIGINT) AS refused_with_reasons, \
+                 CAST(SUM(r.returned_unclaimed) AS BIGINT) AS returned_unclaimed, \
+                 CAST(SUM(CASE WHEN r.due_day <> '' AND r.due_day < {today_p} THEN r.in_progress ELSE 0 END) AS BIGINT) AS overdue_now \
+                 FROM report_rollup r WHERE {} GROUP BY {group}r.tenths",
+                w.join(" AND ")
+            ));
+        // Registered in those months, due earlier today: overdue, though their day has not passed.
+        let mut w = lists_sql(&mut sql, filter, "c");
+        w.extend(period_sql(
+            &mut sql,
+            plan.in_months.0,
+            plan.in_months.1,
+            "c",
+        ));
+        let (start_p, now_p) = (sql.time(today_start), sql.time(now));
+        // The predicate is the partial index's, word for word.
+        w.push(format!(
+            "{open} AND c.term_due_at >= {start_p} AND c.term_due_at < {now_p}"
+        ));
+        branches.push(format!(
+            "SELECT {raw_select}-1 AS tenths, {zeros}, CAST(COUNT(*) AS BIGINT) AS overdue_now \
+                 FROM service_case c WHERE {}{}",
+            w.join(" AND "),
+            if raw_cols.is_empty() {
+                String::new()
+            } else {
+                format!(" GROUP BY {}", raw_cols.join(", "))
+            }
         ));
     }
-    let cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
-    let (select, group) = keys_of(&cols);
     let tenths = crate::store::rollup::tenths_sql(backend, "c.result_working_days");
     for (from, to) in &plan.raw {
         let mut w = lists_sql(&mut sql, filter, "c");
         w.extend(period_sql(&mut sql, *from, *to, "c"));
-        branches.push(format!(
-            "SELECT {select}{tenths} AS tenths, CAST(COUNT(*) AS BIGINT) AS received, \
-             CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS in_progress, \
-             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed, \
-             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {t} THEN 1 ELSE 0 END) AS BIGINT) AS completed_on_time, \
-             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed_late, \
-             CAST(SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END) AS BIGINT) AS refused_at_intake, \
-             CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {t} THEN 1 ELSE 0 END) AS BIGINT) AS refused_with_reasons, \
-             CAST(SUM(CASE WHEN c.returned_unclaimed = {t} THEN 1 ELSE 0 END) AS BIGINT) AS returned_unclaimed, \
-             CAST(0 AS BIGINT) AS overdue_now \
-             FROM service_case c WHERE {} GROUP BY {group}{tenths}",
-            w.join(" AND ")
+        let now_p = sql.time(now);
+        branches.push(raw_branch(
+            &raw_select,
+            &raw_group,
+            &tenths,
+            &w.join(" AND "),
+            &now_p,
+            t,
+            f,
         ));
     }
-    // The predicate is the partial index `ix_case_open`'s, word for word.
-    let mut w = lists_sql(&mut sql, filter, "c");
-    w.extend(period_sql(&mut sql, filter.from, filter.to, "c"));
-    let now_p = sql.time(now);
-    w.push(format!(
-        "c.result_at IS NULL AND c.status <> 'REFUSED_AT_INTAKE' AND c.term_due_at < {now_p}"
-    ));
-    let zeros = "CAST(0 AS BIGINT) AS received, CAST(0 AS BIGINT) AS in_progress, \
-                 CAST(0 AS BIGINT) AS completed, CAST(0 AS BIGINT) AS completed_on_time, \
-                 CAST(0 AS BIGINT) AS completed_late, CAST(0 AS BIGINT) AS refused_at_intake, \
-                 CAST(0 AS BIGINT) AS refused_with_reasons, CAST(0 AS BIGINT) AS returned_unclaimed";
-    branches.push(format!(
-        "SELECT {select}-1 AS tenths, {zeros}, CAST(COUNT(*) AS BIGINT) AS overdue_now \
-         FROM service_case c WHERE {}{}",
-        w.join(" AND "),
-        if cols.is_empty() {
-            String::new()
-        } else {
-            format!(" GROUP BY {}", cols.join(", "))
-        }
-    ));
     Statement::from_sql_and_values(backend, branches.join(" UNION ALL "), sql.values)
+}
+
+/// A branch over the cases themselves: keys, duration bucket and every count, overdue included.
+fn raw_branch(
+    select: &str,
+    group: &str,
+    tenths: &str,
+    where_sql: &str,
+    now_p: &str,
+    t: &str,
+    f: &str,
+) -> String {
+    format!(
+        "SELECT {select}{tenths} AS tenths, CAST(COUNT(*) AS BIGINT) AS received, \
+         CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS in_progress, \
+         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed, \
+         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {t} THEN 1 ELSE 0 END) AS BIGINT) AS completed_on_time, \
+         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed_late, \
+         CAST(SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END) AS BIGINT) AS refused_at_intake, \
+         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {t} THEN 1 ELSE 0 END) AS BIGINT) AS refused_with_reasons, \
+         CAST(SUM(CASE WHEN c.returned_unclaimed = {t} THEN 1 ELSE 0 END) AS BIGINT) AS returned_unclaimed, \
+         CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL AND c.term_due_at < {now_p} THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now \
+         FROM service_case c WHERE {where_sql} GROUP BY {group}{tenths}"
+    )
 }
 
 #[derive(Default)]
@@ -643,6 +700,10 @@ mod tests {
             p,
             Plan {
                 months: Some((Some("2025-07".into()), Some("2025-08".into()))),
+                in_months: (
+                    Some(at("2025-07-01T00:00:00+05:00")),
+                    Some(at("2025-08-01T00:00:00+05:00"))
+                ),
                 raw: vec![
                     (
                         Some(at("2025-06-02T11:30:00+05:00")),
@@ -664,6 +725,10 @@ mod tests {
             year,
             Plan {
                 months: Some((Some("2025-01".into()), Some("2026-01".into()))),
+                in_months: (
+                    Some(at("2025-01-01T00:00:00+05:00")),
+                    Some(at("2026-01-01T00:00:00+05:00"))
+                ),
                 raw: vec![],
             }
         );
@@ -689,6 +754,7 @@ mod tests {
             Plan::of(None, None),
             Plan {
                 months: Some((None, None)),
+                in_months: (None, None),
                 raw: vec![]
             }
         );

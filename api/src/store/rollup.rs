@@ -1,7 +1,9 @@
 //! Report totals maintained in the same transaction as every case change.
 //!
 //! Every case counts in exactly one row of `report_rollup`, keyed by its registration month
-//! (UTC+5), region, service, provider, channel and duration bucket. When a case changes, its old
+//! (UTC+5), region, service, provider, channel, duration bucket and — while it is in progress —
+//! the day (UTC+5) its legal term ends, so that "overdue now" is a sum over the rows whose day
+//! has passed. When a case changes, its old
 //! contribution is taken out of its old row and the new one added to its new row, with an upsert
 //! that adds deltas, so concurrent transactions never overwrite each other's counts.
 //!
@@ -34,6 +36,8 @@ pub struct RollupKey {
     pub channel: String,
     /// Working days to delivery in tenths, −1 for none.
     pub tenths: i32,
+    /// In progress: the day `YYYY-MM-DD` (UTC+5) the legal term ends; empty otherwise.
+    pub due_day: String,
 }
 
 /// What one case adds to its row (each 0 or 1; as deltas also −1).
@@ -100,6 +104,13 @@ pub fn month_of(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// The day of an instant, `YYYY-MM-DD` in UTC+5.
+pub fn day_of(at: DateTime<Utc>) -> String {
+    (at + Duration::hours(REPORT_OFFSET_HOURS))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// Working days in tenths, rounded half up; the same arithmetic as the SQL in
 /// [`tenths_sql`] (multiply, add, floor on doubles), so both give the same bucket.
 pub fn tenths(working_days: f64) -> i32 {
@@ -123,6 +134,7 @@ pub fn contribution(c: &service_case::Model) -> (RollupKey, Counts) {
     let delivered = c.result_at.is_some();
     let completed = delivered && !c.refusal_prepared;
     let flag = |b: bool| i32::from(b);
+    let in_progress = !refused_at_intake && !delivered;
     (
         RollupKey {
             month: month_of(c.registered_at),
@@ -131,10 +143,14 @@ pub fn contribution(c: &service_case::Model) -> (RollupKey, Counts) {
             provider: c.provider_id,
             channel: c.channel.clone(),
             tenths: c.result_working_days.map_or(-1, tenths),
+            due_day: match c.term_due_at {
+                Some(t) if in_progress => day_of(t),
+                _ => String::new(),
+            },
         },
         Counts {
             received: 1,
-            in_progress: flag(!refused_at_intake && !delivered),
+            in_progress: flag(in_progress),
             completed: flag(completed),
             completed_on_time: flag(completed && c.result_on_time == Some(true)),
             completed_late: flag(completed && c.result_on_time == Some(false)),
@@ -174,12 +190,13 @@ async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(
         DatabaseBackend::Postgres => format!("${i}"),
         _ => "?".to_owned(),
     };
-    let placeholders: Vec<String> = (1..=14).map(p).collect();
+    let placeholders: Vec<String> = (1..=15).map(p).collect();
     let sql = format!(
         "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
-         received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
+         due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
          refused_with_reasons, returned_unclaimed) VALUES ({}) \
-         ON CONFLICT (month, region_code, service_code, provider_id, channel, tenths) DO UPDATE SET \
+         ON CONFLICT (month, region_code, service_code, provider_id, channel, tenths, due_day) \
+         DO UPDATE SET \
          received = report_rollup.received + excluded.received, \
          in_progress = report_rollup.in_progress + excluded.in_progress, \
          completed = report_rollup.completed + excluded.completed, \
@@ -197,6 +214,7 @@ async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(
         key.provider.into(),
         key.channel.clone().into(),
         key.tenths.into(),
+        key.due_day.clone().into(),
     ];
     values.extend(d.fields().iter().map(|v| Value::from(*v)));
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
@@ -208,30 +226,38 @@ async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(
 /// after a bulk load (`qyzmet generate`), or to check that the maintained rollup is right.
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     let backend = db.get_database_backend();
-    let (month, t, f) = match backend {
+    let (month, day, t, f) = match backend {
         DatabaseBackend::Postgres => (
             "to_char((registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
+            "to_char((term_due_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM-DD')",
             "TRUE",
             "FALSE",
         ),
-        _ => ("strftime('%Y-%m', registered_at, '+5 hours')", "1", "0"),
+        _ => (
+            "strftime('%Y-%m', registered_at, '+5 hours')",
+            "strftime('%Y-%m-%d', term_due_at, '+5 hours')",
+            "1",
+            "0",
+        ),
     };
+    let open = "status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL";
     let tenths = tenths_sql(backend, "result_working_days");
     db.execute_unprepared("DELETE FROM report_rollup").await?;
     let done = db
         .execute_unprepared(&format!(
             "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
-             received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
+             due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
              refused_with_reasons, returned_unclaimed) \
-             SELECT {month}, region_code, service_code, provider_id, channel, {tenths}, COUNT(*), \
-             SUM(CASE WHEN status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL THEN 1 ELSE 0 END), \
+             SELECT {month}, region_code, service_code, provider_id, channel, {tenths}, \
+             CASE WHEN {open} AND term_due_at IS NOT NULL THEN {day} ELSE '' END, COUNT(*), \
+             SUM(CASE WHEN {open} THEN 1 ELSE 0 END), \
              SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} THEN 1 ELSE 0 END), \
              SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {t} THEN 1 ELSE 0 END), \
              SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {f} THEN 1 ELSE 0 END), \
              SUM(CASE WHEN status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END), \
              SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {t} THEN 1 ELSE 0 END), \
              SUM(CASE WHEN returned_unclaimed = {t} THEN 1 ELSE 0 END) \
-             FROM service_case GROUP BY 1, 2, 3, 4, 5, 6"
+             FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7"
         ))
         .await?;
     Ok(done.rows_affected())
