@@ -8,6 +8,10 @@
 //! cases are folded in once, here; from then on the case store moves a case's contribution from
 //! its old row to its new one as it changes.
 //!
+//! Finished steps roll up the same way into `step_rollup`: per registration month, region,
+//! service, provider, channel, mailbox, stage and share of the allowed working time used (in
+//! hundredths), how many steps and how many late. A step finishes once, so these only grow.
+//!
 //! Open cases get a partial index by term: for the day in progress, reports count the cases whose
 //! term ended before now from those rows.
 
@@ -35,6 +39,21 @@ enum ReportRollup {
     RefusedAtIntake,
     RefusedWithReasons,
     ReturnedUnclaimed,
+}
+
+#[derive(DeriveIden)]
+enum StepRollup {
+    Table,
+    Month,
+    RegionCode,
+    ServiceCode,
+    ProviderId,
+    Channel,
+    Mailbox,
+    Stage,
+    ShareBucket,
+    Steps,
+    Late,
 }
 
 #[async_trait::async_trait]
@@ -81,6 +100,52 @@ impl MigrationTrait for Migration {
                 .col(ReportRollup::DueDay),
         );
         manager.create_table(table.to_owned()).await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(StepRollup::Table)
+                    .col(ColumnDef::new(StepRollup::Month).string().not_null())
+                    .col(ColumnDef::new(StepRollup::RegionCode).string().not_null())
+                    .col(ColumnDef::new(StepRollup::ServiceCode).string().not_null())
+                    .col(
+                        ColumnDef::new(StepRollup::ProviderId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(StepRollup::Channel).string().not_null())
+                    .col(ColumnDef::new(StepRollup::Mailbox).string().not_null())
+                    .col(ColumnDef::new(StepRollup::Stage).string().not_null())
+                    .col(
+                        ColumnDef::new(StepRollup::ShareBucket)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(StepRollup::Steps)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(StepRollup::Late)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(StepRollup::Month)
+                            .col(StepRollup::RegionCode)
+                            .col(StepRollup::ServiceCode)
+                            .col(StepRollup::ProviderId)
+                            .col(StepRollup::Channel)
+                            .col(StepRollup::Mailbox)
+                            .col(StepRollup::Stage)
+                            .col(StepRollup::ShareBucket),
+                    )
+                    .to_owned(),
+            )
+            .await?;
 
         let db = manager.get_connection();
         // Same text on both databases; both match a query's identical predicate to the index's.
@@ -90,8 +155,9 @@ impl MigrationTrait for Migration {
              WHERE result_at IS NULL AND status <> 'REFUSED_AT_INTAKE'",
         )
         .await?;
-        db.execute_unprepared(&backfill(manager.get_database_backend()))
-            .await?;
+        let backend = manager.get_database_backend();
+        db.execute_unprepared(&backfill(backend)).await?;
+        db.execute_unprepared(&backfill_steps(backend)).await?;
         Ok(())
     }
 
@@ -99,6 +165,9 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX ix_case_open")
+            .await?;
+        manager
+            .drop_table(Table::drop().table(StepRollup::Table).to_owned())
             .await?;
         manager
             .drop_table(Table::drop().table(ReportRollup::Table).to_owned())
@@ -141,5 +210,30 @@ fn backfill(backend: DatabaseBackend) -> String {
          SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {t} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN returned_unclaimed = {t} THEN 1 ELSE 0 END) \
          FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
+}
+
+/// Folds the finished steps into the step rollup (frozen, as [`backfill`]).
+fn backfill_steps(backend: DatabaseBackend) -> String {
+    let (month, bucket, f) = match backend {
+        DatabaseBackend::Postgres => (
+            "to_char((c.registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
+            "CAST(floor(CAST(s.used_minutes AS DOUBLE PRECISION) / s.allowed_minutes * 100 + 0.5) AS BIGINT)",
+            "FALSE",
+        ),
+        _ => (
+            "strftime('%Y-%m', c.registered_at, '+5 hours')",
+            "CAST(CAST(s.used_minutes AS REAL) / s.allowed_minutes * 100 + 0.5 AS INTEGER)",
+            "0",
+        ),
+    };
+    format!(
+        "INSERT INTO step_rollup (month, region_code, service_code, provider_id, channel, mailbox, \
+         stage, share_bucket, steps, late) \
+         SELECT {month}, c.region_code, c.service_code, c.provider_id, c.channel, s.mailbox, s.stage, \
+         {bucket}, COUNT(*), SUM(CASE WHEN s.on_time = {f} THEN 1 ELSE 0 END) \
+         FROM case_step s JOIN service_case c ON c.id = s.case_id \
+         WHERE s.finished_at IS NOT NULL AND s.allowed_minutes > 0 AND s.used_minutes IS NOT NULL \
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
     )
 }

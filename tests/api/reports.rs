@@ -285,7 +285,8 @@ async fn the_sla_report_matches_hand_computed_figures() {
     }
 }
 
-/// The rollup kept up to date move by move holds exactly what recomputing it from the cases gives.
+/// The rollups kept up to date move by move hold exactly what recomputing them from the cases
+/// and steps gives.
 #[actix_web::test]
 async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
     use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
@@ -336,6 +337,50 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
             })
             .collect::<Vec<_>>()
     };
+    let step_snapshot = |db: sea_orm::DatabaseConnection| async move {
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT month, region_code, service_code, provider_id, channel, mailbox, stage, \
+                 share_bucket, steps, late FROM step_rollup ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+            ))
+            .await
+            .expect("step rollup rows");
+        rows.iter()
+            .map(|r| {
+                let text = |c: &str| r.try_get::<String>("", c).expect(c);
+                let num = |c: &str| {
+                    r.try_get::<i64>("", c)
+                        .or_else(|_| r.try_get::<i32>("", c).map(i64::from))
+                        .expect(c)
+                };
+                format!(
+                    "{} {} {} {} {} {} {} {} {} {}",
+                    text("month"),
+                    text("region_code"),
+                    text("service_code"),
+                    num("provider_id"),
+                    text("channel"),
+                    text("mailbox"),
+                    text("stage"),
+                    num("share_bucket"),
+                    num("steps"),
+                    num("late")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let maintained_steps = step_snapshot(app.db.clone()).await;
+    // The head's resolution alone gives four buckets (A 9600, B 66000, D 16200, F 0 hundredths).
+    assert!(
+        maintained_steps
+            .iter()
+            .filter(|r| r.contains(" RESOLUTION "))
+            .count()
+            >= 4,
+        "{maintained_steps:#?}"
+    );
     let maintained = snapshot(app.db.clone()).await;
     // One row per case here: June at the EK office A (10 tenths), B (69), C (−1, refused at
     // intake), D (17); July E (−1, office, due 2025-07-15) and F (10, State Corporation);
@@ -346,6 +391,7 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
     txn.commit().await.expect("commit");
     let rebuilt = snapshot(app.db.clone()).await;
     assert_eq!(maintained, rebuilt);
+    assert_eq!(maintained_steps, step_snapshot(app.db.clone()).await);
 }
 
 #[actix_web::test]
@@ -388,6 +434,32 @@ async fn step_compliance_shows_where_the_time_went() {
         (prepare["steps"].clone(), prepare["late"].clone()),
         (json!(4), json!(0))
     );
+
+    // The same cases through a period that starts and ends inside months (2 Jun 00:00 to 5 Aug:
+    // June and August read from the steps, July from the rollup) give the same rows; a period
+    // from 2 Jun 11:30 leaves out A and B (registered at 10:00 and 11:00).
+    let q = "query($f: ReportFilter) { stepCompliance(filter: $f) { mailbox stage steps late medianShareUsed p90ShareUsed } }";
+    let (_, mixed) = app
+        .graphql_as(&analyst, q, json!({ "f": { "from": "2025-06-02T00:00:00+05:00", "to": "2025-08-05T00:00:00+05:00" } }))
+        .await;
+    assert_eq!(
+        mixed["data"]["stepCompliance"],
+        body["data"]["stepCompliance"]
+    );
+    let (_, later) = app
+        .graphql_as(&analyst, q, json!({ "f": { "from": "2025-06-02T11:30:00+05:00", "to": "2025-08-05T00:00:00+05:00" } }))
+        .await;
+    let resolution = later["data"]["stepCompliance"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["stage"] == "RESOLUTION"))
+        .unwrap_or_else(|| panic!("{later}"));
+    // D (×162) and F (×0): median 81, p90 0 + 0.9 × 162 = 145.8; D was late.
+    assert_eq!(
+        (resolution["steps"].clone(), resolution["late"].clone()),
+        (json!(2), json!(1))
+    );
+    assert!(close(&resolution["medianShareUsed"], 81.0), "{resolution}");
+    assert!(close(&resolution["p90ShareUsed"], 145.8), "{resolution}");
 }
 
 #[actix_web::test]

@@ -115,7 +115,8 @@ pub struct StepComplianceRow {
     steps: i64,
     /// Of which finished after their due time.
     late: i64,
-    /// Median share of the allowed working time used (1.0 = all of it).
+    /// Median share of the allowed working time used (1.0 = all of it), each step's share counted
+    /// in hundredths (half up), interpolated as `percentile_cont`.
     median_share_used: Option<f64>,
     /// 90th percentile of the share of the allowed working time used.
     p90_share_used: Option<f64>,

@@ -634,7 +634,7 @@ pub async fn create(
         finish_open_step(
             &txn,
             &clocks,
-            id,
+            &inserted,
             &new.actor,
             now,
             if refused {
@@ -753,14 +753,14 @@ pub async fn create(
 async fn finish_open_step(
     txn: &DatabaseTransaction,
     clocks: &Clocks<'_>,
-    case_id: i64,
+    case: &service_case::Model,
     actor: &Actor,
     now: DateTime<Utc>,
     outcome: &str,
     comment: Option<String>,
 ) -> Result<Option<case_step::Model>, ApiError> {
     let open = case_step::Entity::find()
-        .filter(case_step::Column::CaseId.eq(case_id))
+        .filter(case_step::Column::CaseId.eq(case.id))
         .filter(case_step::Column::FinishedAt.is_null())
         .order_by_desc(case_step::Column::Seq)
         .one(txn)
@@ -786,7 +786,9 @@ async fn finish_open_step(
     a.actor_id = Set(actor.user_id);
     a.actor_name = Set(Some(actor.name.clone()));
     a.comment = Set(comment);
-    Ok(Some(case_step::Entity::update(a).exec(txn).await?))
+    let finished = case_step::Entity::update(a).exec(txn).await?;
+    rollup::record_step(txn, case, &finished).await?;
+    Ok(Some(finished))
 }
 
 /// A case by idempotency key.
@@ -990,7 +992,7 @@ pub async fn apply(
         CaseCommand::RequestRedelivery => ("REQUESTED", None),
         CaseCommand::Redeliver => ("REDELIVERED", None),
     };
-    let finished = finish_open_step(&txn, &clocks, case_id, actor, now, outcome, comment).await?;
+    let finished = finish_open_step(&txn, &clocks, &current, actor, now, outcome, comment).await?;
     // The result reaches the applicant's channel: issued at the office or on the portal, or
     // arrived at the State Corporation counter (the first time; a redelivery is not a result).
     let delivered = match (&mv, command) {

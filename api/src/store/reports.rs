@@ -1,6 +1,10 @@
 //! Reports by region: SLA compliance per group, where the time goes per mailbox and step,
-//! overdue and at-risk cases. Aggregation runs in the database over indexed columns; months are
-//! in Kazakhstan time (UTC+5).
+//! overdue and at-risk cases. Months are in Kazakhstan time (UTC+5).
+//!
+//! The SLA report and step compliance read whole months of their period from the rollups
+//! (`report_rollup`, `step_rollup`, kept in each case's transaction by [`super::rollup`]) and the
+//! parts of months at either end from the cases and steps themselves; both kinds of branch yield
+//! the same rows (keys, bucket, counts), which are added up here.
 //!
 //! Definitions (also in the README):
 //! - received: cases registered in the period (every channel, refusals included);
@@ -12,7 +16,8 @@
 //! - overdue now: in progress and past the legal result date;
 //! - on-time rate: completed on time / completed;
 //! - median and 90th percentile: working days from registration to delivery, over results and
-//!   reasoned refusals (linear interpolation, as PostgreSQL's `percentile_cont`).
+//!   reasoned refusals, each counted in tenths of a working day (half up), interpolated linearly
+//!   as PostgreSQL's `percentile_cont`; shares of a step's allowed time likewise in hundredths.
 
 use std::collections::BTreeMap;
 
@@ -152,7 +157,6 @@ pub struct StepRow {
 }
 
 struct Sql {
-    text: String,
     values: Vec<Value>,
     backend: DatabaseBackend,
 }
@@ -226,12 +230,6 @@ fn lists_sql(sql: &mut Sql, f: &Filter, t: &str) -> Vec<String> {
     w
 }
 
-fn filter_sql(sql: &mut Sql, f: &Filter, t: &str) -> String {
-    let mut w = lists_sql(sql, f, t);
-    w.extend(period_sql(sql, f.from, f.to, t));
-    w.join(" AND ")
-}
-
 fn keys_of(row: &sea_orm::QueryResult, groups: &[Group]) -> Result<Keys, ApiError> {
     let mut k = Keys::default();
     for (i, g) in groups.iter().enumerate() {
@@ -245,24 +243,6 @@ fn keys_of(row: &sea_orm::QueryResult, groups: &[Group]) -> Result<Keys, ApiErro
         }
     }
     Ok(k)
-}
-
-/// Linear-interpolation percentile of sorted values, as `percentile_cont`.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let pos = p * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let frac = pos - lo as f64;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
-}
-
-/// Median and 90th percentile of unsorted values (sorts them).
-fn median_p90(values: &mut [f64]) -> (Option<f64>, Option<f64>) {
-    values.sort_by(f64::total_cmp);
-    (percentile(values, 0.5), percentile(values, 0.9))
 }
 
 fn int(row: &sea_orm::QueryResult, col: &str) -> Result<i64, ApiError> {
@@ -345,8 +325,8 @@ impl Plan {
 }
 
 /// Median and 90th percentile (linear interpolation, as `percentile_cont`) of a histogram of
-/// tenths of working days, in working days.
-fn histogram_median_p90(h: &BTreeMap<i32, i64>) -> (Option<f64>, Option<f64>) {
+/// values counted in `1/scale` units (tenths: 10, hundredths: 100), in whole units.
+fn histogram_median_p90(h: &BTreeMap<i64, i64>, scale: f64) -> (Option<f64>, Option<f64>) {
     let n: i64 = h.values().sum();
     if n <= 0 {
         return (None, None);
@@ -357,18 +337,18 @@ fn histogram_median_p90(h: &BTreeMap<i32, i64>) -> (Option<f64>, Option<f64>) {
         for (v, c) in h {
             seen += c;
             if seen > k {
-                return *v as f64 / 10.0;
+                return *v as f64;
             }
         }
-        h.keys().next_back().map_or(0.0, |v| *v as f64 / 10.0)
+        h.keys().next_back().map_or(0.0, |v| *v as f64)
     };
     let at = |p: f64| {
         let pos = p * (n - 1) as f64;
         let (lo, hi) = (pos.floor() as i64, pos.ceil() as i64);
         let (a, b) = (nth(lo), nth(hi));
-        // Tenths interpolated at a position whose fraction is a multiple of 0.1 (p = 0.9) or
-        // 0.5 (the median) are whole hundredths: round away the binary noise.
-        ((a + (b - a) * (pos - lo as f64)) * 100.0).round() / 100.0
+        // Whole units interpolated at a position whose fraction is a multiple of 0.1 (p = 0.9)
+        // or 0.5 (the median) are whole tenths of a unit: round away the binary noise.
+        ((a + (b - a) * (pos - lo as f64)) * 10.0).round() / (10.0 * scale)
     };
     (Some(at(0.5)), Some(at(0.9)))
 }
@@ -398,7 +378,6 @@ pub fn report_statement(
     now: DateTime<Utc>,
 ) -> Statement {
     let mut sql = Sql {
-        text: String::new(),
         values: Vec::new(),
         backend,
     };
@@ -523,7 +502,7 @@ fn raw_branch(
 #[derive(Default)]
 struct Totals {
     row: ReportRow,
-    durations: BTreeMap<i32, i64>,
+    durations: BTreeMap<i64, i64>,
 }
 
 /// The SLA report, ordered by the group keys.
@@ -553,7 +532,7 @@ pub async fn report(
         r.overdue_now += int(row, "overdue_now")?;
         let tenths: i32 = row.try_get("", "tenths")?;
         if tenths >= 0 && received != 0 {
-            *tot.durations.entry(tenths).or_default() += received;
+            *tot.durations.entry(i64::from(tenths)).or_default() += received;
         }
     }
     Ok(by
@@ -561,7 +540,7 @@ pub async fn report(
         .filter(|t| t.row.received > 0) // rows emptied by cases that moved on
         .map(|mut t| {
             (t.row.median_working_days, t.row.p90_working_days) =
-                histogram_median_p90(&t.durations);
+                histogram_median_p90(&t.durations, 10.0);
             t.row
         })
         .collect())
@@ -587,102 +566,131 @@ fn ordered(k: &Keys, groups: &[Group]) -> Vec<KeyValue> {
         .collect()
 }
 
+/// The statement step compliance runs: whole months from the step rollup, the ends of the period
+/// from the steps themselves, as rows of keys, mailbox, stage, share bucket (hundredths) and
+/// counts. Public so that benchmarks can time the very same SQL.
+pub fn step_statement(backend: DatabaseBackend, filter: &Filter, groups: &[Group]) -> Statement {
+    let mut sql = Sql {
+        values: Vec::new(),
+        backend,
+    };
+    let f = match backend {
+        DatabaseBackend::Postgres => "FALSE",
+        _ => "0",
+    };
+    let keys = |cols: Vec<String>, t: &str| -> (String, String) {
+        let select: String = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} AS g{i}, "))
+            .collect();
+        let mut group: Vec<String> = cols;
+        group.extend([format!("{t}.mailbox"), format!("{t}.stage")]);
+        (select, group.join(", "))
+    };
+    let plan = Plan::of(filter.from, filter.to);
+    let mut branches = Vec::new();
+    if let Some((from, to)) = &plan.months {
+        let (select, group) = keys(groups.iter().map(|g| g.rollup_column()).collect(), "r");
+        let mut w = lists_sql(&mut sql, filter, "r");
+        if let Some(m) = from {
+            let p = sql.param(m.clone().into());
+            w.push(format!("r.month >= {p}"));
+        }
+        if let Some(m) = to {
+            let p = sql.param(m.clone().into());
+            w.push(format!("r.month < {p}"));
+        }
+        branches.push(format!(
+            "SELECT {select}r.mailbox AS mailbox, r.stage AS stage, r.share_bucket AS bucket, \
+             CAST(SUM(r.steps) AS BIGINT) AS steps, CAST(SUM(r.late) AS BIGINT) AS late \
+             FROM step_rollup r WHERE {} GROUP BY {group}, r.share_bucket",
+            w.join(" AND ")
+        ));
+    }
+    let (select, group) = keys(groups.iter().map(|g| g.column(backend, "c")).collect(), "s");
+    let bucket = crate::store::rollup::share_bucket_sql(backend);
+    for (from, to) in &plan.raw {
+        let mut w = lists_sql(&mut sql, filter, "c");
+        w.extend(period_sql(&mut sql, *from, *to, "c"));
+        branches.push(format!(
+            "SELECT {select}s.mailbox AS mailbox, s.stage AS stage, {bucket} AS bucket, \
+             CAST(COUNT(*) AS BIGINT) AS steps, \
+             CAST(SUM(CASE WHEN s.on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS late \
+             FROM case_step s JOIN service_case c ON c.id = s.case_id \
+             WHERE s.finished_at IS NOT NULL AND s.allowed_minutes > 0 AND s.used_minutes IS NOT NULL \
+             AND {} GROUP BY {group}, {bucket}",
+            w.join(" AND ")
+        ));
+    }
+    Statement::from_sql_and_values(backend, branches.join(" UNION ALL "), sql.values)
+}
+
 /// Step compliance: per mailbox and stage (and the groups), finished steps, late ones, and the
-/// share of the allowed working time used.
+/// share of the allowed working time used (median and 90th percentile over shares counted in
+/// hundredths). Ordered by mailbox, stage and the group keys.
 pub async fn step_compliance(
     db: &impl ConnectionTrait,
     filter: &Filter,
     groups: &[Group],
 ) -> Result<Vec<StepRow>, ApiError> {
-    let backend = db.get_database_backend();
-    let pg = backend == DatabaseBackend::Postgres;
-    let mut sql = Sql {
-        text: String::new(),
-        values: Vec::new(),
-        backend,
-    };
-    let cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
-    let select_keys: String = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} AS g{i}, "))
-        .collect();
-    let where_sql = filter_sql(&mut sql, filter, "c");
-    let f = if pg { "FALSE" } else { "0" };
-    let share = "CAST(s.used_minutes AS DOUBLE PRECISION) / s.allowed_minutes";
-    let percentiles = if pg {
-        format!("percentile_cont(0.5) WITHIN GROUP (ORDER BY {share}) AS median, percentile_cont(0.9) WITHIN GROUP (ORDER BY {share}) AS p90")
-    } else {
-        "NULL AS median, NULL AS p90".to_owned()
-    };
-    let mut all_cols = vec!["s.mailbox".to_owned(), "s.stage".to_owned()];
-    all_cols.extend(cols.iter().cloned());
-    let step_where = format!(
-        "s.finished_at IS NOT NULL AND s.allowed_minutes > 0 AND s.used_minutes IS NOT NULL AND {where_sql}"
-    );
-    sql.text = format!(
-        "SELECT {select_keys}s.mailbox AS mailbox, s.stage AS stage, \
-         CAST(COUNT(*) AS BIGINT) AS steps, \
-         CAST(SUM(CASE WHEN s.on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS late, {percentiles} \
-         FROM case_step s JOIN service_case c ON c.id = s.case_id \
-         WHERE {step_where} GROUP BY {0} ORDER BY {0}",
-        all_cols.join(", ")
-    );
     let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql.text.clone(),
-            sql.values.clone(),
-        ))
+        .query_all_raw(step_statement(db.get_database_backend(), filter, groups))
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
+    type Key = (String, String, Vec<KeyValue>);
+    let mut by: BTreeMap<Key, (StepRow, BTreeMap<i64, i64>)> = BTreeMap::new();
     for row in &rows {
-        out.push(StepRow {
-            keys: keys_of(row, groups)?,
-            mailbox: row.try_get("", "mailbox")?,
-            stage: row.try_get("", "stage")?,
-            steps: int(row, "steps")?,
-            late: int(row, "late")?,
-            median_share_used: if pg { row.try_get("", "median")? } else { None },
-            p90_share_used: if pg { row.try_get("", "p90")? } else { None },
-        });
+        let keys = keys_of(row, groups)?;
+        let mailbox: String = row.try_get("", "mailbox")?;
+        let stage: String = row.try_get("", "stage")?;
+        let entry = by
+            .entry((mailbox.clone(), stage.clone(), ordered(&keys, groups)))
+            .or_insert_with(|| {
+                (
+                    StepRow {
+                        keys,
+                        mailbox,
+                        stage,
+                        ..StepRow::default()
+                    },
+                    BTreeMap::new(),
+                )
+            });
+        let steps = int(row, "steps")?;
+        entry.0.steps += steps;
+        entry.0.late += int(row, "late")?;
+        *entry.1.entry(row.try_get("", "bucket")?).or_default() += steps;
     }
-    if !pg {
-        let mut s = Sql {
-            text: String::new(),
-            values: Vec::new(),
-            backend,
-        };
-        let where_sql = filter_sql(&mut s, filter, "c");
-        s.text = format!(
-            "SELECT {select_keys}s.mailbox AS mailbox, s.stage AS stage, {share} AS d \
-             FROM case_step s JOIN service_case c ON c.id = s.case_id \
-             WHERE s.finished_at IS NOT NULL AND s.allowed_minutes > 0 AND s.used_minutes IS NOT NULL AND {where_sql}"
-        );
-        let values = db
-            .query_all_raw(Statement::from_sql_and_values(backend, s.text, s.values))
-            .await?;
-        let mut by: BTreeMap<(Keys, String, String), Vec<f64>> = BTreeMap::new();
-        for v in &values {
-            let key = (
-                keys_of(v, groups)?,
-                v.try_get("", "mailbox")?,
-                v.try_get("", "stage")?,
-            );
-            by.entry(key).or_default().push(v.try_get("", "d")?);
-        }
-        for r in &mut out {
-            if let Some(ds) = by.get_mut(&(r.keys.clone(), r.mailbox.clone(), r.stage.clone())) {
-                (r.median_share_used, r.p90_share_used) = median_p90(ds);
-            }
-        }
-    }
-    Ok(out)
+    Ok(by
+        .into_values()
+        .filter(|(r, _)| r.steps > 0)
+        .map(|(mut r, h)| {
+            (r.median_share_used, r.p90_share_used) = histogram_median_p90(&h, 100.0);
+            r
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Linear-interpolation percentile of sorted values, as `percentile_cont`.
+    fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+        if sorted.is_empty() {
+            return None;
+        }
+        let pos = p * (sorted.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let hi = pos.ceil() as usize;
+        let frac = pos - lo as f64;
+        Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+    }
+
+    fn median_p90(values: &mut [f64]) -> (Option<f64>, Option<f64>) {
+        values.sort_by(f64::total_cmp);
+        (percentile(values, 0.5), percentile(values, 0.9))
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -768,16 +776,23 @@ mod tests {
 
     #[test]
     fn histogram_percentiles_equal_percentile_cont_over_the_expanded_values() {
-        let h: BTreeMap<i32, i64> = [(10, 2), (17, 1), (69, 1)].into_iter().collect();
-        let (m, p) = histogram_median_p90(&h);
+        let h: BTreeMap<i64, i64> = [(10, 2), (17, 1), (69, 1)].into_iter().collect();
+        let (m, p) = histogram_median_p90(&h, 10.0);
         let mut expanded = vec![1.0, 1.0, 1.7, 6.9];
         let (em, ep) = median_p90(&mut expanded);
         assert!(m.zip(em).is_some_and(|(a, b)| (a - b).abs() < 1e-12));
         assert!(p.zip(ep).is_some_and(|(a, b)| (a - b).abs() < 1e-12));
         assert_eq!(p, Some(5.34));
-        assert_eq!(histogram_median_p90(&BTreeMap::new()), (None, None));
-        let one: BTreeMap<i32, i64> = [(3, 1)].into_iter().collect();
-        assert_eq!(histogram_median_p90(&one), (Some(0.3), Some(0.3)));
+        assert_eq!(histogram_median_p90(&BTreeMap::new(), 10.0), (None, None));
+        let one: BTreeMap<i64, i64> = [(3, 1)].into_iter().collect();
+        assert_eq!(histogram_median_p90(&one, 10.0), (Some(0.3), Some(0.3)));
+        // Shares in hundredths: 0, 96, 162, 660 → median 1.29, p90 1.62 + 0.7 × 4.98 = 5.106.
+        let shares: BTreeMap<i64, i64> =
+            [(0, 1), (96, 1), (162, 1), (660, 1)].into_iter().collect();
+        assert_eq!(
+            histogram_median_p90(&shares, 100.0),
+            (Some(1.29), Some(5.106))
+        );
     }
 
     #[test]

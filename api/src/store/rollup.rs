@@ -13,7 +13,7 @@
 //! answered from a few thousand rows.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::service_case;
+use entity::{case_step, service_case};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::error::ApiError;
@@ -186,11 +186,8 @@ pub async fn record(
 
 async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(), ApiError> {
     let backend = db.get_database_backend();
-    let p = |i: usize| match backend {
-        DatabaseBackend::Postgres => format!("${i}"),
-        _ => "?".to_owned(),
-    };
-    let placeholders: Vec<String> = (1..=15).map(p).collect();
+    // Numbered on both databases: sqlx binds SQLite's `$N` by its number.
+    let placeholders: Vec<String> = (1..=15).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
          due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
@@ -222,7 +219,65 @@ async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(
     Ok(())
 }
 
-/// Recomputes the whole rollup from the cases, in one transaction of the caller's choosing:
+/// Share of the allowed working time a finished step used, in hundredths rounded half up; the
+/// same arithmetic as [`share_bucket_sql`]. `None` for steps that do not count (no allowance,
+/// not finished).
+pub fn share_bucket(step: &case_step::Model) -> Option<i64> {
+    match (step.finished_at, step.used_minutes, step.allowed_minutes) {
+        (Some(_), Some(used), Some(allowed)) if allowed > 0 => {
+            Some((used as f64 / allowed as f64 * 100.0 + 0.5).floor() as i64)
+        }
+        _ => None,
+    }
+}
+
+/// The SQL for [`share_bucket`] of the step `s`.
+pub fn share_bucket_sql(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::Postgres => {
+            "CAST(floor(CAST(s.used_minutes AS DOUBLE PRECISION) / s.allowed_minutes * 100 + 0.5) AS BIGINT)"
+        }
+        _ => "CAST(CAST(s.used_minutes AS REAL) / s.allowed_minutes * 100 + 0.5 AS INTEGER)",
+    }
+}
+
+/// Counts a step that has just finished in the step rollup, under its case's keys. Call it in
+/// the transaction that finished the step.
+pub async fn record_step(
+    db: &impl ConnectionTrait,
+    case: &service_case::Model,
+    step: &case_step::Model,
+) -> Result<(), ApiError> {
+    let Some(bucket) = share_bucket(step) else {
+        return Ok(());
+    };
+    let backend = db.get_database_backend();
+    let placeholders: Vec<String> = (1..=10).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO step_rollup (month, region_code, service_code, provider_id, channel, mailbox, \
+         stage, share_bucket, steps, late) VALUES ({}) \
+         ON CONFLICT (month, region_code, service_code, provider_id, channel, mailbox, stage, share_bucket) \
+         DO UPDATE SET steps = step_rollup.steps + excluded.steps, late = step_rollup.late + excluded.late",
+        placeholders.join(", ")
+    );
+    let values: Vec<Value> = vec![
+        month_of(case.registered_at).into(),
+        case.region_code.clone().into(),
+        case.service_code.clone().into(),
+        case.provider_id.into(),
+        case.channel.clone().into(),
+        step.mailbox.clone().into(),
+        step.stage.clone().into(),
+        bucket.into(),
+        1i32.into(),
+        i32::from(step.on_time == Some(false)).into(),
+    ];
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// Recomputes both rollups from the cases and steps, in one transaction of the caller's choosing:
 /// after a bulk load (`qyzmet generate`), or to check that the maintained rollup is right.
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     let backend = db.get_database_backend();
@@ -260,7 +315,27 @@ pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
              FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7"
         ))
         .await?;
-    Ok(done.rows_affected())
+    let (step_month, f) = match backend {
+        DatabaseBackend::Postgres => (
+            "to_char((c.registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
+            "FALSE",
+        ),
+        _ => ("strftime('%Y-%m', c.registered_at, '+5 hours')", "0"),
+    };
+    let bucket = share_bucket_sql(backend);
+    db.execute_unprepared("DELETE FROM step_rollup").await?;
+    let steps = db
+        .execute_unprepared(&format!(
+            "INSERT INTO step_rollup (month, region_code, service_code, provider_id, channel, mailbox, \
+             stage, share_bucket, steps, late) \
+             SELECT {step_month}, c.region_code, c.service_code, c.provider_id, c.channel, s.mailbox, \
+             s.stage, {bucket}, COUNT(*), SUM(CASE WHEN s.on_time = {f} THEN 1 ELSE 0 END) \
+             FROM case_step s JOIN service_case c ON c.id = s.case_id \
+             WHERE s.finished_at IS NOT NULL AND s.allowed_minutes > 0 AND s.used_minutes IS NOT NULL \
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+        ))
+        .await?;
+    Ok(done.rows_affected() + steps.rows_affected())
 }
 
 #[cfg(test)]
