@@ -206,7 +206,7 @@ async fn raw_steps(
                 let id: i64 = id.parse().unwrap_or(0);
                 for i in 0..4 {
                     let t = Instant::now();
-                    raw_move(&db, id, version as i32 + i).await;
+                    raw_move(&db, id, version as i32 + i, i == 3).await;
                     lat.push(t.elapsed());
                 }
             }
@@ -224,7 +224,9 @@ async fn raw_steps(
 /// fail with "database is locked".
 static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn raw_move(db: &DatabaseConnection, id: i64, version: i32) {
+/// `delivers`: the move that delivers the result, which also moves the case between report
+/// rollup rows (two upserts); every move adds its finished step to the step rollup (one).
+async fn raw_move(db: &DatabaseConnection, id: i64, version: i32, delivers: bool) {
     let _writer = match db.get_database_backend() {
         DatabaseBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
         _ => None,
@@ -246,6 +248,14 @@ async fn raw_move(db: &DatabaseConnection, id: i64, version: i32) {
             sqlx_query(&format!("SELECT hash FROM case_event WHERE case_id = {} ORDER BY seq DESC LIMIT 1", ph(1))).bind(id).fetch_optional(&mut *tx).await.expect("last event");
             sqlx_query(&format!("INSERT INTO case_event (case_id, seq, kind, payload, actor, at, prev_hash, hash) VALUES ({}, {}, 'BENCH', '{{}}', 'bench', {}, {}, {})", ph(1), ph(2), ph(3), ph(4), ph(5)))
                 .bind(id).bind(100 + version).bind(now).bind("0".repeat(64)).bind("1".repeat(64)).execute(&mut *tx).await.expect("insert event");
+            sqlx_query(&format!("INSERT INTO step_rollup (month, region_code, service_code, provider_id, channel, mailbox, stage, share_bucket, steps, late) VALUES ('2099-01', 'bench', 'bench', 1, 'bench', 'EXECUTOR', 'PREPARE', {}, 1, 0) ON CONFLICT (month, region_code, service_code, provider_id, channel, mailbox, stage, share_bucket) DO UPDATE SET steps = step_rollup.steps + excluded.steps, late = step_rollup.late + excluded.late", ph(1)))
+                .bind(i64::from(version % 7)).execute(&mut *tx).await.expect("step rollup");
+            if delivers {
+                for (tenths, delta) in [(-1i32, -1i32), (10, 1)] {
+                    sqlx_query(&format!("INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, refused_with_reasons, returned_unclaimed) VALUES ('2099-01', 'bench', 'bench', 1, 'bench', {}, '', {}, {}, {}, {}, 0, 0, 0, 0) ON CONFLICT (month, region_code, service_code, provider_id, channel, tenths, due_day) DO UPDATE SET received = report_rollup.received + excluded.received, in_progress = report_rollup.in_progress + excluded.in_progress, completed = report_rollup.completed + excluded.completed, completed_on_time = report_rollup.completed_on_time + excluded.completed_on_time", ph(1), ph(2), ph(3), ph(4), ph(5)))
+                        .bind(tenths).bind(delta).bind(delta.min(0)).bind(delta.max(0)).bind(delta.max(0)).execute(&mut *tx).await.expect("report rollup");
+                }
+            }
             tx.commit().await.expect("commit");
         }};
     }
@@ -412,6 +422,8 @@ async fn raw_inbox(db: &DatabaseConnection, org: i64) {
 
 const REPORT_Q: &str = "{ report(filter: { from: \"2025-01-01T00:00:00+05:00\", to: \"2026-01-01T00:00:00+05:00\" }, groupBy: [REGION, SERVICE]) { region service received completed onTimeRate medianWorkingDays p90WorkingDays } }";
 
+const STEPS_Q: &str = "{ stepCompliance(filter: { from: \"2025-01-01T00:00:00+05:00\", to: \"2026-01-01T00:00:00+05:00\" }, groupBy: [REGION, SERVICE]) { mailbox stage region service steps late medianShareUsed p90ShareUsed } }";
+
 async fn report(url: &str, runs: usize) {
     let s = Rc::new(start(url).await);
     let analyst = format!("bench-analyst-{}", std::process::id());
@@ -488,6 +500,25 @@ async fn report(url: &str, runs: usize) {
     );
     if s.db.get_database_backend() == DatabaseBackend::Postgres {
         psql_timing(url, &format!("{statement};"), runs);
+    }
+    // Step compliance over the same year and groups, beside its own statement in psql.
+    let mut lat = Vec::new();
+    let t0 = Instant::now();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let body = s.gql(Some(&token), STEPS_Q, json!({})).await;
+        lat.push(t.elapsed());
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    stats(
+        "qyzmet: stepCompliance(groupBy: [REGION, SERVICE]) via GraphQL",
+        lat,
+        t0.elapsed(),
+    );
+    if s.db.get_database_backend() == DatabaseBackend::Postgres {
+        let steps =
+            api::store::reports::step_statement(DatabaseBackend::Postgres, &filter, &groups);
+        psql_timing(url, &format!("{steps};"), runs);
     }
     // Step moves idle, then while reports run continuously.
     let clerk = s.login("mangystau-clerk").await;
