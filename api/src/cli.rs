@@ -50,6 +50,9 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Recompute the report rollups from the cases and steps (after changing cases outside
+    /// qyzmet, e.g. by SQL); safe while servers run.
+    RebuildRollups,
     /// Manage regulations (one TOML file per regulation).
     Regulations {
         #[command(subcommand)]
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings, cli.demo).await,
             Command::Migrate => migrate(settings).await,
+            Command::RebuildRollups => rebuild_rollups(settings).await,
             Command::Calendar {
                 action: CalendarAction::Import { file },
             } => calendar_import(settings, &file).await,
@@ -199,6 +203,20 @@ async fn migrate(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     store::migrate(&db).await.map_err(|e| e.to_string())?;
     tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn rebuild_rollups(settings: Settings) -> Result<(), String> {
+    use sea_orm::TransactionTrait;
+    let db = store::connect(&settings.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    store::migrate(&db).await.map_err(|e| e.to_string())?;
+    let failed = |e: &dyn std::fmt::Display| format!("rebuilding the report rollups failed: {e}");
+    let txn = db.begin().await.map_err(|e| failed(&e))?;
+    let rows = store::rollup::rebuild(&txn).await.map_err(|e| failed(&e))?;
+    txn.commit().await.map_err(|e| failed(&e))?;
+    println!("report rollups rebuilt: {rows} rows");
     Ok(())
 }
 

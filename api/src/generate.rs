@@ -396,7 +396,7 @@ pub async fn generate(
         }
     }
     flush(db, &mut cases, &mut steps, &mut events, &mut out).await?;
-    // The rows above bypassed the case store, so the report rollup is recomputed from them.
+    // The rows above bypassed the case store, so the report rollups are recomputed from them.
     let txn = db.begin().await?;
     crate::store::rollup::rebuild(&txn).await?;
     txn.commit().await?;
@@ -410,7 +410,7 @@ pub async fn generate(
         // VACUUM sets the visibility map of the freshly loaded pages, so that counts and reports
         // answer from index-only scans at once, not after autovacuum gets round to it.
         db.execute_unprepared(
-            "VACUUM (ANALYZE) service_case, case_step, case_event, report_rollup",
+            "VACUUM (ANALYZE) service_case, case_step, case_event, report_rollup, step_rollup",
         )
         .await?;
     }

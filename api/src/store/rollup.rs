@@ -278,7 +278,9 @@ pub async fn record_step(
 }
 
 /// Recomputes both rollups from the cases and steps, in one transaction of the caller's choosing:
-/// after a bulk load (`qyzmet generate`), or to check that the maintained rollup is right.
+/// after a bulk load (`qyzmet generate`), after cases were changed outside qyzmet
+/// (`qyzmet rebuild-rollups`), or to check that the maintained rollups are right. Safe while the
+/// server runs.
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     let backend = db.get_database_backend();
     let (month, day, t, f) = match backend {
@@ -297,6 +299,12 @@ pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     };
     let open = "status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL";
     let tenths = tenths_sql(backend, "result_working_days");
+    if backend == DatabaseBackend::Postgres {
+        // Moves wait at their rollup write until this commits; a move already past it is waited
+        // for here, so the recount below sees it. Either way each change is counted once.
+        db.execute_unprepared("LOCK TABLE report_rollup, step_rollup IN EXCLUSIVE MODE")
+            .await?;
+    }
     db.execute_unprepared("DELETE FROM report_rollup").await?;
     let done = db
         .execute_unprepared(&format!(
