@@ -208,6 +208,25 @@ fn period_sql(
     w
 }
 
+/// The list filters and whole months `[from, to)` on a rollup (`r`).
+fn rollup_where(
+    sql: &mut Sql,
+    filter: &Filter,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Vec<String> {
+    let mut w = lists_sql(sql, filter, "r");
+    if let Some(m) = from {
+        let p = sql.param(m.clone().into());
+        w.push(format!("r.month >= {p}"));
+    }
+    if let Some(m) = to {
+        let p = sql.param(m.clone().into());
+        w.push(format!("r.month < {p}"));
+    }
+    w
+}
+
 /// The list filters; the rollup (`r`) and the cases (`c`) name these columns alike.
 fn lists_sql(sql: &mut Sql, f: &Filter, t: &str) -> Vec<String> {
     let mut w = vec!["1 = 1".to_owned()];
@@ -412,15 +431,7 @@ pub fn report_statement(
     if let (Some((from, to)), Some((today, today_start))) = (&plan.months, today) {
         let cols: Vec<String> = groups.iter().map(|g| g.rollup_column()).collect();
         let (select, group) = keys_of(&cols);
-        let mut w = lists_sql(&mut sql, filter, "r");
-        if let Some(m) = from {
-            let p = sql.param(m.clone().into());
-            w.push(format!("r.month >= {p}"));
-        }
-        if let Some(m) = to {
-            let p = sql.param(m.clone().into());
-            w.push(format!("r.month < {p}"));
-        }
+        let w = rollup_where(&mut sql, filter, from, to);
         let today_p = sql.param(today.into());
         branches.push(format!(
                 "SELECT {select}r.tenths AS tenths, \
@@ -592,15 +603,7 @@ pub fn step_statement(backend: DatabaseBackend, filter: &Filter, groups: &[Group
     let mut branches = Vec::new();
     if let Some((from, to)) = &plan.months {
         let (select, group) = keys(groups.iter().map(|g| g.rollup_column()).collect(), "r");
-        let mut w = lists_sql(&mut sql, filter, "r");
-        if let Some(m) = from {
-            let p = sql.param(m.clone().into());
-            w.push(format!("r.month >= {p}"));
-        }
-        if let Some(m) = to {
-            let p = sql.param(m.clone().into());
-            w.push(format!("r.month < {p}"));
-        }
+        let w = rollup_where(&mut sql, filter, from, to);
         branches.push(format!(
             "SELECT {select}r.mailbox AS mailbox, r.stage AS stage, r.share_bucket AS bucket, \
              CAST(SUM(r.steps) AS BIGINT) AS steps, CAST(SUM(r.late) AS BIGINT) AS late \
