@@ -491,3 +491,64 @@ fn a_killed_server_restarted_on_the_same_database_continues_the_case_with_nothin
     );
     assert_eq!(c["events"].as_array().map(Vec::len), Some(5));
 }
+
+/// `rebuild-rollups` puts right a rollup that was changed behind qyzmet's back: after it, the
+/// rollups hold exactly what the generator's own recount left there.
+#[test]
+fn rebuild_rollups_recounts_the_report_rollups_from_the_cases() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let dir = workdir("rebuild-rollups");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let database = rt.block_on(TestDatabase::create());
+    let run = |args: &[&str]| {
+        let out = qyzmet(&dir)
+            .args(args)
+            .args(["--database", &database.url])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    run(&["generate", "--cases", "60"]);
+    let totals = || {
+        rt.block_on(async {
+            let db = Database::connect(&database.url).await.expect("connect");
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT CAST(COALESCE((SELECT SUM(received) FROM report_rollup), 0) AS BIGINT) AS cases, \
+                     CAST(COALESCE((SELECT SUM(in_progress) FROM report_rollup), 0) AS BIGINT) AS open, \
+                     CAST(COALESCE((SELECT SUM(steps) FROM step_rollup), 0) AS BIGINT) AS steps",
+                ))
+                .await
+                .expect("query")
+                .expect("row");
+            let n = |c: &str| row.try_get::<i64>("", c).expect(c);
+            (n("cases"), n("open"), n("steps"))
+        })
+    };
+    let generated = totals();
+    assert_eq!(generated.0, 60, "{generated:?}");
+    assert!(generated.2 > 60, "{generated:?}");
+    rt.block_on(async {
+        let db = Database::connect(&database.url).await.expect("connect");
+        db.execute_unprepared(
+            "UPDATE report_rollup SET received = received + 7, in_progress = 0; \
+             DELETE FROM step_rollup",
+        )
+        .await
+        .expect("tamper");
+    });
+    assert_eq!(totals().2, 0, "the step rollup was emptied");
+    assert_ne!(totals().0, generated.0);
+    let out = run(&["rebuild-rollups"]);
+    assert!(out.contains("report rollups rebuilt"), "{out}");
+    assert_eq!(totals(), generated);
+}
