@@ -87,7 +87,8 @@ impl MigrationTrait for Migration {
             ReportRollup::RefusedWithReasons,
             ReportRollup::ReturnedUnclaimed,
         ] {
-            table.col(ColumnDef::new(counter).big_integer().not_null().default(0));
+            // Integers: PostgreSQL sums them into a bigint without going through numeric.
+            table.col(ColumnDef::new(counter).integer().not_null().default(0));
         }
         table.primary_key(
             Index::create()
