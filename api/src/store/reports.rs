@@ -59,12 +59,9 @@ impl Group {
             Group::Service => format!("{table}.service_code"),
             Group::Provider => format!("{table}.provider_id"),
             Group::Channel => format!("{table}.channel"),
-            Group::Month => match backend {
-                DatabaseBackend::Postgres => {
-                    format!("to_char(({table}.registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')")
-                }
-                _ => format!("strftime('%Y-%m', {table}.registered_at, '+5 hours')"),
-            },
+            Group::Month => {
+                crate::store::rollup::local_sql(backend, &format!("{table}.registered_at"), false)
+            }
         }
     }
 }
@@ -288,7 +285,7 @@ type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 /// The start of the month `at` falls in (UTC+5), or of the next one when `next` and `at` is not
 /// itself a month's start; `None` outside years 1000–9999 (the plan then reads raw rows only).
 fn month_start(at: DateTime<Utc>, next: bool) -> Option<(String, DateTime<Utc>)> {
-    let offset = chrono::FixedOffset::east_opt(5 * 3600)?;
+    let offset = crate::store::rollup::report_offset()?;
     let local = at.with_timezone(&offset);
     let first = offset
         .with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
@@ -372,9 +369,21 @@ fn histogram_median_p90(h: &BTreeMap<i64, i64>, scale: f64) -> (Option<f64>, Opt
     (Some(at(0.5)), Some(at(0.9)))
 }
 
+/// The group key columns as `col AS g0, …` for the select list and `col, …` for GROUP BY, each
+/// ending in a comma so that a branch's own columns follow.
+fn group_keys(cols: &[String]) -> (String, String) {
+    let select = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} AS g{i}, "))
+        .collect();
+    let group = cols.iter().map(|c| format!("{c}, ")).collect();
+    (select, group)
+}
+
 /// The start of the day of `now` in UTC+5, and that day as `YYYY-MM-DD`.
 fn today(now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
-    let offset = chrono::FixedOffset::east_opt(5 * 3600)?;
+    let offset = crate::store::rollup::report_offset()?;
     let local = now.with_timezone(&offset).date_naive();
     let start = offset
         .from_local_datetime(&local.and_hms_opt(0, 0, 0)?)
@@ -404,22 +413,13 @@ pub fn report_statement(
         DatabaseBackend::Postgres => ("TRUE", "FALSE"),
         _ => ("1", "0"),
     };
-    let keys_of = |cols: &[String]| -> (String, String) {
-        let select: String = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} AS g{i}, "))
-            .collect();
-        let group: String = cols.iter().map(|c| format!("{c}, ")).collect();
-        (select, group)
-    };
     let zeros = "CAST(0 AS BIGINT) AS received, CAST(0 AS BIGINT) AS in_progress, \
                  CAST(0 AS BIGINT) AS completed, CAST(0 AS BIGINT) AS completed_on_time, \
                  CAST(0 AS BIGINT) AS completed_late, CAST(0 AS BIGINT) AS refused_at_intake, \
                  CAST(0 AS BIGINT) AS refused_with_reasons, CAST(0 AS BIGINT) AS returned_unclaimed";
     let open = "c.result_at IS NULL AND c.status <> 'REFUSED_AT_INTAKE'";
     let raw_cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
-    let (raw_select, raw_group) = keys_of(&raw_cols);
+    let (raw_select, raw_group) = group_keys(&raw_cols);
     let today = today(now);
     let plan = if today.is_some() {
         Plan::of(filter.from, filter.to)
@@ -430,7 +430,7 @@ pub fn report_statement(
     let mut branches = Vec::new();
     if let (Some((from, to)), Some((today, today_start))) = (&plan.months, today) {
         let cols: Vec<String> = groups.iter().map(|g| g.rollup_column()).collect();
-        let (select, group) = keys_of(&cols);
+        let (select, group) = group_keys(&cols);
         let w = rollup_where(&mut sql, filter, from, to);
         let today_p = sql.param(today.into());
         branches.push(format!(
@@ -589,29 +589,21 @@ pub fn step_statement(backend: DatabaseBackend, filter: &Filter, groups: &[Group
         DatabaseBackend::Postgres => "FALSE",
         _ => "0",
     };
-    let keys = |cols: Vec<String>, t: &str| -> (String, String) {
-        let select: String = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} AS g{i}, "))
-            .collect();
-        let mut group: Vec<String> = cols;
-        group.extend([format!("{t}.mailbox"), format!("{t}.stage")]);
-        (select, group.join(", "))
-    };
     let plan = Plan::of(filter.from, filter.to);
     let mut branches = Vec::new();
     if let Some((from, to)) = &plan.months {
-        let (select, group) = keys(groups.iter().map(|g| g.rollup_column()).collect(), "r");
+        let cols: Vec<String> = groups.iter().map(|g| g.rollup_column()).collect();
+        let (select, group) = group_keys(&cols);
         let w = rollup_where(&mut sql, filter, from, to);
         branches.push(format!(
             "SELECT {select}r.mailbox AS mailbox, r.stage AS stage, r.share_bucket AS bucket, \
              CAST(SUM(r.steps) AS BIGINT) AS steps, CAST(SUM(r.late) AS BIGINT) AS late \
-             FROM step_rollup r WHERE {} GROUP BY {group}, r.share_bucket",
+             FROM step_rollup r WHERE {} GROUP BY {group}r.mailbox, r.stage, r.share_bucket",
             w.join(" AND ")
         ));
     }
-    let (select, group) = keys(groups.iter().map(|g| g.column(backend, "c")).collect(), "s");
+    let cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
+    let (select, group) = group_keys(&cols);
     let bucket = crate::store::rollup::share_bucket_sql(backend);
     for (from, to) in &plan.raw {
         let mut w = lists_sql(&mut sql, filter, "c");
@@ -622,7 +614,7 @@ pub fn step_statement(backend: DatabaseBackend, filter: &Filter, groups: &[Group
              CAST(SUM(CASE WHEN s.on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS late \
              FROM case_step s JOIN service_case c ON c.id = s.case_id \
              WHERE s.finished_at IS NOT NULL AND s.allowed_minutes > 0 AND s.used_minutes IS NOT NULL \
-             AND {} GROUP BY {group}, {bucket}",
+             AND {} GROUP BY {group}s.mailbox, s.stage, {bucket}",
             w.join(" AND ")
         ));
     }

@@ -111,6 +111,26 @@ pub fn day_of(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// The month (`YYYY-MM`) or day (`YYYY-MM-DD`) of the instant column `col` in UTC+5, in SQL: the
+/// same keys as [`month_of`] and [`day_of`], for the rollups and the reports' raw rows alike.
+pub fn local_sql(backend: DatabaseBackend, col: &str, day: bool) -> String {
+    match (backend, day) {
+        (DatabaseBackend::Postgres, false) => {
+            format!("to_char(({col} AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')")
+        }
+        (DatabaseBackend::Postgres, true) => {
+            format!("to_char(({col} AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM-DD')")
+        }
+        (_, false) => format!("strftime('%Y-%m', {col}, '+5 hours')"),
+        (_, true) => format!("strftime('%Y-%m-%d', {col}, '+5 hours')"),
+    }
+}
+
+/// Kazakhstan's offset, in which reports count months and days.
+pub fn report_offset() -> Option<chrono::FixedOffset> {
+    chrono::FixedOffset::east_opt((REPORT_OFFSET_HOURS * 3600) as i32)
+}
+
 /// Working days in tenths, rounded half up; the same arithmetic as the SQL in
 /// [`tenths_sql`] (multiply, add, floor on doubles), so both give the same bucket.
 pub fn tenths(working_days: f64) -> i32 {
@@ -283,20 +303,12 @@ pub async fn record_step(
 /// server runs.
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     let backend = db.get_database_backend();
-    let (month, day, t, f) = match backend {
-        DatabaseBackend::Postgres => (
-            "to_char((registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
-            "to_char((term_due_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM-DD')",
-            "TRUE",
-            "FALSE",
-        ),
-        _ => (
-            "strftime('%Y-%m', registered_at, '+5 hours')",
-            "strftime('%Y-%m-%d', term_due_at, '+5 hours')",
-            "1",
-            "0",
-        ),
+    let (t, f) = match backend {
+        DatabaseBackend::Postgres => ("TRUE", "FALSE"),
+        _ => ("1", "0"),
     };
+    let month = local_sql(backend, "registered_at", false);
+    let day = local_sql(backend, "term_due_at", true);
     let open = "status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL";
     let tenths = tenths_sql(backend, "result_working_days");
     if backend == DatabaseBackend::Postgres {
@@ -323,13 +335,7 @@ pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
              FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7"
         ))
         .await?;
-    let (step_month, f) = match backend {
-        DatabaseBackend::Postgres => (
-            "to_char((c.registered_at AT TIME ZONE 'UTC') + interval '5 hours', 'YYYY-MM')",
-            "FALSE",
-        ),
-        _ => ("strftime('%Y-%m', c.registered_at, '+5 hours')", "0"),
-    };
+    let step_month = local_sql(backend, "c.registered_at", false);
     let bucket = share_bucket_sql(backend);
     db.execute_unprepared("DELETE FROM step_rollup").await?;
     let steps = db
