@@ -390,6 +390,8 @@ pub async fn generate(
                 .and_then(|r| pclock.elapsed(registered, r).ok())
                 .map(|e| e.working_days)),
             returned_unclaimed: Set(returned),
+            registration: Set(None),
+            request_hash: Set(None),
         });
         if cases.len() >= BATCH {
             flush(db, &mut cases, &mut steps, &mut events, &mut out).await?;

@@ -183,7 +183,7 @@ pub struct Stop {
     pub leg: Option<&'static str>,
 }
 
-/// Why a case cannot be created or moved.
+/// Why a case cannot be created or moved. Each has a stable code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CaseError {
     /// The regulation does not accept applications on this channel.
@@ -195,6 +195,21 @@ pub enum CaseError {
     /// An uncollected result may go back only after the storage period.
     #[error("the result may go back to the provider only after {0}")]
     StorageNotOver(DateTime<Utc>),
+    /// It is not the caller's turn: the case is not in their mailbox, or not assigned to them.
+    #[error("it is not your turn to act on this case")]
+    NotYourTurn,
+    /// The input breaks a rule of the regulation.
+    #[error("{0}")]
+    BadInput(String),
+    /// The regulation's acceptance window is closed.
+    #[error("{0}")]
+    OutsideWindow(String),
+    /// A portal application names another person's IIN.
+    #[error("the application's IIN is not the signed-in applicant's")]
+    IinMismatch,
+    /// A due time cannot be computed (e.g. the calendar does not cover it).
+    #[error("{0}")]
+    Deadline(#[from] crate::deadline::DeadlineError),
 }
 
 impl CaseError {
@@ -202,8 +217,12 @@ impl CaseError {
     pub fn code(&self) -> &'static str {
         match self {
             CaseError::ChannelNotAllowed(_) => "CHANNEL_NOT_ALLOWED",
-            CaseError::InvalidTransition(_) => "INVALID_TRANSITION",
-            CaseError::StorageNotOver(_) => "INVALID_TRANSITION",
+            CaseError::InvalidTransition(_) | CaseError::StorageNotOver(_) => "INVALID_TRANSITION",
+            CaseError::NotYourTurn => "FORBIDDEN",
+            CaseError::BadInput(_) => "BAD_USER_INPUT",
+            CaseError::OutsideWindow(_) => "OUTSIDE_ACCEPTANCE_WINDOW",
+            CaseError::IinMismatch => "IIN_MISMATCH",
+            CaseError::Deadline(e) => e.code(),
         }
     }
 }
@@ -310,11 +329,14 @@ pub fn route(
                 // The act's own last step issues at the counter; its office step carried the result back.
                 (Some(s), _) => stops.push(step_stop(s, attrs)),
                 (None, Some(l)) => {
-                    stops.push(leg_stop(
-                        Stage::ResultBack,
-                        "result_back",
-                        l.result_back.duration(),
-                    ));
+                    // A leg the act puts inside its issue step adds no stop of its own.
+                    if l.result_back.within_step.is_none() {
+                        stops.push(leg_stop(
+                            Stage::ResultBack,
+                            "result_back",
+                            l.result_back.duration(),
+                        ));
+                    }
                     let mut counter =
                         leg_stop(Stage::CorporationIssue, "issue", l.issue.duration());
                     counter.duration = None;
@@ -338,27 +360,21 @@ pub fn storage_months(reg: &Regulation) -> u32 {
     reg.corporation.as_ref().map_or(1, |c| c.storage_months)
 }
 
-/// A command on a case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
+/// What can be done to a case, without what it carries (see [`crate::engine::Command`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
     /// The office registers a submitted or delivered application; incomplete documents refuse it.
-    CompleteIntake {
-        /// Whether the documents are complete and valid.
-        complete: bool,
-    },
+    CompleteIntake,
     /// The head assigns an executor.
     AssignExecutor,
-    /// The executor prepares the result (`refusal = false`) or a reasoned refusal.
-    Prepare {
-        /// True for a reasoned refusal.
-        refusal: bool,
-    },
+    /// The executor prepares the result or a reasoned refusal.
+    PrepareResult,
     /// The head signs.
-    Sign,
+    SignResult,
     /// The head returns the draft to the executor.
     ReturnToExecutor,
     /// The office issues the result (or hands it to the courier).
-    Issue,
+    IssueResult,
     /// The courier delivers the documents to the provider.
     DeliverToProvider,
     /// The State Corporation receives the result from the courier.
@@ -373,142 +389,56 @@ pub enum Command {
     Redeliver,
 }
 
-impl Command {
+/// Every action, in life-cycle order.
+pub const ALL_ACTIONS: [Action; 12] = [
+    Action::CompleteIntake,
+    Action::AssignExecutor,
+    Action::PrepareResult,
+    Action::SignResult,
+    Action::ReturnToExecutor,
+    Action::IssueResult,
+    Action::DeliverToProvider,
+    Action::ReceiveResult,
+    Action::IssueAtCorporation,
+    Action::ReturnUncollected,
+    Action::RequestRedelivery,
+    Action::Redeliver,
+];
+
+impl Action {
     /// A stable name for events and errors.
-    pub fn name(&self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            Command::CompleteIntake { .. } => "COMPLETE_INTAKE",
-            Command::AssignExecutor => "ASSIGN_EXECUTOR",
-            Command::Prepare { .. } => "PREPARE_RESULT",
-            Command::Sign => "SIGN_RESULT",
-            Command::ReturnToExecutor => "RETURN_TO_EXECUTOR",
-            Command::Issue => "ISSUE_RESULT",
-            Command::DeliverToProvider => "DELIVER_TO_PROVIDER",
-            Command::ReceiveResult => "RECEIVE_RESULT",
-            Command::IssueAtCorporation => "ISSUE_AT_CORPORATION",
-            Command::ReturnUncollected => "RETURN_UNCOLLECTED",
-            Command::RequestRedelivery => "REQUEST_REDELIVERY",
-            Command::Redeliver => "REDELIVER",
+            Action::CompleteIntake => "COMPLETE_INTAKE",
+            Action::AssignExecutor => "ASSIGN_EXECUTOR",
+            Action::PrepareResult => "PREPARE_RESULT",
+            Action::SignResult => "SIGN_RESULT",
+            Action::ReturnToExecutor => "RETURN_TO_EXECUTOR",
+            Action::IssueResult => "ISSUE_RESULT",
+            Action::DeliverToProvider => "DELIVER_TO_PROVIDER",
+            Action::ReceiveResult => "RECEIVE_RESULT",
+            Action::IssueAtCorporation => "ISSUE_AT_CORPORATION",
+            Action::ReturnUncollected => "RETURN_UNCOLLECTED",
+            Action::RequestRedelivery => "REQUEST_REDELIVERY",
+            Action::Redeliver => "REDELIVER",
         }
     }
 
-    /// The stage the command acts on.
-    pub fn stage(&self) -> Stage {
+    /// The stage the action acts on.
+    pub fn stage(self) -> Stage {
         match self {
-            Command::CompleteIntake { .. } => Stage::Intake,
-            Command::AssignExecutor => Stage::Resolution,
-            Command::Prepare { .. } => Stage::Prepare,
-            Command::Sign | Command::ReturnToExecutor => Stage::Sign,
-            Command::Issue => Stage::Issue,
-            Command::DeliverToProvider => Stage::CorporationTransfer,
-            Command::ReceiveResult => Stage::ResultBack,
-            Command::IssueAtCorporation | Command::ReturnUncollected => Stage::CorporationIssue,
-            Command::RequestRedelivery => Stage::ProviderStorage,
-            Command::Redeliver => Stage::Redelivery,
+            Action::CompleteIntake => Stage::Intake,
+            Action::AssignExecutor => Stage::Resolution,
+            Action::PrepareResult => Stage::Prepare,
+            Action::SignResult | Action::ReturnToExecutor => Stage::Sign,
+            Action::IssueResult => Stage::Issue,
+            Action::DeliverToProvider => Stage::CorporationTransfer,
+            Action::ReceiveResult => Stage::ResultBack,
+            Action::IssueAtCorporation | Action::ReturnUncollected => Stage::CorporationIssue,
+            Action::RequestRedelivery => Stage::ProviderStorage,
+            Action::Redeliver => Stage::Redelivery,
         }
     }
-}
-
-/// What a case is, as far as the decision needs to know.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CaseState {
-    /// The channel it came through.
-    pub channel: Channel,
-    /// Its overall status.
-    pub status: CaseStatus,
-    /// What it waits for.
-    pub stage: Stage,
-    /// Its position on the route, for route stages.
-    pub route_index: Option<usize>,
-    /// Whether the executor prepared a reasoned refusal.
-    pub refusal_prepared: bool,
-    /// End of storage at the counter, while there.
-    pub storage_due: Option<DateTime<Utc>>,
-}
-
-/// Where a command takes the case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Move {
-    /// To the stop at this index of the route.
-    To(usize),
-    /// Closed with this status.
-    Close(CaseStatus),
-    /// Back to the provider's office for storage.
-    Storage,
-    /// To the provider's office to be sent back (one working day).
-    Redelivery,
-    /// Back at the counter.
-    Counter,
-}
-
-/// Decides where `cmd` takes a case at `now`, or why it cannot.
-pub fn decide(
-    route: &[Stop],
-    state: &CaseState,
-    cmd: &Command,
-    now: DateTime<Utc>,
-) -> Result<Move, CaseError> {
-    if state.stage != cmd.stage() {
-        return Err(CaseError::InvalidTransition(format!(
-            "{} is not possible while the case is at {}",
-            cmd.name(),
-            state.stage.as_str()
-        )));
-    }
-    let next = |i: usize| -> Move {
-        if i + 1 < route.len() {
-            Move::To(i + 1)
-        } else if state.refusal_prepared {
-            Move::Close(CaseStatus::Refused)
-        } else {
-            Move::Close(CaseStatus::Completed)
-        }
-    };
-    let here = || {
-        state
-            .route_index
-            .filter(|i| *i < route.len())
-            .ok_or_else(|| CaseError::InvalidTransition("the case is not on its route".into()))
-    };
-    Ok(match cmd {
-        Command::CompleteIntake { complete: false } => Move::Close(CaseStatus::RefusedAtIntake),
-        Command::ReturnToExecutor => {
-            let prepare = route
-                .iter()
-                .position(|s| s.stage == Stage::Prepare)
-                .ok_or_else(|| {
-                    CaseError::InvalidTransition("this regulation has no executor step".into())
-                })?;
-            Move::To(prepare)
-        }
-        Command::Issue if state.channel != Channel::StateCorporation => {
-            // Issued at the office or delivered to the portal: the case ends here.
-            if state.refusal_prepared {
-                Move::Close(CaseStatus::Refused)
-            } else {
-                Move::Close(CaseStatus::Completed)
-            }
-        }
-        Command::IssueAtCorporation => {
-            if state.refusal_prepared {
-                Move::Close(CaseStatus::Refused)
-            } else {
-                Move::Close(CaseStatus::Completed)
-            }
-        }
-        Command::ReturnUncollected => match state.storage_due {
-            Some(due) if now >= due => Move::Storage,
-            Some(due) => return Err(CaseError::StorageNotOver(due)),
-            None => {
-                return Err(CaseError::InvalidTransition(
-                    "no storage period is running".into(),
-                ))
-            }
-        },
-        Command::RequestRedelivery => Move::Redelivery,
-        Command::Redeliver => Move::Counter,
-        _ => next(here()?),
-    })
 }
 
 /// The status a case has while at a stop.
@@ -635,74 +565,5 @@ mod tests {
         let elsewhere = route(&r, Channel::ProviderOffice, &attrs).expect("ok");
         assert_eq!(local[1].duration.map(|d| d.value), Some(2));
         assert_eq!(elsewhere[1].duration.map(|d| d.value), Some(6));
-    }
-
-    fn state(channel: Channel, stage: Stage, index: usize) -> CaseState {
-        CaseState {
-            channel,
-            status: CaseStatus::InProgress,
-            stage,
-            route_index: Some(index),
-            refusal_prepared: false,
-            storage_due: None,
-        }
-    }
-
-    #[test]
-    fn given_a_case_at_a_stop_when_the_wrong_command_comes_then_it_is_an_invalid_transition() {
-        let r = reg("mangystau-school-admission");
-        let stops = route(&r, Channel::ProviderOffice, &Attributes::new()).expect("ok");
-        let now = Utc::now();
-        let s = state(Channel::ProviderOffice, Resolution, 0);
-        assert_eq!(
-            decide(&stops, &s, &Command::AssignExecutor, now),
-            Ok(Move::To(1))
-        );
-        assert!(matches!(
-            decide(&stops, &s, &Command::Sign, now),
-            Err(CaseError::InvalidTransition(_))
-        ));
-        let sign = state(Channel::ProviderOffice, Sign, 2);
-        assert_eq!(
-            decide(&stops, &sign, &Command::ReturnToExecutor, now),
-            Ok(Move::To(1))
-        );
-        let issue = state(Channel::ProviderOffice, Issue, 3);
-        assert_eq!(
-            decide(&stops, &issue, &Command::Issue, now),
-            Ok(Move::Close(CaseStatus::Completed))
-        );
-        let refused = CaseState {
-            refusal_prepared: true,
-            ..issue
-        };
-        assert_eq!(
-            decide(&stops, &refused, &Command::Issue, now),
-            Ok(Move::Close(CaseStatus::Refused))
-        );
-    }
-
-    #[test]
-    fn given_a_result_at_the_counter_then_it_goes_back_only_after_storage() {
-        let r = reg("mangystau-secondary-education-duplicates");
-        let stops = route(&r, Channel::StateCorporation, &Attributes::new()).expect("ok");
-        let now = Utc::now();
-        let mut s = state(Channel::StateCorporation, CorporationIssue, 7);
-        s.storage_due = Some(now + chrono::Duration::days(3));
-        assert!(matches!(
-            decide(&stops, &s, &Command::ReturnUncollected, now),
-            Err(CaseError::StorageNotOver(_))
-        ));
-        s.storage_due = Some(now - chrono::Duration::days(1));
-        assert_eq!(
-            decide(&stops, &s, &Command::ReturnUncollected, now),
-            Ok(Move::Storage)
-        );
-        let at_office = state(Channel::StateCorporation, Issue, 5);
-        assert_eq!(
-            decide(&stops, &at_office, &Command::Issue, now),
-            Ok(Move::To(6)),
-            "handed to the courier"
-        );
     }
 }

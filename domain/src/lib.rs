@@ -3,10 +3,13 @@
 pub mod calendar;
 pub mod case;
 pub mod deadline;
+pub mod documents;
+pub mod engine;
 pub mod identity;
 pub mod organisation;
 pub mod region;
 pub mod regulation;
+pub mod view;
 
 /// The working calendar shipped with qyzmet (version 1 when a database is first created).
 pub const BUNDLED_CALENDAR: &str = include_str!("../../data/calendar/kz.toml");

@@ -333,6 +333,11 @@ pub struct Leg {
     pub unit: DurationUnit,
     /// True when the act states this duration; false when qyzmet applies a general rule.
     pub stated: bool,
+    /// The provider step (its `order`) whose own duration already covers this leg, as when the
+    /// act's last step reads "issues it to the applicant or sends it to the State Corporation by
+    /// courier": then the leg is no stop of its own and adds no time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_step: Option<u32>,
     /// Where it is stated, or the reading applied.
     pub basis: String,
 }
@@ -450,6 +455,24 @@ pub struct Regulation {
     /// Readings chosen where the act is ambiguous.
     #[serde(default)]
     pub readings: Vec<Reading>,
+    /// Attributes of an application that the regulation depends on, each with its allowed
+    /// values; an application may carry only these.
+    #[serde(default)]
+    pub attributes: Vec<AttributeDomain>,
+}
+
+/// An attribute an application may carry, with the values the regulation knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeDomain {
+    /// Name, e.g. `location`.
+    pub name: String,
+    /// The allowed values, e.g. `local`, `elsewhere`.
+    pub values: Vec<String>,
+    /// The value when the application does not give one.
+    pub default: String,
+    /// Where the act draws the distinction.
+    pub paragraph: String,
 }
 
 /// A regulation file that cannot be used. Names the file and the field.
@@ -612,6 +635,7 @@ impl Regulation {
             }
         }
         self.validate_kinds()?;
+        self.validate_attributes()?;
         if let Some(t) = &self.legal_term {
             if t.value == 0 {
                 return fail("legal_term.value", "a duration must be at least 1".into());
@@ -683,6 +707,51 @@ impl Regulation {
             }
         }
         Ok(())
+    }
+
+    fn validate_attributes(&self) -> Result<(), (String, String)> {
+        for (i, a) in self.attributes.iter().enumerate() {
+            if a.values.is_empty() || !a.values.contains(&a.default) {
+                return Err((
+                    format!("attributes[{i}].default"),
+                    format!("{:?} is not one of the values {:?}", a.default, a.values),
+                ));
+            }
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            for (j, v) in s.variants.iter().enumerate() {
+                let declared = self.attribute(&v.attribute);
+                if !declared.is_some_and(|d| d.values.contains(&v.equals)) {
+                    return Err((
+                        format!("steps[{i}].variants[{j}]"),
+                        format!(
+                            "{} = {:?} is not a declared attribute value ([[attributes]])",
+                            v.attribute, v.equals
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(c) = &self.corporation {
+            if let Some(order) = c.result_back.within_step {
+                if !self
+                    .steps
+                    .iter()
+                    .any(|s| s.order == order && s.kind == StepKind::Issue)
+                {
+                    return Err((
+                        "corporation.result_back.within_step".into(),
+                        format!("step {order} is not this regulation's ISSUE step"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The declared attribute of this name.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeDomain> {
+        self.attributes.iter().find(|a| a.name == name)
     }
 
     fn validate_kinds(&self) -> Result<(), (String, String)> {

@@ -56,6 +56,11 @@ pub struct Model {
     #[sea_orm(column_type = "Double", nullable)]
     pub result_working_days: Option<f64>,
     pub returned_unclaimed: bool,
+    /// The provider's registration of a portal or State Corporation application (JSON).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub registration: Option<String>,
+    /// SHA-256 of the application as submitted, to tell a retry from a reused key.
+    pub request_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261122_000005_create_cases;
 mod m20261122_000006_add_result_measures;
 mod m20261122_000007_create_outbox_and_watch;
 mod m20261122_000008_create_report_rollup;
+mod m20261130_000009_typed_documents;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_add_result_measures::Migration),
             Box::new(m20261122_000007_create_outbox_and_watch::Migration),
             Box::new(m20261122_000008_create_report_rollup::Migration),
+            Box::new(m20261130_000009_typed_documents::Migration),
         ]
     }
 }

@@ -91,7 +91,13 @@ impl<'a> People<'a> {
 }
 
 pub const CASE_FIELDS: &str = "id number version channel status stage currentMailbox provider corporation assignee
-    registeredAt termDueAt providerDueAt stepDueAt storageDueAt calendarVersion receipt result refusal chainValid
+    registeredAt termDueAt providerDueAt stepDueAt storageDueAt calendarVersion chainValid progress
+    receipt { number channel documents legalResultDate acceptedAt acceptedOrganisation acceptedBy }
+    registration { registeredAt organisation registeredBy }
+    result { documents { code nameEn } signedBy signedAt issuedAt issuedBy }
+    refusalReceipt { missing expired issuedAt issuedBy }
+    reasonedRefusal { grounds signed preparedBy signedBy signedAt }
+    availableActions { action mutation needs dueAt }
     regulation { code version }
     timeline { seq stage mailbox organisation stepOrder leg actor startedAt dueAt finishedAt onTime late outcome comment }";
 
@@ -363,6 +369,8 @@ async fn walk(people: &mut People<'_>, reg: &Value, channel: &str, refuse: bool)
         .clone();
     assert!(case.is_object(), "{code} via {channel}: could not open");
     assert_eq!(case["regulation"], json!({ "code": code, "version": 1 }));
+    // A receipt, once issued, never changes (the provider's registration is its own record).
+    let mut receipt = case["receipt"].clone();
     for _ in 0..20 {
         if ["COMPLETED", "REFUSED", "REFUSED_AT_INTAKE"]
             .contains(&case["status"].as_str().unwrap_or_default())
@@ -370,7 +378,16 @@ async fn walk(people: &mut People<'_>, reg: &Value, channel: &str, refuse: bool)
             break;
         }
         case = advance(people, &case, provider, Some(branch), refuse).await;
+        if receipt.is_null() {
+            receipt = case["receipt"].clone();
+        } else {
+            assert_eq!(
+                case["receipt"], receipt,
+                "{code} via {channel}: receipt rewritten"
+            );
+        }
     }
+    assert!(receipt.is_object(), "{code} via {channel}: no receipt");
     case
 }
 
@@ -384,7 +401,13 @@ fn check_timeline(what: &str, case: &Value, reg: &Value, channel: &str) {
             t["finishedAt"].is_string(),
             "{what}: step {i} left open: {t}"
         );
-        assert_eq!(t["onTime"], true, "{what}: {t}");
+        if t["stage"] == "CORPORATION_ISSUE" {
+            // Waiting for the applicant at the counter is not staff time: no due, never late.
+            assert_eq!(t["onTime"], Value::Null, "{what}: {t}");
+            assert_eq!(t["dueAt"], Value::Null, "{what}: {t}");
+        } else {
+            assert_eq!(t["onTime"], true, "{what}: {t}");
+        }
         assert!(t["actor"].is_string(), "{what}: {t}");
         if let (Some(s), Some(d)) = (t["startedAt"].as_str(), t["dueAt"].as_str()) {
             assert!(at(d) > at(s), "{what}: due after start: {t}");
@@ -446,9 +469,9 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
             {
                 let refused = walk(&mut people, reg, channel, true).await;
                 assert_eq!(refused["status"], "REFUSED", "{what}: {refused:#}");
-                assert_eq!(refused["refusal"]["kind"], "REASONED_REFUSAL", "{what}");
+                assert_eq!(refused["reasonedRefusal"]["signed"], true, "{what}");
                 assert!(
-                    refused["refusal"]["signedBy"].is_string(),
+                    refused["reasonedRefusal"]["signedBy"].is_string(),
                     "{what}: the head signs the refusal"
                 );
                 check_timeline(&format!("{what} (refusal)"), &refused, reg, channel);
@@ -473,8 +496,11 @@ async fn incomplete_documents_are_refused_at_intake_with_a_receipt_naming_them()
     );
     let case = open(&app, &clerk, "registerApplication", input).await["data"]["r"].clone();
     assert_eq!(case["status"], "REFUSED_AT_INTAKE", "{case}");
-    assert_eq!(case["refusal"]["missing"], json!(["photo"]));
-    assert_eq!(case["refusal"]["expired"], json!(["identity document"]));
+    assert_eq!(case["refusalReceipt"]["missing"], json!(["photo"]));
+    assert_eq!(
+        case["refusalReceipt"]["expired"],
+        json!(["identity document"])
+    );
     assert_eq!(case["currentMailbox"], Value::Null);
     assert_eq!(case["timeline"][0]["outcome"], "REFUSED_AT_INTAKE");
 
@@ -543,9 +569,10 @@ async fn due_times_and_the_legal_result_date_follow_the_working_calendar() {
     // Hand-computed: resolution 1 WD → Tue 3 Jun 18:30; executor 3 WD → Wed 4, Thu 5, (Fri 6 off),
     // Mon 9 Jun 18:30; signing 1 WD → Tue 10 Jun 18:30; issue 15 min → Wed 11 Jun 09:15.
     assert_eq!(case["termDueAt"], "2025-06-11T04:15:00+00:00");
+    // One time convention across the API: UTC, documents included.
     assert_eq!(
         case["receipt"]["legalResultDate"],
-        "2025-06-11T09:15:00+05:00"
+        "2025-06-11T04:15:00+00:00"
     );
     assert_eq!(
         case["timeline"][0]["dueAt"], "2025-06-02T05:15:00+00:00",
@@ -789,6 +816,18 @@ async fn a_retried_registration_with_the_same_idempotency_key_returns_the_same_c
     let again = open(&app, &clerk, "registerApplication", input).await["data"]["r"].clone();
     assert_eq!(first["id"], again["id"]);
     assert_eq!(first["number"], again["number"]);
+    // The same key with a different application is refused and changes nothing.
+    let other = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        "901122600340",
+        json!({ "idempotencyKey": "req-1" }),
+    );
+    let reused = open(&app, &clerk, "registerApplication", other).await;
+    assert_eq!(
+        reused["errors"][0]["extensions"]["code"], "IDEMPOTENCY_KEY_REUSED",
+        "{reused}"
+    );
     use sea_orm::{EntityTrait, PaginatorTrait};
     assert_eq!(
         entity::service_case::Entity::find()
@@ -1069,6 +1108,43 @@ async fn atyrau_cases_elsewhere_get_six_working_days_for_the_executor() {
         assert_eq!(case["stage"], "PREPARE");
         dues.push(case["stepDueAt"].clone());
     }
+    // A value the regulation does not declare is refused, naming the allowed values; so is an
+    // application without documents.
+    for extra in [
+        json!({ "attributes": [{ "name": "location", "value": "Elsewhere" }] }),
+        json!({ "attributes": [{ "name": "colour", "value": "red" }] }),
+        json!({ "documents": [] }),
+    ] {
+        let input = application(
+            "atyrau-teacher-attestation-intake",
+            None,
+            APPLICANT_IIN,
+            extra,
+        );
+        let body = open(&app, &clerk, "registerApplication", input).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+    let body = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(
+            "atyrau-teacher-attestation-intake",
+            None,
+            APPLICANT_IIN,
+            json!({ "attributes": [{ "name": "location", "value": "Elsewhere" }] }),
+        ),
+    )
+    .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("local, elsewhere")),
+        "{body}"
+    );
     // From Monday 2 June 10:00: 2 working days → Wed 4 June; 6 → Wed 11 June (Fri 6 June is Kurban Ait).
     assert_eq!(
         dues,
@@ -1141,4 +1217,109 @@ async fn many_clients_moving_many_cases_through_every_mailbox_all_succeed() {
     let results = futures_util::future::join_all(walks).await;
     let failures: Vec<_> = results.into_iter().filter_map(Result::err).collect();
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Atyrau via the State Corporation: step 5 registers the result and sends it by courier within
+/// its one working day, so the legal result date counts it once (act 004 para 5.5).
+#[actix_web::test]
+async fn atyrau_via_the_state_corporation_counts_the_courier_inside_step_5() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-09-15T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let operator = people
+        .staff("gov4c-atyrau", Role::CorporationOperator)
+        .await;
+    let input = application(
+        "atyrau-teacher-attestation-intake",
+        Some("atyrau-city-education-division"),
+        APPLICANT_IIN,
+        json!({}),
+    );
+    let case = open(&app, &operator, "acceptAtCorporation", input).await["data"]["r"].clone();
+    // By hand from Mon 15 Sep 10:00: courier 1 WD (Tue 16th 18:00), intake 15 min (18:15),
+    // resolution 30 min (Wed 17th 09:15), preparation 2 WD (Fri 19th 18:30), signature 30 min
+    // (Mon 22nd 09:30), step 5 one WD (Tue 23rd 18:30, UTC+5).
+    assert_eq!(case["termDueAt"], "2025-09-23T13:30:00+00:00", "{case}");
+    assert_eq!(case["receipt"]["legalResultDate"], case["termDueAt"]);
+    assert_eq!(case["receipt"]["acceptedOrganisation"], "gov4c-atyrau");
+}
+
+/// What an applicant sees of their case: the status as a public label, the receipt and the
+/// legal result date; no draft, note, return comment, staff username or hash.
+#[actix_web::test]
+async fn the_applicant_sees_no_internal_material() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let provider = "aktau-school-1";
+    let clerk = people.staff(provider, Role::OfficeClerk).await;
+    let input = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        APPLICANT_IIN,
+        json!({}),
+    );
+    let mut case = open(&app, &clerk, "registerApplication", input).await["data"]["r"].clone();
+    case = advance(&mut people, &case, provider, None, true).await; // assigned
+    case = advance(&mut people, &case, provider, None, true).await; // refusal drafted
+    assert_eq!(case["stage"], "SIGN");
+    let head = people.staff(provider, Role::Head).await;
+    let returned = call(
+        &app,
+        &head,
+        "returnToExecutor(caseId: $c, version: $v, comment: $m)",
+        ", $m: String!",
+        json!({ "c": case["id"], "v": case["version"], "m": "internal remark" }),
+    )
+    .await["data"]["r"]
+        .clone();
+    assert_eq!(returned["stage"], "PREPARE", "{returned}");
+    // Staff see the draft and who did what.
+    assert_eq!(returned["reasonedRefusal"]["signed"], false, "{returned}");
+    assert!(returned["assignee"].is_string());
+    assert_eq!(
+        returned["availableActions"],
+        json!([]),
+        "the clerk has nothing to do while the executor works"
+    );
+    let applicant = people.applicant(APPLICANT_IIN).await;
+    let fields = CASE_FIELDS.replace("chainValid", "");
+    let q = format!("query($c: ID!) {{ case(id: $c) {{ {fields} }} }}");
+    let (_, body) = app
+        .graphql_as(&applicant, &q, json!({ "c": case["id"] }))
+        .await;
+    let mine = body["data"]["case"].clone();
+    assert!(mine.is_object(), "{body}");
+    assert_eq!(mine["progress"], "UNDER_CONSIDERATION");
+    assert_eq!(mine["reasonedRefusal"], Value::Null, "no draft");
+    assert_eq!(mine["assignee"], Value::Null);
+    assert_eq!(mine["availableActions"], json!([]));
+    assert_eq!(mine["receipt"]["acceptedBy"], Value::Null);
+    assert_eq!(mine["receipt"]["acceptedOrganisation"], provider);
+    assert!(mine["receipt"]["legalResultDate"].is_string());
+    for t in mine["timeline"].as_array().expect("timeline") {
+        assert_eq!(t["actor"], Value::Null, "{t}");
+        assert_eq!(t["comment"], Value::Null, "{t}");
+        assert_eq!(t["outcome"], Value::Null, "{t}");
+    }
+    let text = mine.to_string();
+    for secret in [
+        "internal remark",
+        "Standard para 10",
+        "-executor",
+        "-head",
+        "-clerk",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} leaked: {text}");
+    }
+    // The event chain and its hashes are staff only.
+    let (_, body) = app
+        .graphql_as(
+            &applicant,
+            "query($c: ID!) { case(id: $c) { events { hash } } }",
+            json!({ "c": case["id"] }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
 }

@@ -6,20 +6,23 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::case::{Attributes, Holder};
+use domain::documents::Refusal as DomainRefusal;
+use domain::engine::{Applicant as DomainApplicant, Application, Command, SubmittedDocument};
 use domain::identity::{Iin, Role as DomainRole};
 use domain::regulation::Channel as DomainChannel;
+use domain::view::Audience;
 use entity::{app_user, applicant, organisation, service_case};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::auth::{require, Principal, Subject};
+use crate::auth::{require, Auth, Principal, Subject};
 use crate::error::ApiError;
 use crate::graphql::catalog::{Channel, Mailbox, Regulation};
 use crate::graphql::state;
 use crate::mailbox::{Execute, MailboxKey};
 use crate::state::AppState;
-use crate::store::cases::{self, Actor, ApplicantData, CaseCommand, Document, NewCase};
+use crate::store::cases::{self, Contacts, NewCase};
 
 const STAFF: &[DomainRole] = &[
     DomainRole::OfficeClerk,
@@ -172,6 +175,218 @@ pub struct CaseEvent {
     hash: String,
 }
 
+/// Where a case stands, as the applicant is told.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::view::PublicProgress")]
+pub enum PublicProgress {
+    /// Submitted on the portal, waiting for the provider to register it.
+    AwaitingRegistration,
+    /// Registered and being considered.
+    UnderConsideration,
+    /// The result is ready for collection at the State Corporation.
+    ReadyForCollection,
+    /// The result was issued.
+    Issued,
+    /// A reasoned refusal was issued.
+    Refused,
+    /// Refused at intake: documents missing or expired.
+    RefusedAtIntake,
+    /// Not collected in time: kept by the provider; ask the State Corporation for it.
+    StoredAtProvider,
+    /// Requested back from the provider's storage; on its way to the counter.
+    ReturningToCounter,
+}
+
+/// The receipt (қолхат) given at acceptance. Issued once; it never changes. Times are UTC.
+#[derive(SimpleObject)]
+pub struct Receipt {
+    /// The registration number.
+    number: String,
+    /// The regulation code.
+    regulation: String,
+    /// The pinned regulation version.
+    regulation_version: i32,
+    /// The service's name in Kazakh.
+    service: String,
+    /// Where the application was accepted.
+    channel: Channel,
+    /// The applicant's full name.
+    applicant: String,
+    /// The applicant's IIN.
+    iin: String,
+    /// The documents accepted.
+    documents: Vec<String>,
+    /// The legal result date.
+    legal_result_date: Option<DateTime<Utc>>,
+    /// When the documents were accepted.
+    accepted_at: DateTime<Utc>,
+    /// The organisation (code) whose employee accepted them.
+    accepted_organisation: String,
+    /// The employee who accepted them (username); staff only, null for applicants.
+    accepted_by: Option<String>,
+}
+
+impl Receipt {
+    fn from_domain(r: domain::documents::Receipt, names: bool) -> Receipt {
+        Receipt {
+            number: r.number,
+            regulation: r.regulation,
+            regulation_version: r.regulation_version,
+            service: r.service,
+            channel: r.channel.into(),
+            applicant: r.applicant,
+            iin: r.iin,
+            documents: r.documents,
+            legal_result_date: r.legal_result_date,
+            accepted_at: r.accepted_at,
+            accepted_organisation: r.accepted_organisation,
+            accepted_by: names.then_some(r.accepted_by),
+        }
+    }
+}
+
+/// The provider's registration of a portal or State Corporation application.
+#[derive(SimpleObject)]
+pub struct Registration {
+    /// When the provider registered it.
+    registered_at: DateTime<Utc>,
+    /// The provider (code).
+    organisation: String,
+    /// The clerk who registered it (username); staff only, null for applicants.
+    registered_by: Option<String>,
+}
+
+/// The refusal receipt at intake.
+#[derive(SimpleObject)]
+pub struct RefusalReceipt {
+    /// Documents required and not handed in.
+    missing: Vec<String>,
+    /// Documents handed in but expired.
+    expired: Vec<String>,
+    /// When it was issued.
+    issued_at: DateTime<Utc>,
+    /// The organisation (code) that issued it.
+    issued_organisation: String,
+    /// The employee who issued it (username); staff only, null for applicants.
+    issued_by: Option<String>,
+}
+
+/// The reasoned refusal (дәлелді жауап).
+#[derive(SimpleObject)]
+pub struct ReasonedRefusal {
+    /// The grounds.
+    grounds: String,
+    /// Whether the head has signed it (until then it is a draft only staff see).
+    signed: bool,
+    /// The executor who prepared it (username); staff only.
+    prepared_by: Option<String>,
+    /// When it was prepared.
+    prepared_at: Option<DateTime<Utc>>,
+    /// The head who signed it (username); staff only.
+    signed_by: Option<String>,
+    /// When it was signed.
+    signed_at: Option<DateTime<Utc>>,
+}
+
+/// One of the regulation's result documents.
+#[derive(SimpleObject)]
+pub struct ResultDocument {
+    /// Code, as in the regulation's results.
+    code: String,
+    /// Name in Kazakh.
+    name_kk: String,
+    /// Name in English.
+    name_en: String,
+}
+
+/// The result of the service.
+#[derive(SimpleObject)]
+pub struct ServiceResult {
+    /// Which of the regulation's result documents.
+    documents: Vec<ResultDocument>,
+    /// The head who signed it (username); staff only; none for a one-step service, whose
+    /// receipt is the result.
+    signed_by: Option<String>,
+    /// When it was signed.
+    signed_at: Option<DateTime<Utc>>,
+    /// When it was issued to the applicant (office, portal, State Corporation counter).
+    issued_at: Option<DateTime<Utc>>,
+    /// Who issued it (username); staff only.
+    issued_by: Option<String>,
+}
+
+/// An action on a case.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::Action")]
+pub enum CaseAction {
+    /// `completeIntake`: register (or refuse) a submitted or delivered application.
+    CompleteIntake,
+    /// `assignExecutor`: the head assigns an executor.
+    AssignExecutor,
+    /// `prepareResult`: the assigned executor prepares the result or a reasoned refusal.
+    PrepareResult,
+    /// `signResult`: the head signs.
+    SignResult,
+    /// `returnToExecutor`: the head returns the draft.
+    ReturnToExecutor,
+    /// `issueResult`: the office issues the result (or hands it to the courier).
+    IssueResult,
+    /// `deliverToProvider`: the courier delivered the documents to the provider.
+    DeliverToProvider,
+    /// `receiveResult`: the State Corporation received the result.
+    ReceiveResult,
+    /// `issueAtCorporation`: the operator issues the result at the counter.
+    IssueAtCorporation,
+    /// `returnUncollected`: an uncollected result goes back to the provider.
+    ReturnUncollected,
+    /// `requestRedelivery`: the State Corporation asks for a stored result back.
+    RequestRedelivery,
+    /// `redeliver`: the provider sends the stored result back.
+    Redeliver,
+}
+
+/// An action the caller may take on a case now.
+#[derive(SimpleObject)]
+pub struct AvailableAction {
+    /// The action.
+    action: CaseAction,
+    /// The mutation that performs it.
+    mutation: String,
+    /// The arguments it needs besides `caseId` and `version`.
+    needs: Vec<String>,
+    /// When the stop it completes is due; null where no staff deadline runs.
+    due_at: Option<DateTime<Utc>>,
+    /// Not before this instant (an uncollected result goes back only after storage).
+    not_before: Option<DateTime<Utc>>,
+}
+
+impl From<domain::engine::AvailableAction> for AvailableAction {
+    fn from(a: domain::engine::AvailableAction) -> AvailableAction {
+        use domain::case::Action as A;
+        let (mutation, needs): (&str, &[&str]) = match a.action {
+            A::CompleteIntake => ("completeIntake", &["missing", "expired"]),
+            A::AssignExecutor => ("assignExecutor", &["executor"]),
+            A::PrepareResult => ("prepareResult", &["refusalGrounds", "note"]),
+            A::SignResult => ("signResult", &[]),
+            A::ReturnToExecutor => ("returnToExecutor", &["comment"]),
+            A::IssueResult => ("issueResult", &[]),
+            A::DeliverToProvider => ("deliverToProvider", &[]),
+            A::ReceiveResult => ("receiveResult", &[]),
+            A::IssueAtCorporation => ("issueAtCorporation", &[]),
+            A::ReturnUncollected => ("returnUncollected", &[]),
+            A::RequestRedelivery => ("requestRedelivery", &[]),
+            A::Redeliver => ("redeliver", &[]),
+        };
+        AvailableAction {
+            action: a.action.into(),
+            mutation: mutation.to_owned(),
+            needs: needs.iter().map(|s| (*s).to_owned()).collect(),
+            due_at: a.due,
+            not_before: a.not_before,
+        }
+    }
+}
+
 /// An application travelling through its pinned regulation.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
@@ -210,22 +425,10 @@ pub struct Case {
     storage_due_at: Option<DateTime<Utc>>,
     /// The working-calendar version its due times were computed on.
     calendar_version: i32,
-    /// The receipt (қолхат) with the legal result date, once registered.
-    receipt: Option<Json<serde_json::Value>>,
-    /// The result, once signed.
-    result: Option<Json<serde_json::Value>>,
-    /// The refusal receipt or reasoned refusal, if any.
-    refusal: Option<Json<serde_json::Value>>,
     /// When it closed.
     closed_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     model: service_case::Model,
-}
-
-fn json_opt(s: &Option<String>) -> Option<Json<serde_json::Value>> {
-    s.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .map(Json)
 }
 
 impl TryFrom<service_case::Model> for Case {
@@ -236,7 +439,7 @@ impl TryFrom<service_case::Model> for Case {
         };
         let contacts: serde_json::Value =
             serde_json::from_str(&m.applicant_contacts).unwrap_or_default();
-        let documents: Vec<Document> = serde_json::from_str(&m.documents).unwrap_or_default();
+        let documents = cases::documents(&m);
         let attrs: Attributes = cases::attributes(&m);
         Ok(Case {
             id: ID(m.id.to_string()),
@@ -281,9 +484,6 @@ impl TryFrom<service_case::Model> for Case {
             step_due_at: m.step_due_at.filter(|d| *d < cases::far_future()),
             storage_due_at: m.storage_due_at,
             calendar_version: m.calendar_version,
-            receipt: json_opt(&m.receipt),
-            result: json_opt(&m.result),
-            refusal: json_opt(&m.refusal),
             closed_at: m.closed_at,
             model: m,
         })
@@ -320,8 +520,11 @@ impl Case {
         }
     }
 
-    /// The executor assigned by the head (username).
+    /// The executor assigned by the head (username); staff only (null for applicants).
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        if !audience(ctx).sees_internal() {
+            return Ok(None);
+        }
         match self.model.assignee_id {
             Some(id) => Ok(app_user::Entity::find_by_id(id)
                 .one(&state(ctx)?.db)
@@ -337,10 +540,143 @@ impl Case {
         Ok(self.step_due_at.is_some_and(|d| d < now))
     }
 
-    /// Every stop so far: mailbox, who, started, due, finished, on time or late, outcome, comment.
+    /// Where the case stands, as the applicant is told (a public label for every audience).
+    async fn progress(&self) -> Result<PublicProgress, ApiError> {
+        let r = cases::record(&self.model)?;
+        Ok(domain::view::public_progress(r.status, r.stage).into())
+    }
+
+    /// The receipt (қолхат): issued once at acceptance and never changed.
+    async fn receipt(&self, ctx: &Context<'_>) -> Result<Option<Receipt>, ApiError> {
+        let names = domain::view::shows_staff_names(audience(ctx));
+        Ok(cases::record(&self.model)?
+            .receipt
+            .map(|r| Receipt::from_domain(r, names)))
+    }
+
+    /// The provider's registration of an application that came from the portal or the State
+    /// Corporation (a record of its own; the receipt stays as issued).
+    async fn registration(&self, ctx: &Context<'_>) -> Result<Option<Registration>, ApiError> {
+        let names = domain::view::shows_staff_names(audience(ctx));
+        Ok(cases::record(&self.model)?
+            .registration
+            .map(|r| Registration {
+                registered_at: r.registered_at,
+                organisation: r.organisation,
+                registered_by: names.then_some(r.registered_by),
+            }))
+    }
+
+    /// The refusal receipt given at intake, naming the missing and expired documents.
+    async fn refusal_receipt(&self, ctx: &Context<'_>) -> Result<Option<RefusalReceipt>, ApiError> {
+        let a = audience(ctx);
+        let names = domain::view::shows_staff_names(a);
+        Ok(match cases::record(&self.model)?.refusal {
+            Some(ref r) => match domain::view::refusal(a, r) {
+                Some(DomainRefusal::IntakeRefusal(x)) => Some(RefusalReceipt {
+                    missing: x.missing,
+                    expired: x.expired,
+                    issued_at: x.issued_at,
+                    issued_organisation: x.issued_organisation,
+                    issued_by: names.then_some(x.issued_by),
+                }),
+                _ => None,
+            },
+            None => None,
+        })
+    }
+
+    /// The reasoned refusal (дәлелді жауап). Staff see the executor's draft; applicants see it
+    /// only once the head has signed it.
+    async fn reasoned_refusal(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<ReasonedRefusal>, ApiError> {
+        let a = audience(ctx);
+        let names = domain::view::shows_staff_names(a);
+        Ok(match cases::record(&self.model)?.refusal {
+            Some(ref r) => match domain::view::refusal(a, r) {
+                Some(DomainRefusal::ReasonedRefusal(x)) => Some(ReasonedRefusal {
+                    grounds: x.grounds,
+                    prepared_by: names.then_some(x.prepared_by),
+                    prepared_at: x.prepared_at,
+                    signed: x.signature.is_some(),
+                    signed_by: x
+                        .signature
+                        .as_ref()
+                        .and_then(|s| names.then(|| s.signed_by.clone())),
+                    signed_at: x.signature.map(|s| s.signed_at),
+                }),
+                _ => None,
+            },
+            None => None,
+        })
+    }
+
+    /// The result of the service. Staff see it once signed; applicants once it was issued to
+    /// them.
+    async fn result(&self, ctx: &Context<'_>) -> Result<Option<ServiceResult>, ApiError> {
+        let a = audience(ctx);
+        let names = domain::view::shows_staff_names(a);
+        let Some(r) = cases::record(&self.model)?.result else {
+            return Ok(None);
+        };
+        let Some(r) = domain::view::result(a, &r) else {
+            return Ok(None);
+        };
+        let reg = cases::pinned(state(ctx)?, &self.model).await?;
+        Ok(Some(ServiceResult {
+            documents: r
+                .documents
+                .iter()
+                .map(|code| {
+                    let kind = reg.results.iter().find(|k| &k.code == code);
+                    ResultDocument {
+                        code: code.clone(),
+                        name_kk: kind.map(|k| k.name_kk.clone()).unwrap_or_default(),
+                        name_en: kind.map(|k| k.name_en.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+            signed_by: r
+                .signature
+                .as_ref()
+                .and_then(|s| names.then(|| s.signed_by.clone())),
+            signed_at: r.signature.as_ref().map(|s| s.signed_at),
+            issued_at: r.issued_at,
+            issued_by: r.issued_by.filter(|_| names),
+        }))
+    }
+
+    /// What the caller may do with the case now: each action with the mutation to call, what
+    /// it needs and the stop's due time. Empty when it is not the caller's turn.
+    async fn available_actions(&self, ctx: &Context<'_>) -> Result<Vec<AvailableAction>, ApiError> {
+        let Some(Auth::Principal(p)) = ctx.data_opt::<Auth>() else {
+            return Ok(Vec::new());
+        };
+        if p.role == DomainRole::Applicant || self.model.closed_at.is_some() {
+            return Ok(Vec::new());
+        }
+        let state = state(ctx)?;
+        let reg = cases::pinned(state, &self.model).await?;
+        let (provider, corporation) = case_orgs(state, &self.model).await?;
+        let parties = cases::parties(&provider, corporation.as_ref());
+        let actor = domain_actor(p, String::new(), None);
+        Ok(
+            domain::engine::available_actions(&cases::record(&self.model)?, &parties, &reg, &actor)
+                .into_iter()
+                .map(AvailableAction::from)
+                .collect(),
+        )
+    }
+
+    /// Every stop so far: mailbox, who, started, due, finished, on time or late, outcome,
+    /// comment. Applicants see the stops and their times; who acted, outcomes and comments are
+    /// staff only (null for applicants).
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineEntry>, ApiError> {
         let state = state(ctx)?;
         let now = state.clock.now();
+        let internal = audience(ctx).sees_internal();
         let mut out = Vec::new();
         for s in cases::timeline(&state.db, self.model.id).await? {
             let late = match (s.finished_at, s.due_at) {
@@ -359,21 +695,24 @@ impl Case {
                 organisation: org_code(state, s.organisation_id).await?,
                 step_order: s.step_order,
                 leg: s.leg,
-                actor: s.actor_name,
+                actor: s.actor_name.filter(|_| internal),
                 started_at: s.started_at,
                 due_at: s.due_at,
                 finished_at: s.finished_at,
                 on_time: s.on_time,
                 late,
-                outcome: s.outcome,
-                comment: s.comment,
+                outcome: s.outcome.filter(|_| internal),
+                comment: s.comment.filter(|_| internal),
             });
         }
         Ok(out)
     }
 
-    /// The append-only event history.
+    /// The append-only event history; staff only (`FORBIDDEN` for applicants).
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, ApiError> {
+        if !audience(ctx).sees_internal() {
+            return Err(ApiError::Forbidden);
+        }
         Ok(cases::events(&state(ctx)?.db, self.model.id)
             .await?
             .into_iter()
@@ -389,8 +728,12 @@ impl Case {
             .collect())
     }
 
-    /// Whether every event's hash matches its content and the previous event's hash.
+    /// Whether every event's hash matches its content and the previous event's hash; staff
+    /// only (`FORBIDDEN` for applicants).
     async fn chain_valid(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        if !audience(ctx).sees_internal() {
+            return Err(ApiError::Forbidden);
+        }
         Ok(cases::chain_valid(
             &cases::events(&state(ctx)?.db, self.model.id).await?,
         ))
@@ -403,6 +746,29 @@ async fn org_code(state: &AppState, id: i64) -> Result<String, ApiError> {
         .await?
         .map(|o| o.code)
         .unwrap_or_default())
+}
+
+async fn case_orgs(
+    state: &AppState,
+    c: &service_case::Model,
+) -> Result<(organisation::Model, Option<organisation::Model>), ApiError> {
+    let provider = organisation::Entity::find_by_id(c.provider_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal(std::io::Error::other("case provider missing")))?;
+    let corporation = match c.corporation_id {
+        Some(id) => organisation::Entity::find_by_id(id).one(&state.db).await?,
+        None => None,
+    };
+    Ok((provider, corporation))
+}
+
+/// Who looks: staff, or (also when no one is signed in) an applicant, who sees least.
+fn audience(ctx: &Context<'_>) -> Audience {
+    match ctx.data_opt::<Auth>() {
+        Some(Auth::Principal(p)) => Audience::of(p.role),
+        _ => Audience::Applicant,
+    }
 }
 
 /// Whether the caller may see a case at all.
@@ -447,16 +813,6 @@ pub(crate) async fn load_visible(
         return Err(not_found());
     }
     Ok(c)
-}
-
-fn mailbox_role(m: domain::regulation::Mailbox) -> &'static [DomainRole] {
-    use domain::regulation::Mailbox as M;
-    match m {
-        M::Office => &[DomainRole::OfficeClerk],
-        M::Head => &[DomainRole::Head],
-        M::Executor => &[DomainRole::Executor],
-        M::Corporation => &[DomainRole::CorporationOperator],
-    }
 }
 
 /// Filters of an inbox.
@@ -735,13 +1091,21 @@ pub struct ApplicationInput {
     idempotency_key: Option<String>,
 }
 
-fn actor_of(p: &Principal, username: Option<String>) -> Actor {
-    Actor {
+/// The engine's view of the caller.
+fn domain_actor(p: &Principal, name: String, iin: Option<String>) -> domain::engine::Actor {
+    domain::engine::Actor {
         user_id: match p.subject {
             Subject::User(id) => Some(id),
             Subject::Applicant(_) => None,
         },
-        name: username.unwrap_or_else(|| p.subject.claim()),
+        name: if name.is_empty() {
+            p.subject.claim()
+        } else {
+            name
+        },
+        role: p.role,
+        organisation_id: p.organisation_id,
+        iin,
     }
 }
 
@@ -763,7 +1127,9 @@ async fn org_by_code(state: &AppState, code: &str) -> Result<organisation::Model
         .ok_or_else(|| ApiError::BadUserInput(format!("unknown organisation {code:?}")))
 }
 
-/// Builds and sends a new case to its intake mailbox.
+/// Builds and sends a new case to its intake mailbox. The engine decides whether it may be
+/// registered, by whom, and what it is; this translates the input and routes it.
+#[allow(clippy::too_many_arguments)]
 async fn intake(
     ctx: &Context<'_>,
     p: &Principal,
@@ -772,6 +1138,7 @@ async fn intake(
     provider: organisation::Model,
     corporation: Option<organisation::Model>,
     applicant_id: Option<i64>,
+    applicant_iin: Option<String>,
 ) -> Result<Case, ApiError> {
     let state = state(ctx)?;
     let iin = Iin::parse(&input.applicant.iin).map_err(|e| ApiError::Rule {
@@ -786,43 +1153,19 @@ async fn intake(
             ApiError::BadUserInput(format!("unknown regulation {:?}", input.regulation))
         })?;
     let reg = &stored.regulation;
-    if !reg.accepts(channel) {
-        return Err(ApiError::Rule {
-            code: "CHANNEL_NOT_ALLOWED",
-            message: format!(
-                "{} does not accept applications through {}",
-                reg.code,
-                cases::channel_str(channel)
-            ),
-        });
-    }
-    if provider.region_code != reg.region || !reg.provider_kinds.contains(&provider.kind) {
-        return Err(ApiError::BadUserInput(format!(
-            "{} does not provide {} (a {} in {} is needed)",
-            provider.code,
-            reg.code,
-            reg.provider_kinds.join(" or "),
-            reg.region
-        )));
-    }
-    if input.applicant.full_name.trim().is_empty() {
-        return Err(ApiError::BadUserInput(
-            "the applicant's full name is required".into(),
-        ));
-    }
     let attributes: Attributes = input
         .attributes
         .into_iter()
         .map(|a| (a.name, a.value))
         .collect();
+    if attributes.len() > 16 {
+        return Err(ApiError::BadUserInput("at most 16 attributes".into()));
+    }
+    // The mailbox that registers it: the intake stop's, in the intake organisation.
     let creation =
-        domain::case::creation_stop(reg, channel, &attributes).map_err(|e| ApiError::Rule {
-            code: e.code(),
-            message: e.to_string(),
-        })?;
-    // Who may register it: the role of the intake mailbox, in the intake organisation.
-    let key = match (&creation, channel) {
-        (Some(stop), _) => MailboxKey {
+        domain::case::creation_stop(reg, channel, &Attributes::new()).map_err(cases::case_error)?;
+    let key = match &creation {
+        Some(stop) => MailboxKey {
             org_id: if stop.holder == Holder::Corporation {
                 corporation
                     .as_ref()
@@ -833,7 +1176,7 @@ async fn intake(
             },
             mailbox: stop.mailbox,
         },
-        (None, _) => MailboxKey {
+        None => MailboxKey {
             org_id: provider.id,
             mailbox: reg
                 .portal
@@ -841,51 +1184,46 @@ async fn intake(
                 .map_or(domain::regulation::Mailbox::Office, |x| x.lands_in),
         },
     };
-    if channel != DomainChannel::Portal
-        && (!mailbox_role(key.mailbox).contains(&p.role) || p.organisation_id != Some(key.org_id))
-    {
-        return Err(ApiError::Forbidden);
-    }
-    let name = username(state, p).await?;
+    let name = username(state, p).await?.unwrap_or_default();
     let new = NewCase {
         regulation: stored.clone(),
         channel,
         provider,
         corporation,
-        applicant: ApplicantData {
-            iin: iin.as_str().to_owned(),
-            full_name: input.applicant.full_name.trim().to_owned(),
+        application: Application {
+            applicant: DomainApplicant {
+                iin: iin.as_str().to_owned(),
+                full_name: input.applicant.full_name.trim().to_owned(),
+            },
+            documents: input
+                .documents
+                .into_iter()
+                .map(|d| SubmittedDocument {
+                    name: d.name.trim().to_owned(),
+                    provided: d.provided,
+                    expired: d.expired,
+                })
+                .collect(),
+            attributes,
+            applies_to: input.applies_to,
+        },
+        contacts: Contacts {
             phone: input.applicant.phone,
             email: input.applicant.email,
         },
         applicant_id,
-        documents: input
-            .documents
-            .into_iter()
-            .map(|d| Document {
-                name: d.name,
-                provided: d.provided,
-                expired: d.expired,
-            })
-            .collect(),
-        attributes,
-        applies_to: input.applies_to,
         idempotency_key: input
             .idempotency_key
             .map(|k| format!("{}:{k}", p.subject.claim())),
-        actor: actor_of(p, name),
+        actor: domain_actor(p, name, applicant_iin),
     };
     let (created, _) = state.mailboxes.create(key, new).await?;
     Case::try_from(created)
 }
 
-/// Moves a case held in the caller's mailbox.
-async fn act(
-    ctx: &Context<'_>,
-    id: ID,
-    version: i32,
-    command: CaseCommand,
-) -> Result<Case, ApiError> {
+/// Moves a case held in the caller's mailbox: the engine decides whether it is the caller's
+/// turn and what the move means.
+async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Result<Case, ApiError> {
     let p = require(ctx, STAFF)?;
     let state = state(ctx)?;
     let c = load_visible(ctx, &id).await?;
@@ -901,17 +1239,7 @@ async fn act(
         code: "INVALID_TRANSITION",
         message: "the case is closed".into(),
     })?;
-    // Whose turn: the holder of the mailbox; a redelivery is requested by the State Corporation.
-    let (turn_org, turn_roles) = match command {
-        CaseCommand::RequestRedelivery => {
-            (c.corporation_id, &[DomainRole::CorporationOperator][..])
-        }
-        _ => (Some(key.org_id), mailbox_role(key.mailbox)),
-    };
-    if p.organisation_id != turn_org || !turn_roles.contains(&p.role) {
-        return Err(ApiError::Forbidden);
-    }
-    let name = username(state, p).await?;
+    let name = username(state, p).await?.unwrap_or_default();
     let moved = state
         .mailboxes
         .execute(
@@ -920,7 +1248,7 @@ async fn act(
                 case_id: c.id,
                 expected_version: version,
                 command,
-                actor: actor_of(p, name),
+                actor: domain_actor(p, name, None),
             },
         )
         .await?;
@@ -961,6 +1289,7 @@ impl CaseMutation {
             provider,
             None,
             None,
+            None,
         )
         .await
     }
@@ -983,11 +1312,6 @@ impl CaseMutation {
             .clone()
             .ok_or_else(|| ApiError::BadUserInput("provider is required".into()))?;
         let provider = org_by_code(state, &code).await?;
-        if provider.region_code != branch.region_code {
-            return Err(ApiError::BadUserInput(
-                "the provider is outside this branch's region".into(),
-            ));
-        }
         intake(
             ctx,
             p,
@@ -995,6 +1319,7 @@ impl CaseMutation {
             input,
             provider,
             Some(branch),
+            None,
             None,
         )
         .await
@@ -1013,16 +1338,6 @@ impl CaseMutation {
             .one(&state.db)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-        let iin = Iin::parse(&input.applicant.iin).map_err(|e| ApiError::Rule {
-            code: "INVALID_IIN",
-            message: e.to_string(),
-        })?;
-        if iin.as_str() != me.iin {
-            return Err(ApiError::Rule {
-                code: "IIN_MISMATCH",
-                message: "the application's IIN is not the signed-in applicant's".into(),
-            });
-        }
         let code = input
             .provider
             .clone()
@@ -1036,6 +1351,7 @@ impl CaseMutation {
             provider,
             None,
             Some(me.id),
+            Some(me.iin),
         )
         .await
     }
@@ -1054,7 +1370,7 @@ impl CaseMutation {
             ctx,
             case_id,
             version,
-            CaseCommand::CompleteIntake { missing, expired },
+            Command::CompleteIntake { missing, expired },
         )
         .await
     }
@@ -1067,7 +1383,16 @@ impl CaseMutation {
         #[graphql(desc = "The case version you saw.")] version: i32,
         #[graphql(desc = "The executor's username.")] executor: String,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::AssignExecutor(executor)).await
+        act(
+            ctx,
+            case_id,
+            version,
+            Command::AssignExecutor {
+                name: executor,
+                executor: None,
+            },
+        )
+        .await
     }
 
     /// The assigned executor prepares the result, or a reasoned refusal (дәлелді жауап) when
@@ -1085,7 +1410,7 @@ impl CaseMutation {
             ctx,
             case_id,
             version,
-            CaseCommand::Prepare {
+            Command::Prepare {
                 refusal_grounds,
                 note,
             },
@@ -1100,7 +1425,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::Sign).await
+        act(ctx, case_id, version, Command::Sign).await
     }
 
     /// The head returns the draft to the executor with a comment; the case term keeps running.
@@ -1111,13 +1436,7 @@ impl CaseMutation {
         #[graphql(desc = "The case version you saw.")] version: i32,
         #[graphql(desc = "What to correct.")] comment: String,
     ) -> Result<Case, ApiError> {
-        act(
-            ctx,
-            case_id,
-            version,
-            CaseCommand::ReturnToExecutor(comment),
-        )
-        .await
+        act(ctx, case_id, version, Command::ReturnToExecutor { comment }).await
     }
 
     /// The office registers and issues the result: to the applicant, to the portal, or to the
@@ -1128,7 +1447,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::Issue).await
+        act(ctx, case_id, version, Command::Issue).await
     }
 
     /// The State Corporation courier has delivered the documents to the provider's office.
@@ -1138,7 +1457,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::DeliverToProvider).await
+        act(ctx, case_id, version, Command::DeliverToProvider).await
     }
 
     /// The State Corporation has received the result from the courier; it waits at the counter.
@@ -1148,7 +1467,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::ReceiveResult).await
+        act(ctx, case_id, version, Command::ReceiveResult).await
     }
 
     /// The operator issues the result to the applicant on presentation.
@@ -1158,7 +1477,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::IssueAtCorporation).await
+        act(ctx, case_id, version, Command::IssueAtCorporation).await
     }
 
     /// An uncollected result goes back to the provider for storage (after the storage period).
@@ -1168,7 +1487,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::ReturnUncollected).await
+        act(ctx, case_id, version, Command::ReturnUncollected).await
     }
 
     /// The State Corporation asks the provider for a stored result (one working day).
@@ -1178,7 +1497,7 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::RequestRedelivery).await
+        act(ctx, case_id, version, Command::RequestRedelivery).await
     }
 
     /// The provider sends the stored result back to the State Corporation counter.
@@ -1188,6 +1507,6 @@ impl CaseMutation {
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
     ) -> Result<Case, ApiError> {
-        act(ctx, case_id, version, CaseCommand::Redeliver).await
+        act(ctx, case_id, version, Command::Redeliver).await
     }
 }

@@ -30,7 +30,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::cases::{self, Actor as CaseActor, CaseCommand, NewCase};
+use crate::store::cases::{self, NewCase};
+use domain::engine::{Actor as CaseActor, Command as CaseCommand};
 
 /// One organisation's mailbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -170,7 +171,7 @@ impl MailboxActor {
                 &state,
                 m.case_id,
                 m.expected_version,
-                &m.command,
+                m.command,
                 &m.actor,
             ))
             .await;

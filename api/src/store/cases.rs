@@ -4,12 +4,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use domain::calendar::WorkingCalendar;
-use domain::case::{self, Attributes, CaseState, CaseStatus, Holder, Move, Stage, Stop};
-use domain::deadline::{Intake, WorkingClock, WorkingHours};
-use domain::regulation::{Channel, DurationSpec, Mailbox, Regulation};
+use domain::case::{Attributes, CaseError, CaseStatus, Holder, Stage};
+use domain::deadline::{WorkingClock, WorkingHours};
+use domain::engine::{
+    self, Actor, Applicant, Application, CaseRecord, Command, Delivery, OpenedStep, Org, Parties,
+    Place, StaffRef, SubmittedDocument, Transition, WorkingTime,
+};
+use domain::identity::Role;
+use domain::regulation::{Channel, Mailbox, Regulation};
 use entity::{app_user, case_event, case_step, organisation, service_case};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -24,39 +28,6 @@ use crate::store::calendar::{content_hash, is_unique_violation};
 use crate::store::regulation::StoredRegulation;
 use crate::store::rollup;
 
-/// Who acted.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    /// The staff user, if a staff user acted.
-    pub user_id: Option<i64>,
-    /// A name for the history: a username, or `applicant:ID`.
-    pub name: String,
-}
-
-/// A submitted document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Document {
-    /// What it is, e.g. "birth certificate".
-    pub name: String,
-    /// Whether it was handed in.
-    pub provided: bool,
-    /// Whether it has expired.
-    pub expired: bool,
-}
-
-/// The applicant as written on the application.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplicantData {
-    /// IIN (already checked).
-    pub iin: String,
-    /// Full name.
-    pub full_name: String,
-    /// Phone, if given.
-    pub phone: Option<String>,
-    /// E-mail, if given.
-    pub email: Option<String>,
-}
-
 /// A case to create.
 #[derive(Clone, Debug)]
 pub struct NewCase {
@@ -68,84 +39,25 @@ pub struct NewCase {
     pub provider: organisation::Model,
     /// The State Corporation branch, for that channel.
     pub corporation: Option<organisation::Model>,
-    /// The applicant.
-    pub applicant: ApplicantData,
+    /// The application.
+    pub application: Application,
+    /// The applicant's phone and e-mail, if given.
+    pub contacts: Contacts,
     /// The applicant's account, for portal submissions.
     pub applicant_id: Option<i64>,
-    /// The documents.
-    pub documents: Vec<Document>,
-    /// Attributes the regulation may depend on (e.g. `location`).
-    pub attributes: Attributes,
-    /// Which acceptance window governs it (e.g. `first_grade`).
-    pub applies_to: Option<String>,
     /// A client-supplied key: a retried request returns the same case.
     pub idempotency_key: Option<String>,
     /// Who registers it.
     pub actor: Actor,
 }
 
-/// A command with what it carries.
-#[derive(Clone, Debug)]
-pub enum CaseCommand {
-    /// Register (or refuse) a submitted or delivered application.
-    CompleteIntake {
-        /// Documents missing.
-        missing: Vec<String>,
-        /// Documents expired.
-        expired: Vec<String>,
-    },
-    /// Assign an executor (username).
-    AssignExecutor(String),
-    /// Prepare the result, or a reasoned refusal when grounds are given.
-    Prepare {
-        /// Grounds of a reasoned refusal.
-        refusal_grounds: Option<String>,
-        /// What was prepared.
-        note: Option<String>,
-    },
-    /// Sign.
-    Sign,
-    /// Return to the executor with a comment.
-    ReturnToExecutor(String),
-    /// Issue (or hand to the courier).
-    Issue,
-    /// Courier delivered the documents.
-    DeliverToProvider,
-    /// The result arrived at the State Corporation.
-    ReceiveResult,
-    /// Issued at the counter.
-    IssueAtCorporation,
-    /// Uncollected: back to the provider.
-    ReturnUncollected,
-    /// Ask the provider for the stored result.
-    RequestRedelivery,
-    /// Send the stored result back.
-    Redeliver,
-}
-
-impl CaseCommand {
-    fn domain(&self) -> case::Command {
-        match self {
-            CaseCommand::CompleteIntake { missing, expired } => case::Command::CompleteIntake {
-                complete: missing.is_empty() && expired.is_empty(),
-            },
-            CaseCommand::AssignExecutor(_) => case::Command::AssignExecutor,
-            CaseCommand::Prepare {
-                refusal_grounds, ..
-            } => case::Command::Prepare {
-                refusal: refusal_grounds.is_some(),
-            },
-            CaseCommand::Sign => case::Command::Sign,
-            CaseCommand::ReturnToExecutor(_) => case::Command::ReturnToExecutor,
-            CaseCommand::Issue => case::Command::Issue,
-            CaseCommand::DeliverToProvider => case::Command::DeliverToProvider,
-            CaseCommand::ReceiveResult => case::Command::ReceiveResult,
-            CaseCommand::IssueAtCorporation => case::Command::IssueAtCorporation,
-            CaseCommand::ReturnUncollected => case::Command::ReturnUncollected,
-            CaseCommand::RequestRedelivery => case::Command::RequestRedelivery,
-            CaseCommand::Redeliver => case::Command::Redeliver,
-        }
-    }
+/// The applicant's contacts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contacts {
+    /// Phone.
+    pub phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
 }
 
 /// A placeholder due for stops without a legal due (storage at the provider), so inbox
@@ -161,12 +73,13 @@ fn rule(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-fn case_error(e: case::CaseError) -> ApiError {
-    rule(e.code(), e.to_string())
-}
-
-fn deadline_error(e: domain::deadline::DeadlineError) -> ApiError {
-    rule(e.code(), e.to_string())
+/// A domain refusal as the client sees it.
+pub fn case_error(e: CaseError) -> ApiError {
+    match e {
+        CaseError::NotYourTurn => ApiError::Forbidden,
+        CaseError::BadInput(m) => ApiError::BadUserInput(m),
+        e => rule(e.code(), e.to_string()),
+    }
 }
 
 /// Channel names as stored.
@@ -228,72 +141,42 @@ pub fn hours_and_zone(
     Ok((hours, tz))
 }
 
-struct Clocks<'a> {
-    provider: WorkingClock<'a>,
-    corporation: Option<WorkingClock<'a>>,
-    provider_id: i64,
-    corporation_id: Option<i64>,
+/// The organisations of a case as the engine sees them.
+pub fn parties(
+    provider: &organisation::Model,
+    corporation: Option<&organisation::Model>,
+) -> Parties {
+    let org = |o: &organisation::Model| Org {
+        id: o.id,
+        code: o.code.clone(),
+        region: o.region_code.clone(),
+        kind: o.kind.clone(),
+    };
+    Parties {
+        provider: org(provider),
+        corporation: corporation.map(org),
+    }
 }
 
-impl Clocks<'_> {
-    fn of(&self, holder: Holder) -> Result<(&WorkingClock<'_>, i64), ApiError> {
-        match holder {
-            Holder::Provider => Ok((&self.provider, self.provider_id)),
-            Holder::Corporation => match (&self.corporation, self.corporation_id) {
-                (Some(c), Some(id)) => Ok((c, id)),
-                _ => Err(rule(
-                    "INVALID_TRANSITION",
-                    "this case has no State Corporation branch",
-                )),
-            },
+/// The working time of a case's organisations on `calendar`.
+pub fn working_time<'a>(
+    state: &AppState,
+    calendar: &'a domain::calendar::WorkingCalendar,
+    provider: &organisation::Model,
+    corporation: Option<&organisation::Model>,
+) -> Result<WorkingTime<'a>, ApiError> {
+    let (ph, ptz) = hours_and_zone(state, provider)?;
+    let corporation = match corporation {
+        Some(c) => {
+            let (h, tz) = hours_and_zone(state, c)?;
+            Some(WorkingClock::new(calendar, h, tz))
         }
-    }
-
-    fn due(
-        &self,
-        holder: Holder,
-        start: DateTime<Utc>,
-        d: Option<DurationSpec>,
-    ) -> Result<Option<DateTime<Utc>>, ApiError> {
-        let Some(d) = d else { return Ok(None) };
-        let (clock, _) = self.of(holder)?;
-        clock
-            .deadline(start, d.legal())
-            .map(|due| Some(due.at))
-            .map_err(deadline_error)
-    }
-
-    fn allowed_minutes(
-        &self,
-        holder: Holder,
-        start: DateTime<Utc>,
-        due: Option<DateTime<Utc>>,
-    ) -> Option<i64> {
-        let (clock, _) = self.of(holder).ok()?;
-        let due = due?;
-        clock
-            .elapsed(start, due)
-            .ok()
-            .map(|e| e.working_minutes as i64)
-    }
-
-    /// When a step started at `start` will have used 80% of its allowed working time.
-    fn risk_at(
-        &self,
-        holder: Holder,
-        start: DateTime<Utc>,
-        allowed: Option<i64>,
-    ) -> Option<DateTime<Utc>> {
-        let (clock, _) = self.of(holder).ok()?;
-        let minutes = u32::try_from((allowed? * 4 + 4) / 5).ok()?;
-        if minutes == 0 {
-            return Some(start);
-        }
-        let d =
-            domain::deadline::LegalDuration::new(minutes, domain::deadline::DurationUnit::Minutes)
-                .ok()?;
-        clock.deadline(start, d).ok().map(|due| due.at)
-    }
+        None => None,
+    };
+    Ok(WorkingTime {
+        provider: WorkingClock::new(calendar, ph, ptz),
+        corporation,
+    })
 }
 
 async fn load_orgs(
@@ -312,26 +195,479 @@ async fn load_orgs(
     Ok((provider, corporation))
 }
 
-fn clocks<'a>(
-    state: &AppState,
-    calendar: &'a WorkingCalendar,
-    provider: &organisation::Model,
-    corporation: Option<&organisation::Model>,
-) -> Result<Clocks<'a>, ApiError> {
-    let (ph, ptz) = hours_and_zone(state, provider)?;
-    let corp = match corporation {
-        Some(c) => {
-            let (h, tz) = hours_and_zone(state, c)?;
-            Some(WorkingClock::new(calendar, h, tz))
+fn bad_row(what: &str) -> ApiError {
+    ApiError::internal(std::io::Error::other(format!(
+        "stored case has a bad {what}"
+    )))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    text: &Option<String>,
+    what: &str,
+) -> Result<Option<T>, ApiError> {
+    text.as_deref()
+        .map(|t| serde_json::from_str(t).map_err(|_| bad_row(what)))
+        .transpose()
+}
+
+fn to_json<T: Serialize>(v: &Option<T>) -> Result<Option<String>, ApiError> {
+    v.as_ref()
+        .map(|x| serde_json::to_string(x).map_err(ApiError::internal))
+        .transpose()
+}
+
+/// The engine's view of a stored case.
+pub fn record(c: &service_case::Model) -> Result<CaseRecord, ApiError> {
+    let place = match (c.current_mailbox.as_deref(), c.current_org_id) {
+        (Some(m), Some(org)) => {
+            let mailbox = parse_mailbox(m).ok_or_else(|| bad_row("mailbox"))?;
+            let holder = if Some(org) == c.corporation_id && mailbox == Mailbox::Corporation {
+                Holder::Corporation
+            } else {
+                Holder::Provider
+            };
+            Some(Place { holder, mailbox })
         }
+        _ => None,
+    };
+    Ok(CaseRecord {
+        number: c.number.clone(),
+        channel: parse_channel(&c.channel).ok_or_else(|| bad_row("channel"))?,
+        status: CaseStatus::parse(&c.status).ok_or_else(|| bad_row("status"))?,
+        stage: Stage::parse(&c.stage).ok_or_else(|| bad_row("stage"))?,
+        route_index: c.route_index.and_then(|i| usize::try_from(i).ok()),
+        place,
+        assignee: c.assignee_id,
+        applicant: Applicant {
+            iin: c.applicant_iin.clone(),
+            full_name: c.applicant_name.clone(),
+        },
+        documents: documents(c),
+        attributes: attributes(c),
+        registered_at: c.registered_at,
+        term_due: c.term_due_at,
+        provider_due: c.provider_due_at,
+        step_started: c.step_started_at,
+        step_due: c.step_due_at.filter(|d| *d < far_future()),
+        storage_due: c.storage_due_at,
+        receipt: parse_json(&c.receipt, "receipt")?,
+        registration: parse_json(&c.registration, "registration")?,
+        refusal: parse_json(&c.refusal, "refusal")?,
+        refusal_prepared: c.refusal_prepared,
+        result: parse_json(&c.result, "result")?,
+        delivery: c.result_at.map(|at| Delivery {
+            at,
+            on_time: c.result_on_time.unwrap_or(true),
+            working_days: c.result_working_days,
+        }),
+        returned_unclaimed: c.returned_unclaimed,
+        closed_at: c.closed_at,
+    })
+}
+
+/// The documents of a stored case.
+pub fn documents(c: &service_case::Model) -> Vec<SubmittedDocument> {
+    serde_json::from_str(&c.documents).unwrap_or_default()
+}
+
+/// The columns a transition writes: everything the engine decides about the case.
+fn write_record(
+    a: &mut service_case::ActiveModel,
+    r: &CaseRecord,
+    parties: &Parties,
+) -> Result<(), ApiError> {
+    let org = |p: &Place| parties.org(p.holder).map(|o| o.id).map_err(case_error);
+    a.number = Set(r.number.clone());
+    a.status = Set(r.status.as_str().to_owned());
+    a.stage = Set(r.stage.as_str().to_owned());
+    a.route_index = Set(r.route_index.map(|i| i as i32));
+    a.current_mailbox = Set(r.place.map(|p| mailbox_str(p.mailbox).to_owned()));
+    a.current_org_id = Set(r.place.as_ref().map(org).transpose()?);
+    a.assignee_id = Set(r.assignee);
+    a.term_due_at = Set(r.term_due);
+    a.provider_due_at = Set(r.provider_due);
+    a.step_started_at = Set(r.step_started);
+    // An open stop without a staff deadline sorts last and is never overdue.
+    a.step_due_at = Set(r.place.map(|_| r.step_due.unwrap_or_else(far_future)));
+    a.storage_due_at = Set(r.storage_due);
+    a.receipt = Set(to_json(&r.receipt)?);
+    a.registration = Set(to_json(&r.registration)?);
+    a.refusal = Set(to_json(&r.refusal)?);
+    a.refusal_prepared = Set(r.refusal_prepared);
+    a.result = Set(to_json(&r.result)?);
+    a.result_at = Set(r.delivery.map(|d| d.at));
+    a.result_on_time = Set(r.delivery.map(|d| d.on_time));
+    a.result_working_days = Set(r.delivery.and_then(|d| d.working_days));
+    a.returned_unclaimed = Set(r.returned_unclaimed);
+    a.closed_at = Set(r.closed_at);
+    Ok(())
+}
+
+fn step_row(case_id: i64, seq: i32, s: &OpenedStep) -> case_step::ActiveModel {
+    case_step::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        case_id: Set(case_id),
+        seq: Set(seq),
+        stage: Set(s.stop.stage.as_str().to_owned()),
+        step_order: Set(s.stop.step_order.map(|o| o as i32)),
+        leg: Set(s.stop.leg.map(str::to_owned)),
+        mailbox: Set(mailbox_str(s.stop.mailbox).to_owned()),
+        organisation_id: Set(s.org_id),
+        actor_id: Set(None),
+        actor_name: Set(None),
+        started_at: Set(s.started),
+        due_at: Set(s.due),
+        allowed_minutes: Set(s.allowed_minutes),
+        finished_at: Set(None),
+        on_time: Set(None),
+        outcome: Set(None),
+        comment: Set(None),
+        used_minutes: Set(None),
+        risk_at: Set(s.risk_at),
+        risk_announced_at: Set(None),
+        overdue_announced_at: Set(None),
+    }
+}
+
+fn finish(row: &mut case_step::ActiveModel, c: &engine::ClosedStep) {
+    row.finished_at = Set(Some(c.finished));
+    row.on_time = Set(c.on_time);
+    row.used_minutes = Set(c.used_minutes);
+    row.outcome = Set(Some(c.outcome.as_str().to_owned()));
+    row.comment = Set(c.comment.clone());
+    row.actor_id = Set(c.actor_id);
+    row.actor_name = Set(Some(c.actor_name.clone()));
+}
+
+/// The SHA-256 of an application as submitted: a retried request with the same key must carry
+/// the same application.
+fn request_hash(new: &NewCase) -> Result<String, ApiError> {
+    let text = serde_json::to_string(&json!({
+        "regulation": new.regulation.regulation.code,
+        "channel": channel_str(new.channel),
+        "provider": new.provider.id,
+        "corporation": new.corporation.as_ref().map(|c| c.id),
+        "iin": new.application.applicant.iin,
+        "name": new.application.applicant.full_name,
+        "contacts": new.contacts,
+        "documents": new.application.documents,
+        "attributes": new.application.attributes,
+        "appliesTo": new.application.applies_to,
+    }))
+    .map_err(ApiError::internal)?;
+    Ok(content_hash(&text))
+}
+
+fn same_request(
+    existing: service_case::Model,
+    hash: &str,
+) -> Result<service_case::Model, ApiError> {
+    if existing.request_hash.as_deref().is_some_and(|h| h != hash) {
+        return Err(rule(
+            "IDEMPOTENCY_KEY_REUSED",
+            "this idempotency key was used with a different application; use a new key for a new application",
+        ));
+    }
+    Ok(existing)
+}
+
+/// Creates a case. Returns the case and whether it was created now (false: the idempotency key
+/// names an existing case with the same application, which is returned unchanged; with a
+/// different application the key is refused with `IDEMPOTENCY_KEY_REUSED`).
+pub async fn create(
+    state: &AppState,
+    new: NewCase,
+) -> Result<(service_case::Model, bool), ApiError> {
+    let now = state.clock.now();
+    let db = &state.db;
+    let hash = request_hash(&new)?;
+    if let Some(key) = &new.idempotency_key {
+        if let Some(existing) = by_idempotency_key(db, key).await? {
+            return Ok((same_request(existing, &hash)?, false));
+        }
+    }
+    let reg = new.regulation.regulation.clone();
+    let calendar = state.calendar.current();
+    let time = working_time(state, &calendar, &new.provider, new.corporation.as_ref())?;
+    let parties = parties(&new.provider, new.corporation.as_ref());
+    let tz = hours_and_zone(state, &new.provider)?.1;
+    let local_date = now.with_timezone(&tz).date_naive();
+    let ctx = engine::Context {
+        regulation: &reg,
+        regulation_version: new.regulation.row.version,
+        parties: &parties,
+        time: &time,
+        now,
+    };
+    let decided =
+        engine::decide_intake(&ctx, new.channel, &new.application, &new.actor, local_date)
+            .map_err(case_error)?;
+    let attributes = serde_json::to_string(&decided.case.attributes).map_err(ApiError::internal)?;
+    let documents = serde_json::to_string(&decided.case.documents).map_err(ApiError::internal)?;
+    let contacts = serde_json::to_string(&new.contacts).map_err(ApiError::internal)?;
+
+    let _writer = match &state.write_lock {
+        Some(l) => Some(l.lock().await),
         None => None,
     };
-    Ok(Clocks {
-        provider: WorkingClock::new(calendar, ph, ptz),
-        corporation: corp,
-        provider_id: provider.id,
-        corporation_id: corporation.map(|c| c.id),
-    })
+    let txn = db.begin().await?;
+    let row = service_case::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        number: Set(format!("pending-{}", crate::auth::token::random_hex(8)?)),
+        regulation_id: Set(new.regulation.row.id),
+        regulation_code: Set(reg.code.clone()),
+        regulation_version: Set(new.regulation.row.version),
+        service_code: Set(reg.service.clone()),
+        region_code: Set(new.provider.region_code.clone()),
+        provider_id: Set(new.provider.id),
+        corporation_id: Set(new.corporation.as_ref().map(|c| c.id)),
+        channel: Set(channel_str(new.channel).to_owned()),
+        status: Set(CaseStatus::Submitted.as_str().to_owned()),
+        stage: Set(Stage::Intake.as_str().to_owned()),
+        route_index: Set(None),
+        current_mailbox: Set(None),
+        current_org_id: Set(None),
+        assignee_id: Set(None),
+        applicant_iin: Set(new.application.applicant.iin.clone()),
+        applicant_name: Set(new.application.applicant.full_name.clone()),
+        applicant_contacts: Set(contacts),
+        applicant_id: Set(new.applicant_id),
+        attributes: Set(attributes),
+        documents: Set(documents),
+        receipt: Set(None),
+        result: Set(None),
+        refusal: Set(None),
+        refusal_prepared: Set(false),
+        registered_at: Set(now),
+        term_due_at: Set(None),
+        provider_due_at: Set(None),
+        step_started_at: Set(None),
+        step_due_at: Set(None),
+        storage_due_at: Set(None),
+        calendar_version: Set(calendar.version() as i32),
+        idempotency_key: Set(new.idempotency_key.clone()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        closed_at: Set(None),
+        result_at: Set(None),
+        result_on_time: Set(None),
+        result_working_days: Set(None),
+        returned_unclaimed: Set(false),
+        registration: Set(None),
+        request_hash: Set(Some(hash.clone())),
+    };
+    let inserted = match service_case::Entity::insert(row)
+        .exec_with_returning(&txn)
+        .await
+    {
+        Ok(m) => m,
+        Err(e) if is_unique_violation(&e) && new.idempotency_key.is_some() => {
+            // A concurrent retry with the same key won: return its case.
+            txn.rollback().await?;
+            let key = new.idempotency_key.as_deref().unwrap_or_default();
+            let existing = by_idempotency_key(db, key).await?.ok_or_else(|| {
+                ApiError::Conflict("a request with this idempotency key is in progress".into())
+            })?;
+            return Ok((same_request(existing, &hash)?, false));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let region_iso = state
+        .regions
+        .get(&new.provider.region_code)
+        .map(|r| r.iso_code.clone())
+        .unwrap_or_else(|| "KZ".into());
+    let number = engine::registration_number(&region_iso, local_date, inserted.id);
+    let t = decided.numbered(number);
+    let written = persist(&txn, &inserted, None, &t, &parties, &new.actor.name, now).await?;
+    txn.commit().await?;
+    Ok((written, true))
+}
+
+/// Applies a command to a case at its expected version, in one transaction: the engine decides
+/// ([`engine::decide`]), this persists. `CONFLICT` when the case changed since
+/// `expected_version` (nothing is written).
+pub async fn apply(
+    state: &AppState,
+    case_id: i64,
+    expected_version: i32,
+    command: Command,
+    actor: &Actor,
+) -> Result<service_case::Model, ApiError> {
+    let now = state.clock.now();
+    let db = &state.db;
+    let current = service_case::Entity::find_by_id(case_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
+    if current.version != expected_version {
+        return Err(ApiError::Conflict(format!(
+            "the case changed: version {} is current, {expected_version} was expected",
+            current.version
+        )));
+    }
+    let reg = pinned(state, &current).await?;
+    let (provider, corporation) =
+        load_orgs(db, current.provider_id, current.corporation_id).await?;
+    let parties = parties(&provider, corporation.as_ref());
+    let calendar = state.calendar.current();
+    let time = working_time(state, &calendar, &provider, corporation.as_ref())?;
+    let command = match command {
+        Command::AssignExecutor { name, .. } => {
+            let executor = app_user::Entity::find()
+                .filter(app_user::Column::Username.eq(name.as_str()))
+                .one(db)
+                .await?
+                .map(|u| StaffRef {
+                    id: u.id,
+                    name: u.username,
+                    role: Role::parse(&u.role).unwrap_or(Role::Applicant),
+                    organisation_id: u.organisation_id,
+                    active: u.active,
+                });
+            Command::AssignExecutor { name, executor }
+        }
+        other => other,
+    };
+    let ctx = engine::Context {
+        regulation: &reg,
+        regulation_version: current.regulation_version,
+        parties: &parties,
+        time: &time,
+        now,
+    };
+    let t = engine::decide(&ctx, &record(&current)?, &command, actor).map_err(case_error)?;
+
+    let _writer = match &state.write_lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    let txn = db.begin().await?;
+    // Claim the case first: the versioned update takes the row lock, so a racing command (on
+    // this node or another) waits here and then fails with CONFLICT before writing anything.
+    let claimed = service_case::Entity::update_many()
+        .col_expr(
+            service_case::Column::Version,
+            sea_orm::sea_query::Expr::value(expected_version + 1),
+        )
+        .filter(service_case::Column::Id.eq(case_id))
+        .filter(service_case::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        txn.rollback().await?;
+        return Err(ApiError::Conflict(
+            "the case changed while this command ran".into(),
+        ));
+    }
+    let mut claimed_row = current.clone();
+    claimed_row.version = expected_version + 1;
+    // `current` is what the claim above found: the version it matched was read with it.
+    let written = persist(
+        &txn,
+        &claimed_row,
+        Some(&current),
+        &t,
+        &parties,
+        &actor.name,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(written)
+}
+
+/// Writes a decided transition in the caller's transaction: the case's columns, the step it
+/// finished and the one it opened, the applicant's notice (outbox), the event in the chain and
+/// the report rollups. Decides nothing.
+async fn persist(
+    txn: &DatabaseTransaction,
+    row: &service_case::Model,
+    before: Option<&service_case::Model>,
+    t: &Transition,
+    parties: &Parties,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<service_case::Model, ApiError> {
+    let case_id = row.id;
+    let mut seq = 0;
+    if let Some(created) = &t.created_step {
+        // Intake at the counter or the office happens now: a step started and finished at once.
+        seq += 1;
+        let mut step = step_row(case_id, seq, created);
+        step.risk_at = Set(None);
+        if let Some(c) = &t.closed {
+            finish(&mut step, c);
+        }
+        case_step::Entity::insert(step)
+            .exec_without_returning(txn)
+            .await?;
+    } else if let Some(c) = &t.closed {
+        // Every open case has exactly one open step: finish it.
+        let mut upd = case_step::ActiveModel {
+            ..Default::default()
+        };
+        finish(&mut upd, c);
+        let open_seq = case_step::Entity::find()
+            .filter(case_step::Column::CaseId.eq(case_id))
+            .filter(case_step::Column::FinishedAt.is_null())
+            .order_by_desc(case_step::Column::Seq)
+            .one(txn)
+            .await?
+            .map(|s| (s.id, s.seq));
+        if let Some((id, s)) = open_seq {
+            upd.id = sea_orm::ActiveValue::Unchanged(id);
+            case_step::Entity::update(upd).exec(txn).await?;
+            seq = s;
+        }
+    }
+    if let Some(opened) = &t.opened {
+        seq += 1;
+        case_step::Entity::insert(step_row(case_id, seq, opened))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let mut update = service_case::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(case_id),
+        version: Set(row.version),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    write_record(&mut update, &t.case, parties)?;
+    // The write happens only if nobody changed the case since it was claimed.
+    let written = match service_case::Entity::update(update)
+        .validate()?
+        .filter(service_case::Column::Version.eq(row.version))
+        .exec(txn)
+        .await
+    {
+        Ok(m) => m,
+        Err(sea_orm::DbErr::RecordNotUpdated) => {
+            return Err(ApiError::Conflict(
+                "the case changed while this command ran".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(n) = &t.notice {
+        let payload = serde_json::to_value(n).map_err(ApiError::internal)?;
+        notify(txn, case_id, written.version, n.kind.as_str(), payload, now).await?;
+    }
+    append_event(
+        txn,
+        case_id,
+        t.event.kind,
+        t.event.payload.clone(),
+        actor,
+        now,
+    )
+    .await?;
+    if let Some(c) = &t.closed {
+        rollup::record_step(txn, &written, c).await?;
+    }
+    rollup::record(txn, before, &written).await?;
+    Ok(written)
 }
 
 /// Appends an event whose hash chains to the case's previous event.
@@ -400,397 +736,6 @@ pub fn chain_valid(events: &[case_event::Model]) -> bool {
     true
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_step(
-    txn: &DatabaseTransaction,
-    case_id: i64,
-    seq: i32,
-    stop: &Stop,
-    org_id: i64,
-    started: DateTime<Utc>,
-    due: Option<DateTime<Utc>>,
-    allowed: Option<i64>,
-    risk_at: Option<DateTime<Utc>>,
-) -> Result<(), ApiError> {
-    let row = case_step::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        case_id: Set(case_id),
-        seq: Set(seq),
-        stage: Set(stop.stage.as_str().to_owned()),
-        step_order: Set(stop.step_order.map(|o| o as i32)),
-        leg: Set(stop.leg.map(str::to_owned)),
-        mailbox: Set(mailbox_str(stop.mailbox).to_owned()),
-        organisation_id: Set(org_id),
-        actor_id: Set(None),
-        actor_name: Set(None),
-        started_at: Set(started),
-        due_at: Set(due),
-        allowed_minutes: Set(allowed),
-        finished_at: Set(None),
-        on_time: Set(None),
-        outcome: Set(None),
-        comment: Set(None),
-        used_minutes: Set(None),
-        risk_at: Set(risk_at),
-        risk_announced_at: Set(None),
-        overdue_announced_at: Set(None),
-    };
-    case_step::Entity::insert(row)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
-}
-
-/// The provider's own deadline to hand a State Corporation case's result over.
-type ProviderDue = DateTime<Utc>;
-
-/// The legal result date: the stated term, or where the act states none, the due time of the
-/// last provider stop when every stop takes its full time.
-fn legal_term(
-    reg: &Regulation,
-    stops: &[Stop],
-    clocks: &Clocks<'_>,
-    channel: Channel,
-    registered: DateTime<Utc>,
-) -> Result<(Option<DateTime<Utc>>, Option<ProviderDue>), ApiError> {
-    let intake = if channel == Channel::StateCorporation {
-        Intake::StateCorporation
-    } else {
-        Intake::Provider
-    };
-    if let Some(t) = &reg.legal_term {
-        let d = domain::deadline::LegalDuration::new(t.value, t.unit).map_err(deadline_error)?;
-        let term = clocks
-            .provider
-            .case_term(registered, d, intake)
-            .map_err(deadline_error)?;
-        return Ok((Some(term.due.at), term.provider_due.map(|p| p.at)));
-    }
-    let mut at = registered;
-    for s in stops {
-        if let Some(d) = s.duration {
-            let (clock, _) = clocks.of(s.holder)?;
-            at = clock.deadline(at, d.legal()).map_err(deadline_error)?.at;
-        }
-    }
-    Ok((Some(at), None))
-}
-
-/// Creates a case. Returns the case and whether it was created now (false: the idempotency key
-/// names an existing case, which is returned unchanged).
-pub async fn create(
-    state: &AppState,
-    new: NewCase,
-) -> Result<(service_case::Model, bool), ApiError> {
-    let now = state.clock.now();
-    let db = &state.db;
-    if let Some(key) = &new.idempotency_key {
-        if let Some(existing) = by_idempotency_key(db, key).await? {
-            return Ok((existing, false));
-        }
-    }
-    let reg = new.regulation.regulation.clone();
-    let calendar = state.calendar.current();
-    let clocks = clocks(state, &calendar, &new.provider, new.corporation.as_ref())?;
-
-    // The acceptance window, on the provider's local date.
-    let tz = hours_and_zone(state, &new.provider)?.1;
-    let local_date = now.with_timezone(&tz).date_naive();
-    if !reg.window_open(local_date, new.applies_to.as_deref()) {
-        return Err(rule(
-            "OUTSIDE_ACCEPTANCE_WINDOW",
-            format!("{} does not accept applications on {local_date}", reg.code),
-        ));
-    }
-    let creation = case::creation_stop(&reg, new.channel, &new.attributes).map_err(case_error)?;
-    let stops = case::route(&reg, new.channel, &new.attributes).map_err(case_error)?;
-    let missing: Vec<&str> = new
-        .documents
-        .iter()
-        .filter(|d| !d.provided)
-        .map(|d| d.name.as_str())
-        .collect();
-    let expired: Vec<&str> = new
-        .documents
-        .iter()
-        .filter(|d| d.expired)
-        .map(|d| d.name.as_str())
-        .collect();
-    // A portal submission is checked by the office later; at a counter, at once.
-    let refused = creation.is_some() && (!missing.is_empty() || !expired.is_empty());
-
-    let (term_due, provider_due) = if refused {
-        (None, None)
-    } else {
-        legal_term(&reg, &stops, &clocks, new.channel, now)?
-    };
-    let attributes = serde_json::to_string(&new.attributes).map_err(ApiError::internal)?;
-    let documents = serde_json::to_string(&new.documents).map_err(ApiError::internal)?;
-    let contacts = serde_json::to_string(
-        &json!({ "phone": new.applicant.phone, "email": new.applicant.email }),
-    )
-    .map_err(ApiError::internal)?;
-
-    let _writer = match &state.write_lock {
-        Some(l) => Some(l.lock().await),
-        None => None,
-    };
-    let txn = db.begin().await?;
-    let row = service_case::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        number: Set(format!("pending-{}", crate::auth::token::random_hex(8)?)),
-        regulation_id: Set(new.regulation.row.id),
-        regulation_code: Set(reg.code.clone()),
-        regulation_version: Set(new.regulation.row.version),
-        service_code: Set(reg.service.clone()),
-        region_code: Set(new.provider.region_code.clone()),
-        provider_id: Set(new.provider.id),
-        corporation_id: Set(new.corporation.as_ref().map(|c| c.id)),
-        channel: Set(channel_str(new.channel).to_owned()),
-        status: Set(CaseStatus::Submitted.as_str().to_owned()),
-        stage: Set(Stage::Intake.as_str().to_owned()),
-        route_index: Set(None),
-        current_mailbox: Set(None),
-        current_org_id: Set(None),
-        assignee_id: Set(None),
-        applicant_iin: Set(new.applicant.iin.clone()),
-        applicant_name: Set(new.applicant.full_name.clone()),
-        applicant_contacts: Set(contacts),
-        applicant_id: Set(new.applicant_id),
-        attributes: Set(attributes),
-        documents: Set(documents),
-        receipt: Set(None),
-        result: Set(None),
-        refusal: Set(None),
-        refusal_prepared: Set(false),
-        registered_at: Set(now),
-        term_due_at: Set(term_due),
-        provider_due_at: Set(provider_due),
-        step_started_at: Set(None),
-        step_due_at: Set(None),
-        storage_due_at: Set(None),
-        calendar_version: Set(calendar.version() as i32),
-        idempotency_key: Set(new.idempotency_key.clone()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        closed_at: Set(None),
-        result_at: Set(None),
-        result_on_time: Set(None),
-        result_working_days: Set(None),
-        returned_unclaimed: Set(false),
-    };
-    let inserted = match service_case::Entity::insert(row)
-        .exec_with_returning(&txn)
-        .await
-    {
-        Ok(m) => m,
-        Err(e) if is_unique_violation(&e) && new.idempotency_key.is_some() => {
-            // A concurrent retry with the same key won: return its case.
-            txn.rollback().await?;
-            let key = new.idempotency_key.as_deref().unwrap_or_default();
-            let existing = by_idempotency_key(db, key).await?.ok_or_else(|| {
-                ApiError::Conflict("a request with this idempotency key is in progress".into())
-            })?;
-            return Ok((existing, false));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let id = inserted.id;
-    let region_num = state
-        .regions
-        .get(&new.provider.region_code)
-        .map(|r| r.iso_code.replace('-', ""))
-        .unwrap_or_else(|| "KZ".into());
-    let number = format!(
-        "{region_num}-{}-{id:07}",
-        now.with_timezone(&tz).format("%Y%m%d")
-    );
-    let legal_date = term_due.map(|t| t.with_timezone(&tz).to_rfc3339());
-
-    let mut seq = 0;
-    let mut update = service_case::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(id),
-        number: Set(number.clone()),
-        ..Default::default()
-    };
-    if let Some(stop) = &creation {
-        // Intake at the counter or the office happens now: a step started and finished at once.
-        let (_, org_id) = clocks.of(stop.holder)?;
-        let due = clocks.due(stop.holder, now, stop.duration)?;
-        seq += 1;
-        insert_step(
-            &txn,
-            id,
-            seq,
-            stop,
-            org_id,
-            now,
-            due,
-            clocks.allowed_minutes(stop.holder, now, due),
-            None,
-        )
-        .await?;
-        finish_open_step(
-            &txn,
-            &clocks,
-            &inserted,
-            &new.actor,
-            now,
-            if refused {
-                "REFUSED_AT_INTAKE"
-            } else {
-                "ACCEPTED"
-            },
-            None,
-        )
-        .await?;
-    }
-    let receipt = json!({
-        "number": number,
-        "regulation": reg.code,
-        "regulationVersion": new.regulation.row.version,
-        "service": reg.name_kk,
-        "applicant": new.applicant.full_name,
-        "iin": new.applicant.iin,
-        "documents": new.documents.iter().filter(|d| d.provided).map(|d| d.name.clone()).collect::<Vec<_>>(),
-        "legalResultDate": legal_date,
-        "acceptedAt": now.with_timezone(&tz).to_rfc3339(),
-        "acceptedBy": new.actor.name,
-    });
-    let event_kind;
-    if refused {
-        let refusal = json!({
-            "kind": "INTAKE_REFUSAL",
-            "missing": missing,
-            "expired": expired,
-            "issuedAt": now.with_timezone(&tz).to_rfc3339(),
-            "issuedBy": new.actor.name,
-        });
-        update.status = Set(CaseStatus::RefusedAtIntake.as_str().to_owned());
-        update.stage = Set(Stage::Closed.as_str().to_owned());
-        update.refusal = Set(Some(refusal.to_string()));
-        update.closed_at = Set(Some(now));
-        event_kind = "REFUSED_AT_INTAKE";
-    } else {
-        if creation.is_some() {
-            update.receipt = Set(Some(receipt.to_string()));
-        }
-        match stops.first() {
-            Some(first) => {
-                let (_, org_id) = clocks.of(first.holder)?;
-                let due = clocks.due(first.holder, now, first.duration)?;
-                seq += 1;
-                insert_step(
-                    &txn,
-                    id,
-                    seq,
-                    first,
-                    org_id,
-                    now,
-                    due,
-                    clocks.allowed_minutes(first.holder, now, due),
-                    clocks.risk_at(
-                        first.holder,
-                        now,
-                        clocks.allowed_minutes(first.holder, now, due),
-                    ),
-                )
-                .await?;
-                update.status = Set(if creation.is_some() {
-                    case::status_at(first)
-                } else {
-                    CaseStatus::Submitted
-                }
-                .as_str()
-                .to_owned());
-                update.stage = Set(first.stage.as_str().to_owned());
-                update.route_index = Set(Some(0));
-                update.current_mailbox = Set(Some(mailbox_str(first.mailbox).to_owned()));
-                update.current_org_id = Set(Some(org_id));
-                update.step_started_at = Set(Some(now));
-                update.step_due_at = Set(Some(due.unwrap_or_else(far_future)));
-            }
-            None => {
-                // A one-step regulation: the receipt is the result.
-                update.status = Set(CaseStatus::Completed.as_str().to_owned());
-                update.stage = Set(Stage::Closed.as_str().to_owned());
-                update.result = Set(Some(json!({ "kind": "RECEIPT", "documents": ["receipt"], "issuedAt": now.to_rfc3339(), "issuedBy": new.actor.name }).to_string()));
-                update.closed_at = Set(Some(now));
-                update.result_at = Set(Some(now));
-                update.result_on_time = Set(Some(true));
-                update.result_working_days = Set(Some(0.0));
-            }
-        }
-        event_kind = match new.channel {
-            Channel::Portal => "SUBMITTED",
-            Channel::StateCorporation => "ACCEPTED_AT_CORPORATION",
-            Channel::ProviderOffice => "REGISTERED",
-        };
-    }
-    let updated = service_case::Entity::update(update).exec(&txn).await?;
-    let note = applicant_note(&updated, tz);
-    match (refused, new.channel) {
-        (true, _) => notify(&txn, id, updated.version, "REFUSED", note, now).await?,
-        (false, Channel::Portal) => {}
-        (false, _) => notify(&txn, id, updated.version, "REGISTERED", note, now).await?,
-    }
-    append_event(
-        &txn,
-        id,
-        event_kind,
-        json!({ "channel": channel_str(new.channel), "regulation": reg.code, "version": new.regulation.row.version,
-                "missing": missing, "expired": expired, "termDue": term_due.map(|t| t.to_rfc3339()) }),
-        &new.actor.name,
-        now,
-    )
-    .await?;
-    rollup::record(&txn, None, &updated).await?;
-    txn.commit().await?;
-    Ok((updated, true))
-}
-
-async fn finish_open_step(
-    txn: &DatabaseTransaction,
-    clocks: &Clocks<'_>,
-    case: &service_case::Model,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    outcome: &str,
-    comment: Option<String>,
-) -> Result<Option<case_step::Model>, ApiError> {
-    let open = case_step::Entity::find()
-        .filter(case_step::Column::CaseId.eq(case.id))
-        .filter(case_step::Column::FinishedAt.is_null())
-        .order_by_desc(case_step::Column::Seq)
-        .one(txn)
-        .await?;
-    let Some(open) = open else { return Ok(None) };
-    let on_time = open.due_at.map(|d| now <= d);
-    let holder =
-        if Some(open.organisation_id) == clocks.corporation_id && open.mailbox == "CORPORATION" {
-            Holder::Corporation
-        } else {
-            Holder::Provider
-        };
-    let used = clocks
-        .of(holder)
-        .ok()
-        .and_then(|(c, _)| c.elapsed(open.started_at, now).ok())
-        .map(|e| e.working_minutes as i64);
-    let mut a: case_step::ActiveModel = open.into();
-    a.used_minutes = Set(used);
-    a.finished_at = Set(Some(now));
-    a.on_time = Set(Some(on_time.unwrap_or(true)));
-    a.outcome = Set(Some(outcome.to_owned()));
-    a.actor_id = Set(actor.user_id);
-    a.actor_name = Set(Some(actor.name.clone()));
-    a.comment = Set(comment);
-    let finished = case_step::Entity::update(a).exec(txn).await?;
-    rollup::record_step(txn, case, &finished).await?;
-    Ok(Some(finished))
-}
-
 /// A case by idempotency key.
 pub async fn by_idempotency_key(
     db: &impl ConnectionTrait,
@@ -800,23 +745,6 @@ pub async fn by_idempotency_key(
         .filter(service_case::Column::IdempotencyKey.eq(key))
         .one(db)
         .await?)
-}
-
-/// The decision state of a stored case.
-fn case_state(c: &service_case::Model) -> Result<CaseState, ApiError> {
-    let bad = |what: &str| {
-        ApiError::internal(std::io::Error::other(format!(
-            "stored case has a bad {what}"
-        )))
-    };
-    Ok(CaseState {
-        channel: parse_channel(&c.channel).ok_or_else(|| bad("channel"))?,
-        status: CaseStatus::parse(&c.status).ok_or_else(|| bad("status"))?,
-        stage: Stage::parse(&c.stage).ok_or_else(|| bad("stage"))?,
-        route_index: c.route_index.and_then(|i| usize::try_from(i).ok()),
-        refusal_prepared: c.refusal_prepared,
-        storage_due: c.storage_due_at,
-    })
 }
 
 /// The pinned regulation of a case.
@@ -835,337 +763,6 @@ pub async fn pinned(
 /// The attributes of a case.
 pub fn attributes(c: &service_case::Model) -> Attributes {
     serde_json::from_str(&c.attributes).unwrap_or_default()
-}
-
-/// Applies a command to a case at its expected version, in one transaction. `CONFLICT` when
-/// the case changed since `expected_version` (nothing is written).
-pub async fn apply(
-    state: &AppState,
-    case_id: i64,
-    expected_version: i32,
-    command: &CaseCommand,
-    actor: &Actor,
-) -> Result<service_case::Model, ApiError> {
-    let now = state.clock.now();
-    let db = &state.db;
-    let current = service_case::Entity::find_by_id(case_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
-    if current.version != expected_version {
-        return Err(ApiError::Conflict(format!(
-            "the case changed: version {} is current, {expected_version} was expected",
-            current.version
-        )));
-    }
-    let reg = pinned(state, &current).await?;
-    let attrs = attributes(&current);
-    let st = case_state(&current)?;
-    let stops = case::route(&reg, st.channel, &attrs).map_err(case_error)?;
-    let mv = case::decide(&stops, &st, &command.domain(), now).map_err(case_error)?;
-    let calendar = state.calendar.current();
-    let (provider, corporation) =
-        load_orgs(db, current.provider_id, current.corporation_id).await?;
-    let clocks = clocks(state, &calendar, &provider, corporation.as_ref())?;
-    let tz = hours_and_zone(state, &provider)?.1;
-
-    let _writer = match &state.write_lock {
-        Some(l) => Some(l.lock().await),
-        None => None,
-    };
-    let txn = db.begin().await?;
-    // Claim the case first: the versioned update takes the row lock, so a racing command (on
-    // this node or another) waits here and then fails with CONFLICT before writing anything.
-    let claimed = service_case::Entity::update_many()
-        .col_expr(
-            service_case::Column::Version,
-            sea_orm::sea_query::Expr::value(expected_version + 1),
-        )
-        .filter(service_case::Column::Id.eq(case_id))
-        .filter(service_case::Column::Version.eq(expected_version))
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected != 1 {
-        txn.rollback().await?;
-        return Err(ApiError::Conflict(
-            "the case changed while this command ran".into(),
-        ));
-    }
-    let mut update = service_case::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(case_id),
-        version: Set(expected_version + 1),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let mut payload = json!({ "command": command.domain().name(), "from": st.stage.as_str() });
-    let (outcome, comment): (&str, Option<String>) = match command {
-        CaseCommand::CompleteIntake { missing, expired } => {
-            if missing.is_empty() && expired.is_empty() {
-                let receipt = json!({
-                    "number": current.number, "regulation": reg.code, "regulationVersion": current.regulation_version,
-                    "service": reg.name_kk, "applicant": current.applicant_name, "iin": current.applicant_iin,
-                    "legalResultDate": current.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()),
-                    "acceptedAt": now.with_timezone(&tz).to_rfc3339(), "acceptedBy": actor.name,
-                });
-                update.receipt = Set(Some(receipt.to_string()));
-                ("ACCEPTED", None)
-            } else {
-                let refusal = json!({ "kind": "INTAKE_REFUSAL", "missing": missing, "expired": expired,
-                    "issuedAt": now.with_timezone(&tz).to_rfc3339(), "issuedBy": actor.name });
-                update.refusal = Set(Some(refusal.to_string()));
-                payload["missing"] = json!(missing);
-                payload["expired"] = json!(expired);
-                ("REFUSED_AT_INTAKE", None)
-            }
-        }
-        CaseCommand::AssignExecutor(username) => {
-            let executor = app_user::Entity::find()
-                .filter(app_user::Column::Username.eq(username.as_str()))
-                .one(&txn)
-                .await?
-                .filter(|u| {
-                    u.active
-                        && u.role == "EXECUTOR"
-                        && u.organisation_id == Some(current.provider_id)
-                })
-                .ok_or_else(|| {
-                    ApiError::BadUserInput(format!(
-                        "{username:?} is not an active executor of this case's provider"
-                    ))
-                })?;
-            update.assignee_id = Set(Some(executor.id));
-            payload["executor"] = json!(executor.username);
-            ("ASSIGNED", None)
-        }
-        CaseCommand::Prepare {
-            refusal_grounds,
-            note,
-        } => {
-            if current.assignee_id != actor.user_id {
-                return Err(ApiError::Forbidden);
-            }
-            update.refusal_prepared = Set(refusal_grounds.is_some());
-            match refusal_grounds {
-                Some(g) => {
-                    update.refusal = Set(Some(json!({ "kind": "REASONED_REFUSAL", "grounds": g, "preparedBy": actor.name }).to_string()));
-                    payload["refusal"] = json!(g);
-                    ("REASONED_REFUSAL_PREPARED", note.clone())
-                }
-                None => {
-                    update.refusal = Set(None);
-                    ("RESULT_PREPARED", note.clone())
-                }
-            }
-        }
-        CaseCommand::Sign => {
-            payload["signedBy"] = json!(actor.name);
-            let mut result = match (&current.refusal, current.refusal_prepared) {
-                (Some(r), true) => serde_json::from_str(r).unwrap_or_else(|_| json!({})),
-                _ => json!({
-                    "kind": "RESULT",
-                    "documents": reg.steps.iter().flat_map(|s| s.issues.clone()).filter(|d| d != "receipt").collect::<Vec<_>>(),
-                }),
-            };
-            result["signedBy"] = json!(actor.name);
-            result["signedAt"] = json!(now.to_rfc3339());
-            if current.refusal_prepared {
-                update.refusal = Set(Some(result.to_string()));
-            } else {
-                update.result = Set(Some(result.to_string()));
-            }
-            ("SIGNED", None)
-        }
-        CaseCommand::ReturnToExecutor(c) => {
-            if c.trim().is_empty() {
-                return Err(ApiError::BadUserInput(
-                    "a comment is required when returning to the executor".into(),
-                ));
-            }
-            payload["comment"] = json!(c);
-            ("RETURNED", Some(c.clone()))
-        }
-        CaseCommand::Issue => ("ISSUED", None),
-        CaseCommand::DeliverToProvider => ("DELIVERED", None),
-        CaseCommand::ReceiveResult => ("RECEIVED", None),
-        CaseCommand::IssueAtCorporation => ("ISSUED", None),
-        CaseCommand::ReturnUncollected => ("RETURNED_UNCOLLECTED", None),
-        CaseCommand::RequestRedelivery => ("REQUESTED", None),
-        CaseCommand::Redeliver => ("REDELIVERED", None),
-    };
-    let finished = finish_open_step(&txn, &clocks, &current, actor, now, outcome, comment).await?;
-    // The result reaches the applicant's channel: issued at the office or on the portal, or
-    // arrived at the State Corporation counter (the first time; a redelivery is not a result).
-    let delivered = match (&mv, command) {
-        (Move::Close(_), CaseCommand::Issue) => true,
-        (Move::To(i), _) => {
-            stops[*i].stage == Stage::CorporationIssue && current.result_at.is_none()
-        }
-        _ => false,
-    };
-    if delivered {
-        update.result_at = Set(Some(now));
-        update.result_on_time = Set(Some(current.term_due_at.is_none_or(|t| now <= t)));
-        update.result_working_days = Set(clocks
-            .provider
-            .elapsed(current.registered_at, now)
-            .ok()
-            .map(|e| e.working_days));
-    }
-    if matches!(mv, Move::Storage) {
-        update.returned_unclaimed = Set(true);
-    }
-    // Every open case has exactly one open step; the next one follows it.
-    let next_seq = finished.map_or(1, |s| s.seq + 1);
-
-    let storage_end = |from: DateTime<Utc>| {
-        from.checked_add_months(Months::new(case::storage_months(&reg)))
-            .unwrap_or(from)
-    };
-    let mut enter = |stop: &Stop,
-                     status: CaseStatus,
-                     index: Option<usize>|
-     -> Result<(Stop, i64, Option<DateTime<Utc>>), ApiError> {
-        let (_, org_id) = clocks.of(stop.holder)?;
-        let due = if stop.stage == Stage::CorporationIssue {
-            Some(storage_end(now))
-        } else {
-            clocks.due(stop.holder, now, stop.duration)?
-        };
-        update.status = Set(status.as_str().to_owned());
-        update.stage = Set(stop.stage.as_str().to_owned());
-        update.route_index = Set(index.map(|i| i as i32));
-        update.current_mailbox = Set(Some(mailbox_str(stop.mailbox).to_owned()));
-        update.current_org_id = Set(Some(org_id));
-        update.step_started_at = Set(Some(now));
-        update.step_due_at = Set(Some(due.unwrap_or_else(far_future)));
-        update.storage_due_at = Set(if stop.stage == Stage::CorporationIssue {
-            due
-        } else {
-            None
-        });
-        Ok((stop.clone(), org_id, due))
-    };
-    let entered = match &mv {
-        Move::To(i) => {
-            let stop = &stops[*i];
-            Some(enter(stop, case::status_at(stop), Some(*i))?)
-        }
-        Move::Close(status) => {
-            update.status = Set(status.as_str().to_owned());
-            update.stage = Set(Stage::Closed.as_str().to_owned());
-            update.route_index = Set(None);
-            update.current_mailbox = Set(None);
-            update.current_org_id = Set(None);
-            update.step_due_at = Set(None);
-            update.storage_due_at = Set(None);
-            update.closed_at = Set(Some(now));
-            payload["closed"] = json!(status.as_str());
-            None
-        }
-        Move::Storage => {
-            let stop = Stop {
-                stage: Stage::ProviderStorage,
-                mailbox: Mailbox::Office,
-                holder: Holder::Provider,
-                duration: None,
-                step_order: None,
-                leg: Some("return_to_provider"),
-            };
-            Some(enter(&stop, CaseStatus::ReturnedUnclaimed, None)?)
-        }
-        Move::Redelivery => {
-            let legs = reg.corporation.as_ref().map(|c| c.redelivery.duration());
-            let stop = Stop {
-                stage: Stage::Redelivery,
-                mailbox: Mailbox::Office,
-                holder: Holder::Provider,
-                duration: legs,
-                step_order: None,
-                leg: Some("redelivery"),
-            };
-            Some(enter(&stop, CaseStatus::Redelivery, None)?)
-        }
-        Move::Counter => {
-            let index = stops
-                .iter()
-                .position(|s| s.stage == Stage::CorporationIssue);
-            let stop = index.map(|i| stops[i].clone()).ok_or_else(|| {
-                rule(
-                    "INVALID_TRANSITION",
-                    "this case has no State Corporation counter",
-                )
-            })?;
-            Some(enter(&stop, CaseStatus::ResultReady, index)?)
-        }
-    };
-    if let Some((stop, org_id, due)) = &entered {
-        insert_step(
-            &txn,
-            case_id,
-            next_seq,
-            stop,
-            *org_id,
-            now,
-            *due,
-            clocks.allowed_minutes(stop.holder, now, *due),
-            clocks.risk_at(
-                stop.holder,
-                now,
-                clocks.allowed_minutes(stop.holder, now, *due),
-            ),
-        )
-        .await?;
-        payload["to"] = json!(stop.stage.as_str());
-        payload["due"] = json!(due.map(|d| d.to_rfc3339()));
-    }
-    // The write happens only if nobody changed the case since it was read.
-    let written = match service_case::Entity::update(update)
-        .validate()?
-        .filter(service_case::Column::Version.eq(expected_version + 1))
-        .exec(&txn)
-        .await
-    {
-        Ok(m) => m,
-        Err(sea_orm::DbErr::RecordNotUpdated) => {
-            txn.rollback().await?;
-            return Err(ApiError::Conflict(
-                "the case changed while this command ran".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // What the applicant hears about, written with the move itself.
-    let note = applicant_note(&written, tz);
-    let heard = match (command, &mv) {
-        (CaseCommand::CompleteIntake { .. }, Move::Close(_)) => Some("REFUSED"),
-        (CaseCommand::CompleteIntake { .. }, _) => Some("REGISTERED"),
-        (_, Move::Storage) => Some("RETURNED_TO_PROVIDER"),
-        _ if delivered && written.refusal_prepared => Some("REFUSED"),
-        _ if delivered => Some("RESULT_READY"),
-        _ => None,
-    };
-    if let Some(kind) = heard {
-        notify(&txn, case_id, written.version, kind, note, now).await?;
-    }
-    append_event(
-        &txn,
-        case_id,
-        command.domain().name(),
-        payload,
-        &actor.name,
-        now,
-    )
-    .await?;
-    // `current` is what the claim above found: the version it matched was read with it.
-    rollup::record(&txn, Some(&current), &written).await?;
-    txn.commit().await?;
-    Ok(written)
-}
-
-/// What a notification tells the applicant about their case.
-fn applicant_note(c: &service_case::Model, tz: Tz) -> serde_json::Value {
-    json!({ "number": c.number, "iin": c.applicant_iin, "status": c.status,
-        "legalResultDate": c.term_due_at.map(|t| t.with_timezone(&tz).to_rfc3339()) })
 }
 
 /// Writes an applicant notification in the step's own transaction (the outbox); the delivery

@@ -13,7 +13,7 @@
 //! answered from a few thousand rows.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{case_step, service_case};
+use entity::service_case;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::error::ApiError;
@@ -240,11 +240,11 @@ async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(
 }
 
 /// Share of the allowed working time a finished step used, in hundredths rounded half up; the
-/// same arithmetic as [`share_bucket_sql`]. `None` for steps that do not count (no allowance,
-/// not finished).
-pub fn share_bucket(step: &case_step::Model) -> Option<i64> {
-    match (step.finished_at, step.used_minutes, step.allowed_minutes) {
-        (Some(_), Some(used), Some(allowed)) if allowed > 0 => {
+/// same arithmetic as [`share_bucket_sql`]. `None` for steps that do not count (no allowance:
+/// waiting for the applicant, storage).
+pub fn share_bucket(used: Option<i64>, allowed: Option<i64>) -> Option<i64> {
+    match (used, allowed) {
+        (Some(used), Some(allowed)) if allowed > 0 => {
             Some((used as f64 / allowed as f64 * 100.0 + 0.5).floor() as i64)
         }
         _ => None,
@@ -266,9 +266,9 @@ pub fn share_bucket_sql(backend: DatabaseBackend) -> &'static str {
 pub async fn record_step(
     db: &impl ConnectionTrait,
     case: &service_case::Model,
-    step: &case_step::Model,
+    step: &domain::engine::ClosedStep,
 ) -> Result<(), ApiError> {
-    let Some(bucket) = share_bucket(step) else {
+    let Some(bucket) = share_bucket(step.used_minutes, step.allowed_minutes) else {
         return Ok(());
     };
     let backend = db.get_database_backend();
@@ -286,8 +286,8 @@ pub async fn record_step(
         case.service_code.clone().into(),
         case.provider_id.into(),
         case.channel.clone().into(),
-        step.mailbox.clone().into(),
-        step.stage.clone().into(),
+        crate::store::cases::mailbox_str(step.mailbox).into(),
+        step.stage.as_str().into(),
         bucket.into(),
         1i32.into(),
         i32::from(step.on_time == Some(false)).into(),

@@ -1,0 +1,177 @@
+//! What each audience may see of a case. Staff see what their work needs; an applicant sees
+//! where the case stands (as a public label), the receipt, the legal result date, the result
+//! once issued and a reasoned refusal once signed — and nothing internal: no drafts, notes,
+//! return comments, staff usernames, step outcomes or event hashes.
+
+use crate::case::{CaseStatus, Stage};
+use crate::documents::{Refusal, ServiceResult};
+use crate::identity::Role;
+
+/// Who looks at a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// The applicant who owns it.
+    Applicant,
+    /// Staff in scope (provider, State Corporation, analysts, admins).
+    Staff,
+}
+
+impl Audience {
+    /// The audience of a role.
+    pub fn of(role: Role) -> Audience {
+        if role == Role::Applicant {
+            Audience::Applicant
+        } else {
+            Audience::Staff
+        }
+    }
+
+    /// Whether internal material is shown: the assignee, step actors, outcomes and comments,
+    /// the executor's draft, the event chain with its hashes, staff usernames on documents.
+    pub fn sees_internal(self) -> bool {
+        self == Audience::Staff
+    }
+}
+
+/// Where a case stands, as the applicant is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicProgress {
+    /// Submitted on the portal, waiting for the provider to register it.
+    AwaitingRegistration,
+    /// Registered and being considered.
+    UnderConsideration,
+    /// The result is ready for collection at the State Corporation.
+    ReadyForCollection,
+    /// The result was issued.
+    Issued,
+    /// A reasoned refusal was issued.
+    Refused,
+    /// Refused at intake: documents missing or expired.
+    RefusedAtIntake,
+    /// Not collected in time: kept by the provider; ask the State Corporation for it.
+    StoredAtProvider,
+    /// Requested back from the provider's storage; on its way to the counter.
+    ReturningToCounter,
+}
+
+impl PublicProgress {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicProgress::AwaitingRegistration => "AWAITING_REGISTRATION",
+            PublicProgress::UnderConsideration => "UNDER_CONSIDERATION",
+            PublicProgress::ReadyForCollection => "READY_FOR_COLLECTION",
+            PublicProgress::Issued => "ISSUED",
+            PublicProgress::Refused => "REFUSED",
+            PublicProgress::RefusedAtIntake => "REFUSED_AT_INTAKE",
+            PublicProgress::StoredAtProvider => "STORED_AT_PROVIDER",
+            PublicProgress::ReturningToCounter => "RETURNING_TO_COUNTER",
+        }
+    }
+}
+
+/// The public label of a case's status and stage.
+pub fn public_progress(status: CaseStatus, _stage: Stage) -> PublicProgress {
+    match status {
+        CaseStatus::Submitted => PublicProgress::AwaitingRegistration,
+        CaseStatus::InProgress => PublicProgress::UnderConsideration,
+        CaseStatus::ResultReady => PublicProgress::ReadyForCollection,
+        CaseStatus::Completed => PublicProgress::Issued,
+        CaseStatus::Refused => PublicProgress::Refused,
+        CaseStatus::RefusedAtIntake => PublicProgress::RefusedAtIntake,
+        CaseStatus::ReturnedUnclaimed => PublicProgress::StoredAtProvider,
+        CaseStatus::Redelivery => PublicProgress::ReturningToCounter,
+    }
+}
+
+/// A refusal as the audience sees it: an applicant sees a refusal receipt, and a reasoned
+/// refusal only once the head has signed it.
+pub fn refusal(audience: Audience, r: &Refusal) -> Option<Refusal> {
+    match (audience, r) {
+        (Audience::Staff, _) => Some(r.clone()),
+        (Audience::Applicant, Refusal::IntakeRefusal(_)) => Some(r.clone()),
+        (Audience::Applicant, Refusal::ReasonedRefusal(x)) => x
+            .signature
+            .as_ref()
+            .map(|_| Refusal::ReasonedRefusal(x.clone())),
+    }
+}
+
+/// The result as the audience sees it: an applicant sees it once it was issued to them.
+pub fn result(audience: Audience, r: &ServiceResult) -> Option<ServiceResult> {
+    match audience {
+        Audience::Staff => Some(r.clone()),
+        Audience::Applicant => r.issued_at.map(|_| r.clone()),
+    }
+}
+
+/// Whether staff usernames on documents are shown to the audience (applicants see the
+/// organisation that acted, not the employee's login).
+pub fn shows_staff_names(audience: Audience) -> bool {
+    audience.sees_internal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::documents::{ReasonedRefusal, Signature};
+    use chrono::DateTime;
+
+    fn at() -> chrono::DateTime<chrono::Utc> {
+        DateTime::from_timestamp(1_750_000_000, 0).expect("valid")
+    }
+
+    #[test]
+    fn given_a_draft_refusal_when_the_applicant_looks_then_it_is_not_there_until_signed() {
+        let draft = Refusal::ReasonedRefusal(ReasonedRefusal {
+            grounds: "not eligible".into(),
+            prepared_by: "executor".into(),
+            prepared_at: Some(at()),
+            signature: None,
+        });
+        assert_eq!(refusal(Audience::Applicant, &draft), None);
+        assert_eq!(refusal(Audience::Staff, &draft), Some(draft.clone()));
+        let signed = match draft {
+            Refusal::ReasonedRefusal(r) => Refusal::ReasonedRefusal(ReasonedRefusal {
+                signature: Some(Signature {
+                    signed_by: "head".into(),
+                    signed_at: at(),
+                }),
+                ..r
+            }),
+            other => other,
+        };
+        assert_eq!(refusal(Audience::Applicant, &signed), Some(signed.clone()));
+    }
+
+    #[test]
+    fn given_a_signed_result_not_yet_issued_when_the_applicant_looks_then_it_is_not_there() {
+        let mut r = ServiceResult {
+            documents: vec!["order".into()],
+            signature: Some(Signature {
+                signed_by: "head".into(),
+                signed_at: at(),
+            }),
+            issued_at: None,
+            issued_by: None,
+        };
+        assert_eq!(result(Audience::Applicant, &r), None);
+        assert!(result(Audience::Staff, &r).is_some());
+        r.issued_at = Some(at());
+        assert!(result(Audience::Applicant, &r).is_some());
+    }
+
+    #[test]
+    fn every_status_has_a_public_label() {
+        assert_eq!(
+            public_progress(CaseStatus::ResultReady, Stage::CorporationIssue),
+            PublicProgress::ReadyForCollection
+        );
+        assert_eq!(
+            public_progress(CaseStatus::Submitted, Stage::Intake).as_str(),
+            "AWAITING_REGISTRATION"
+        );
+        assert!(!Audience::of(Role::Applicant).sees_internal());
+        assert!(Audience::of(Role::Head).sees_internal());
+    }
+}
