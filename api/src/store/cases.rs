@@ -664,7 +664,7 @@ async fn persist(
     )
     .await?;
     if let Some(c) = &t.closed {
-        rollup::record_step(txn, &written, c).await?;
+        rollup::record_step(txn, &written, c, mailbox_str(c.mailbox)).await?;
     }
     rollup::record(txn, before, &written).await?;
     Ok(written)

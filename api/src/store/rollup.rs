@@ -267,6 +267,7 @@ pub async fn record_step(
     db: &impl ConnectionTrait,
     case: &service_case::Model,
     step: &domain::engine::ClosedStep,
+    mailbox: &str,
 ) -> Result<(), ApiError> {
     let Some(bucket) = share_bucket(step.used_minutes, step.allowed_minutes) else {
         return Ok(());
@@ -286,7 +287,7 @@ pub async fn record_step(
         case.service_code.clone().into(),
         case.provider_id.into(),
         case.channel.clone().into(),
-        crate::store::cases::mailbox_str(step.mailbox).into(),
+        mailbox.into(),
         step.stage.as_str().into(),
         bucket.into(),
         1i32.into(),
