@@ -1,24 +1,37 @@
 //! `qyzmet generate --cases N`: fills a database with realistic cases for demos, reports and
 //! benchmarks — across the regions, services and channels of the loaded regulations, in every
-//! status, with their steps timed on the working calendar and one verifiable event each.
+//! status, with their steps timed on the working calendar.
 //!
-//! Rows are written in bulk (not through the mailboxes): a million cases in minutes.
+//! Every history is made by the engine itself: [`engine::decide_intake`] registers the
+//! application and [`engine::decide`] applies each move, chosen among the
+//! [`engine::available_actions`] of the staff whose turn it is, at a simulated moment. So
+//! generated data cannot drift from what qyzmet would have done: receipts, registrations,
+//! refusals, results, due times, on-time flags and the hash-chained events are the engine's.
+//! Only the rows are written differently: in bulk, not through the mailboxes (a million cases
+//! in minutes), and without applicants' notices (nobody is told about invented cases).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Months, TimeZone, Utc};
-use domain::case::{self, Attributes, CaseStatus, Holder, Stage};
-use domain::deadline::{Intake, LegalDuration, WorkingClock};
-use domain::regulation::Channel;
-use entity::{case_event, case_step, organisation, service_case};
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, Statement, TransactionTrait,
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::case::{creation_stop, Action};
+use domain::engine::{
+    self, Actor, Applicant, Application, CaseRecord, Command, Parties, StaffRef, SubmittedDocument,
+    Transition, WorkingTime,
 };
-use serde_json::json;
+use domain::identity::Role;
+use domain::regulation::Channel;
+use entity::{app_user, case_event, case_step, organisation, service_case};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    Statement, TransactionTrait,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::cases::{channel_str, event_hash, far_future, hours_and_zone, mailbox_str};
+use crate::store::cases::{
+    event_hash, finish, hours_and_zone, new_row, parties, step_row, working_time, write_record,
+    Contacts, Origin,
+};
 
 /// What was written.
 #[derive(Debug, Default)]
@@ -48,6 +61,47 @@ impl Rng {
 }
 
 const BATCH: usize = 400;
+/// Tries at a registration moment inside the regulation's acceptance window.
+const TRIES: usize = 20;
+/// The demo applicants (see the README).
+const APPLICANTS: [(&str, &str); 3] = [
+    ("850305400120", "Айгүл Серікқызы Нұрланова"),
+    ("901122600340", "Ерлан Болатұлы Сейітов"),
+    ("010715500567", "Дана Маратқызы Әбдірахманова"),
+];
+
+/// How a generated case is to go: the rolls made once per case.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    /// Refused at intake (a document missing).
+    refused_at_intake: bool,
+    /// The executor prepares a reasoned refusal.
+    reasoned_refusal: bool,
+    /// The head returns the draft once.
+    returned_once: bool,
+    /// Left open at this stop of the route (still in progress).
+    open_at: Option<usize>,
+    /// The applicant never collects the result at the counter.
+    uncollected: bool,
+}
+
+/// The rows of the cases made so far, written in batches.
+#[derive(Default)]
+struct Rows {
+    cases: Vec<service_case::ActiveModel>,
+    steps: Vec<case_step::ActiveModel>,
+    events: Vec<case_event::ActiveModel>,
+}
+
+/// One case's history being written: its step and event rows, in order.
+struct History {
+    case_id: i64,
+    seq: i32,
+    open_step: Option<usize>,
+    version: i32,
+    prev_hash: String,
+    events: i32,
+}
 
 /// Generates `n` cases registered during `year` (seeded, so runs are reproducible).
 pub async fn generate(
@@ -63,10 +117,24 @@ pub async fn generate(
         .order_by_asc(organisation::Column::Id)
         .all(db)
         .await?;
-    let mut clocks: HashMap<i64, WorkingClock<'_>> = HashMap::new();
-    for o in &orgs {
-        let (h, tz) = hours_and_zone(state, o)?;
-        clocks.insert(o.id, WorkingClock::new(&calendar, h, tz));
+    // The executor a head assigns: a real account of the provider when there is one.
+    let mut executors: HashMap<i64, StaffRef> = HashMap::new();
+    for u in app_user::Entity::find()
+        .filter(app_user::Column::Role.eq(Role::Executor.as_str()))
+        .filter(app_user::Column::Active.eq(true))
+        .order_by_asc(app_user::Column::Id)
+        .all(db)
+        .await?
+    {
+        if let Some(org) = u.organisation_id {
+            executors.entry(org).or_insert(StaffRef {
+                id: u.id,
+                name: u.username,
+                role: Role::Executor,
+                organisation_id: Some(org),
+                active: true,
+            });
+        }
     }
     // Who provides what: organisations of the right kind in the regulation's region.
     let mut choices = Vec::new();
@@ -104,11 +172,11 @@ pub async fn generate(
             )
         }
     };
-    let (mut case_id, mut step_id, mut event_id) = (
-        next_id("service_case").await?,
-        next_id("case_step").await?,
-        next_id("case_event").await?,
-    );
+    let mut ids = Ids {
+        case: next_id("service_case").await?,
+        step: next_id("case_step").await?,
+        event: next_id("case_event").await?,
+    };
     let start = Utc
         .with_ymd_and_hms(year, 1, 1, 3, 0, 0)
         .single()
@@ -116,288 +184,203 @@ pub async fn generate(
     let span_minutes = 365 * 24 * 60;
     let mut rng = Rng(seed.max(1));
     let mut out = Generated::default();
-    let (mut cases, mut steps, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = Rows::default();
     let now = state.clock.now();
+    let calendar_version = calendar.version() as i32;
+    // Working time and parties per (provider, branch), computed once.
+    let mut worlds: HashMap<(i64, Option<i64>), (Parties, WorkingTime<'_>, chrono_tz::Tz)> =
+        HashMap::new();
+    let contacts = Contacts::default();
 
-    for _ in 0..n {
+    let mut made = 0;
+    let mut attempts = 0u64;
+    while made < n {
+        attempts += 1;
+        if attempts > n.saturating_mul(TRIES as u64).max(TRIES as u64) {
+            return Err(ApiError::BadUserInput(
+                "the loaded regulations accept too few applications in that year".into(),
+            ));
+        }
         let (stored, providers, branch) = &choices[rng.below(choices.len() as u64) as usize];
         let reg = &stored.regulation;
         let channel = reg.apply_channels[rng.below(reg.apply_channels.len() as u64) as usize];
-        let branch = if channel == Channel::StateCorporation {
-            *branch
-        } else {
-            None
+        let branch = match channel {
+            Channel::StateCorporation => match branch {
+                Some(b) => Some(*b),
+                None => continue,
+            },
+            _ => None,
         };
-        if channel == Channel::StateCorporation && branch.is_none() {
-            continue;
-        }
         let provider = providers[rng.below(providers.len() as u64) as usize];
+        let key = (provider.id, branch.map(|b| b.id));
+        let (parties, time, tz) = match worlds.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let time = working_time(state, &calendar, provider, branch)?;
+                let tz = hours_and_zone(state, provider)?.1;
+                v.insert((parties(provider, branch), time, tz))
+            }
+        };
+        let (parties, time, tz) = (&*parties, &*time, &*tz);
+        let plan = Plan {
+            refused_at_intake: rng.unit() < 0.05,
+            reasoned_refusal: rng.unit() < 0.06,
+            returned_once: rng.unit() < 0.05,
+            open_at: (rng.unit() < 0.12).then(|| rng.below(8) as usize),
+            uncollected: rng.unit() < 0.1,
+        };
+        let (iin, name) = APPLICANTS[rng.below(APPLICANTS.len() as u64) as usize];
+        let application = Application {
+            applicant: Applicant {
+                iin: iin.into(),
+                full_name: name.into(),
+            },
+            documents: vec![
+                SubmittedDocument {
+                    name: "application".into(),
+                    provided: true,
+                    expired: false,
+                },
+                SubmittedDocument {
+                    name: "identity document".into(),
+                    provided: !(plan.refused_at_intake && channel != Channel::Portal),
+                    expired: false,
+                },
+            ],
+            attributes: Default::default(),
+            applies_to: None,
+        };
         let registered = start + Duration::minutes(rng.below(span_minutes) as i64);
-        let attrs = Attributes::new();
-        let (Ok(creation), Ok(stops)) = (
-            case::creation_stop(reg, channel, &attrs),
-            case::route(reg, channel, &attrs),
+        let ctx = |at: DateTime<Utc>| engine::Context {
+            regulation: reg,
+            regulation_version: stored.row.version,
+            parties,
+            time,
+            now: at,
+        };
+        let intake_actor = match creation_stop(reg, channel, &application.attributes) {
+            Ok(Some(stop)) => Actor {
+                user_id: None,
+                name: generated_name(engine::mailbox_role(stop.mailbox)),
+                role: engine::mailbox_role(stop.mailbox),
+                organisation_id: parties.org(stop.holder).ok().map(|o| o.id),
+                iin: None,
+            },
+            Ok(None) => Actor {
+                user_id: None,
+                name: iin.into(),
+                role: Role::Applicant,
+                organisation_id: None,
+                iin: Some(iin.into()),
+            },
+            Err(_) => continue,
+        };
+        let local = registered.with_timezone(tz).date_naive();
+        // Outside the acceptance window (or otherwise not acceptable): try another moment.
+        let Ok(intake) = engine::decide_intake(
+            &ctx(registered),
+            channel,
+            &application,
+            &intake_actor,
+            local,
         ) else {
             continue;
         };
-        let pclock = clocks
-            .get(&provider.id)
-            .ok_or_else(|| ApiError::internal(std::io::Error::other("clock")))?;
-        let clock_of = |h: Holder| match (h, branch) {
-            (Holder::Corporation, Some(b)) => clocks.get(&b.id).unwrap_or(pclock),
-            _ => pclock,
-        };
-        let org_of = |h: Holder| match (h, branch) {
-            (Holder::Corporation, Some(b)) => b.id,
-            _ => provider.id,
-        };
-        let intake = if channel == Channel::StateCorporation {
-            Intake::StateCorporation
-        } else {
-            Intake::Provider
-        };
-        let term = match &reg.legal_term {
-            Some(t) => LegalDuration::new(t.value, t.unit)
-                .ok()
-                .and_then(|d| pclock.case_term(registered, d, intake).ok())
-                .map(|t| (t.due.at, t.provider_due.map(|p| p.at))),
-            None => {
-                let mut at = registered;
-                for s in &stops {
-                    if let Some(d) = s.duration {
-                        at = clock_of(s.holder)
-                            .deadline(at, d.legal())
-                            .map(|x| x.at)
-                            .unwrap_or(at);
-                    }
-                }
-                Some((at, None))
-            }
-        };
-        // Outcomes: 5% refused at intake, 6% reasoned refusal, 12% still open, the rest results;
-        // 85% of steps on time.
-        let roll = rng.unit();
-        let refused_at_intake = creation.is_some() && roll < 0.05;
-        let refusal =
-            (0.05..0.11).contains(&roll) && stops.iter().any(|s| s.stage == Stage::Prepare);
-        let open_at = (0.11..0.23)
-            .contains(&roll)
-            .then(|| rng.below(stops.len().max(1) as u64) as usize);
-
-        let id = case_id;
-        case_id += 1;
-        let mut seq = 0;
-        let mut t = registered;
-        let mut status = CaseStatus::InProgress;
-        let mut stage = Stage::Closed;
-        let mut route_index = None;
-        let (mut mailbox, mut org, mut step_due, mut step_started) = (None, None, None, None);
-        let (mut result_at, mut closed_at, mut storage_due) = (None, None, None);
-        let mut step = |stop: &case::Stop,
-                        started: DateTime<Utc>,
-                        finished: Option<DateTime<Utc>>,
-                        due: Option<DateTime<Utc>>,
-                        seq: i32| {
-            let c = clock_of(stop.holder);
-            let allowed = due
-                .and_then(|d| c.elapsed(started, d).ok())
-                .map(|e| e.working_minutes as i64);
-            let used = finished
-                .and_then(|f| c.elapsed(started, f).ok())
-                .map(|e| e.working_minutes as i64);
-            steps.push(case_step::ActiveModel {
-                id: Set(step_id),
-                case_id: Set(id),
-                seq: Set(seq),
-                stage: Set(stop.stage.as_str().to_owned()),
-                step_order: Set(stop.step_order.map(|o| o as i32)),
-                leg: Set(stop.leg.map(str::to_owned)),
-                mailbox: Set(mailbox_str(stop.mailbox).to_owned()),
-                organisation_id: Set(org_of(stop.holder)),
-                actor_id: Set(None),
-                actor_name: Set(finished.map(|_| "generator".to_owned())),
-                started_at: Set(started),
-                due_at: Set(due),
-                allowed_minutes: Set(allowed),
-                finished_at: Set(finished),
-                on_time: Set(finished.map(|f| due.is_none_or(|d| f <= d))),
-                outcome: Set(finished.map(|_| "GENERATED".to_owned())),
-                comment: Set(None),
-                used_minutes: Set(used),
-                // Generated history is not announced by the watchdog: moments already past
-                // count as announced at generation.
-                risk_at: Set(None),
-                risk_announced_at: Set(Some(started)),
-                overdue_announced_at: Set(due.filter(|d| *d <= now).map(|_| now)),
-            });
-            step_id += 1;
-        };
-        if let Some(c) = &creation {
-            seq += 1;
-            let due = c
-                .duration
-                .and_then(|d| clock_of(c.holder).deadline(t, d.legal()).ok())
-                .map(|d| d.at);
-            step(c, t, Some(t), due, seq);
-        }
-        if refused_at_intake {
-            status = CaseStatus::RefusedAtIntake;
-            closed_at = Some(t);
-        } else {
-            for (i, s) in stops.iter().enumerate() {
-                let due = if s.stage == Stage::CorporationIssue {
-                    t.checked_add_months(Months::new(case::storage_months(reg)))
-                } else {
-                    s.duration
-                        .and_then(|d| clock_of(s.holder).deadline(t, d.legal()).ok())
-                        .map(|d| d.at)
-                };
-                seq += 1;
-                if open_at == Some(i) || s.stage == Stage::CorporationIssue {
-                    // Open here (still in progress, or waiting at the counter).
-                    step(s, t, None, due, seq);
-                    stage = s.stage;
-                    route_index = Some(i as i32);
-                    mailbox = Some(mailbox_str(s.mailbox).to_owned());
-                    org = Some(org_of(s.holder));
-                    step_due = Some(due.unwrap_or_else(far_future));
-                    step_started = Some(t);
-                    if s.stage == Stage::CorporationIssue {
-                        status = CaseStatus::ResultReady;
-                        result_at = Some(t);
-                        storage_due = due;
-                    }
-                    break;
-                }
-                let allowed = due.map(|d| d - t).unwrap_or(Duration::hours(1));
-                let late = rng.unit() < 0.15;
-                let finished = match due {
-                    Some(d) if late => d + Duration::minutes(1 + rng.below(3 * 24 * 60) as i64),
-                    _ => {
-                        t + Duration::seconds(
-                            ((allowed.num_seconds().max(60)) as f64 * rng.unit()) as i64,
-                        )
-                    }
-                };
-                step(s, t, Some(finished), due, seq);
-                t = finished;
-                if i + 1 == stops.len() {
-                    status = if refusal {
-                        CaseStatus::Refused
-                    } else {
-                        CaseStatus::Completed
-                    };
-                    result_at = Some(t);
-                    closed_at = Some(t);
-                }
-            }
-            if creation.is_none() && route_index == Some(0) {
-                status = CaseStatus::Submitted;
-            }
-        }
-        // Results waiting at the counter for over a month went back, one in ten.
-        let mut returned = false;
-        if status == CaseStatus::ResultReady
-            && storage_due.is_some_and(|d| d < now)
-            && rng.unit() < 0.1
-        {
-            returned = true;
-            status = CaseStatus::ReturnedUnclaimed;
-            stage = Stage::ProviderStorage;
-            mailbox = Some("OFFICE".into());
-            org = Some(provider.id);
-            step_due = Some(far_future());
-            storage_due = None;
-        }
-        let (term_due, provider_due) = match (refused_at_intake, term) {
-            (false, Some((d, p))) => (Some(d), p),
-            _ => (None, None),
-        };
-        let tz = pclock_tz(state, provider)?;
+        made += 1;
+        let id = ids.case;
+        ids.case += 1;
         let number = format!(
             "{}-{}-G{id:08}",
             region_iso(state, &provider.region_code),
-            registered.with_timezone(&tz).format("%Y%m%d")
+            local.format("%Y%m%d")
         );
-        let payload =
-            json!({ "generated": true, "channel": channel_str(channel), "regulation": reg.code })
-                .to_string();
-        let hash = event_hash(
-            &"0".repeat(64),
-            id,
-            1,
-            "GENERATED",
-            &payload,
-            "generator",
+        let intake = intake.numbered(number);
+        let mut history = History {
+            case_id: id,
+            seq: 0,
+            open_step: None,
+            version: 0,
+            prev_hash: "0".repeat(64),
+            events: 0,
+        };
+        history.write(
+            &mut rows,
+            &mut ids,
+            &intake,
+            &intake_actor.name,
             registered,
+            now,
         );
-        events.push(case_event::ActiveModel {
-            id: Set(event_id),
-            case_id: Set(id),
-            seq: Set(1),
-            kind: Set("GENERATED".into()),
-            payload: Set(payload),
-            actor: Set("generator".into()),
-            at: Set(registered),
-            prev_hash: Set("0".repeat(64)),
-            hash: Set(hash),
-        });
-        event_id += 1;
-        cases.push(service_case::ActiveModel {
-            id: Set(id),
-            number: Set(number),
-            regulation_id: Set(stored.row.id),
-            regulation_code: Set(reg.code.clone()),
-            regulation_version: Set(stored.row.version),
-            service_code: Set(reg.service.clone()),
-            region_code: Set(provider.region_code.clone()),
-            provider_id: Set(provider.id),
-            corporation_id: Set(branch.map(|b| b.id)),
-            channel: Set(channel_str(channel).to_owned()),
-            status: Set(status.as_str().to_owned()),
-            stage: Set(stage.as_str().to_owned()),
-            route_index: Set(route_index),
-            current_mailbox: Set(mailbox),
-            current_org_id: Set(org),
-            assignee_id: Set(None),
-            applicant_iin: Set("850305400120".into()),
-            applicant_name: Set("Generated Applicant".into()),
-            applicant_contacts: Set("{}".into()),
-            applicant_id: Set(None),
-            attributes: Set("{}".into()),
-            documents: Set("[]".into()),
-            receipt: Set(None),
-            result: Set(result_at.map(|_| {
-                json!({ "kind": if refusal { "REASONED_REFUSAL" } else { "RESULT" } }).to_string()
-            })),
-            refusal: Set(refusal.then(|| json!({ "kind": "REASONED_REFUSAL" }).to_string())),
-            refusal_prepared: Set(refusal && result_at.is_some()),
-            registered_at: Set(registered),
-            term_due_at: Set(term_due),
-            provider_due_at: Set(provider_due),
-            step_started_at: Set(step_started),
-            step_due_at: Set(step_due),
-            storage_due_at: Set(storage_due),
-            calendar_version: Set(calendar.version() as i32),
-            idempotency_key: Set(None),
-            version: Set(seq),
-            created_at: Set(registered),
-            updated_at: Set(t),
-            closed_at: Set(closed_at),
-            result_at: Set(result_at),
-            result_on_time: Set(result_at.map(|r| term_due.is_none_or(|d| r <= d))),
-            result_working_days: Set(result_at
-                .and_then(|r| pclock.elapsed(registered, r).ok())
-                .map(|e| e.working_days)),
-            returned_unclaimed: Set(returned),
-            registration: Set(None),
-            request_hash: Set(None),
-        });
-        if cases.len() >= BATCH {
-            flush(db, &mut cases, &mut steps, &mut events, &mut out).await?;
+        let mut case = intake.case;
+        let mut returned = false;
+        let mut t = registered;
+        while let Some(place) = case.place {
+            if plan.open_at == case.route_index {
+                break;
+            }
+            let role = engine::mailbox_role(place.mailbox);
+            let executor = executors
+                .get(&parties.provider.id)
+                .cloned()
+                .unwrap_or_else(|| StaffRef {
+                    id: 0,
+                    name: generated_name(Role::Executor),
+                    role: Role::Executor,
+                    organisation_id: Some(parties.provider.id),
+                    active: true,
+                });
+            let actor = Actor {
+                user_id: (role == Role::Executor).then_some(executor.id),
+                name: if role == Role::Executor {
+                    executor.name.clone()
+                } else {
+                    generated_name(role)
+                },
+                role,
+                organisation_id: parties.org(place.holder).ok().map(|o| o.id),
+                iin: None,
+            };
+            let open: Vec<Action> = engine::available_actions(&case, parties, reg, &actor)
+                .into_iter()
+                .map(|a| a.action)
+                .collect();
+            let Some((command, at)) =
+                next_move(&case, &open, plan, returned, executor, t, &mut rng)
+            else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            let Ok(moved) = engine::decide(&ctx(at), &case, &command, &actor) else {
+                break;
+            };
+            returned |= matches!(command, Command::ReturnToExecutor { .. });
+            history.write(&mut rows, &mut ids, &moved, &actor.name, at, now);
+            case = moved.case;
+            t = at;
+        }
+        let origin = Origin {
+            regulation: stored,
+            provider,
+            corporation: branch,
+            calendar_version,
+            contacts: &contacts,
+            applicant_id: None,
+            idempotency_key: None,
+            request_hash: None,
+        };
+        let mut row = new_row(&origin, &case, registered)?;
+        write_record(&mut row, &case, parties)?;
+        row.id = Set(id);
+        row.version = Set(history.version);
+        row.updated_at = Set(t);
+        rows.cases.push(row);
+        if rows.cases.len() >= BATCH {
+            flush(db, &mut rows, &mut out).await?;
         }
     }
-    flush(db, &mut cases, &mut steps, &mut events, &mut out).await?;
+    flush(db, &mut rows, &mut out).await?;
     // The rows above bypassed the case store, so the report rollups are recomputed from them.
     let txn = db.begin().await?;
     crate::store::rollup::rebuild(&txn).await?;
@@ -419,8 +402,150 @@ pub async fn generate(
     Ok(out)
 }
 
-fn pclock_tz(state: &AppState, o: &organisation::Model) -> Result<chrono_tz::Tz, ApiError> {
-    Ok(hours_and_zone(state, o)?.1)
+/// The next row ids.
+struct Ids {
+    case: i64,
+    step: i64,
+    event: i64,
+}
+
+fn generated_name(role: Role) -> String {
+    format!(
+        "generated-{}",
+        role.as_str().to_lowercase().replace('_', "-")
+    )
+}
+
+/// The move the staff whose turn it is make next, and when: on time (85%) somewhere within the
+/// stop's allowance, or late by up to three days; the applicant collects a result within three
+/// weeks, or never (then it goes back to the provider when storage ends). `None`: nothing more
+/// happens to this case (it stays where it is).
+fn next_move(
+    case: &CaseRecord,
+    open: &[Action],
+    plan: Plan,
+    returned: bool,
+    executor: StaffRef,
+    started: DateTime<Utc>,
+    rng: &mut Rng,
+) -> Option<(Command, DateTime<Utc>)> {
+    let has = |a: Action| open.contains(&a);
+    let command = if has(Action::CompleteIntake) {
+        Command::CompleteIntake {
+            missing: if plan.refused_at_intake {
+                vec!["identity document".into()]
+            } else {
+                Vec::new()
+            },
+            expired: Vec::new(),
+        }
+    } else if has(Action::AssignExecutor) {
+        Command::AssignExecutor {
+            name: executor.name.clone(),
+            executor: Some(executor),
+        }
+    } else if has(Action::PrepareResult) {
+        Command::Prepare {
+            refusal_grounds: plan
+                .reasoned_refusal
+                .then(|| "the applicant does not meet the Standard's conditions".into()),
+            note: None,
+        }
+    } else if has(Action::ReturnToExecutor) && plan.returned_once && !returned {
+        Command::ReturnToExecutor {
+            comment: "please correct the draft".into(),
+        }
+    } else if has(Action::SignResult) {
+        Command::Sign
+    } else if has(Action::IssueResult) {
+        Command::Issue
+    } else if has(Action::DeliverToProvider) {
+        Command::DeliverToProvider
+    } else if has(Action::ReceiveResult) {
+        Command::ReceiveResult
+    } else if has(Action::IssueAtCorporation) && !plan.uncollected {
+        Command::IssueAtCorporation
+    } else if has(Action::ReturnUncollected) {
+        let end = case.storage_due?;
+        let at = end + Duration::minutes(rng.below(2 * 24 * 60) as i64);
+        return Some((Command::ReturnUncollected, at));
+    } else {
+        return None;
+    };
+    let at = match case.step_due {
+        Some(due) if rng.unit() < 0.15 => {
+            due + Duration::minutes(1 + rng.below(3 * 24 * 60) as i64)
+        }
+        Some(due) => {
+            let allowed = (due - started).num_seconds().max(60);
+            started + Duration::seconds((allowed as f64 * rng.unit()) as i64)
+        }
+        None => started + Duration::minutes(rng.below(21 * 24 * 60) as i64),
+    };
+    Some((command, at.max(started)))
+}
+
+impl History {
+    /// Adds the rows of one transition, as the case store would persist it. Moments already
+    /// past at generation count as announced, so the watchdog does not announce old history.
+    fn write(
+        &mut self,
+        rows: &mut Rows,
+        ids: &mut Ids,
+        t: &Transition,
+        actor: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let announced = |m: Option<DateTime<Utc>>| m.filter(|m| *m <= now).map(|_| now);
+        let mut add = |seq: i32, s: &engine::OpenedStep, rows: &mut Rows| {
+            let mut row = step_row(self.case_id, seq, s);
+            row.id = Set(ids.step);
+            ids.step += 1;
+            row.risk_announced_at = Set(announced(s.risk_at));
+            row.overdue_announced_at = Set(announced(s.due));
+            rows.steps.push(row);
+            rows.steps.len() - 1
+        };
+        if let Some(created) = &t.created_step {
+            self.seq += 1;
+            let i = add(self.seq, created, rows);
+            rows.steps[i].risk_at = Set(None);
+            if let Some(c) = &t.closed {
+                finish(&mut rows.steps[i], c);
+            }
+        } else if let (Some(c), Some(i)) = (&t.closed, self.open_step.take()) {
+            finish(&mut rows.steps[i], c);
+        }
+        if let Some(opened) = &t.opened {
+            self.seq += 1;
+            self.open_step = Some(add(self.seq, opened, rows));
+        }
+        self.version += 1;
+        self.events += 1;
+        let payload = t.event.payload.to_string();
+        let hash = event_hash(
+            &self.prev_hash,
+            self.case_id,
+            self.events,
+            t.event.kind,
+            &payload,
+            actor,
+            at,
+        );
+        rows.events.push(case_event::ActiveModel {
+            id: Set(ids.event),
+            case_id: Set(self.case_id),
+            seq: Set(self.events),
+            kind: Set(t.event.kind.into()),
+            payload: Set(payload),
+            actor: Set(actor.into()),
+            at: Set(at),
+            prev_hash: Set(std::mem::replace(&mut self.prev_hash, hash.clone())),
+            hash: Set(hash),
+        });
+        ids.event += 1;
+    }
 }
 
 fn region_iso(state: &AppState, code: &str) -> String {
@@ -433,29 +558,28 @@ fn region_iso(state: &AppState, code: &str) -> String {
 
 async fn flush(
     db: &sea_orm::DatabaseConnection,
-    cases: &mut Vec<service_case::ActiveModel>,
-    steps: &mut Vec<case_step::ActiveModel>,
-    events: &mut Vec<case_event::ActiveModel>,
+    rows: &mut Rows,
     out: &mut Generated,
 ) -> Result<(), ApiError> {
-    use sea_orm::TransactionTrait;
-    if cases.is_empty() {
+    if rows.cases.is_empty() {
         return Ok(());
     }
     let txn = db.begin().await?;
-    out.cases += cases.len() as u64;
-    out.steps += steps.len() as u64;
-    service_case::Entity::insert_many(std::mem::take(cases))
+    out.cases += rows.cases.len() as u64;
+    out.steps += rows.steps.len() as u64;
+    service_case::Entity::insert_many(std::mem::take(&mut rows.cases))
         .exec_without_returning(&txn)
         .await?;
-    for chunk in std::mem::take(steps).chunks(1000) {
+    for chunk in std::mem::take(&mut rows.steps).chunks(1000) {
         case_step::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
     }
-    case_event::Entity::insert_many(std::mem::take(events))
-        .exec_without_returning(&txn)
-        .await?;
+    for chunk in std::mem::take(&mut rows.events).chunks(1000) {
+        case_event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(())
 }

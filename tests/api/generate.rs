@@ -31,6 +31,7 @@ async fn generated_cases_are_consistent_and_reported() {
         .expect("generates");
     assert_eq!(done.cases, 300);
     assert!(done.steps > 600, "{done:?}");
+    every_generated_case_reads_as_the_engine_wrote_it(&app.db).await;
 
     let mut people = People::new(&app);
     let national = people.user("national", Role::Analyst, None, None).await;
@@ -72,4 +73,56 @@ async fn generated_cases_are_consistent_and_reported() {
     if let Some(c) = one["data"]["overdueCases"]["nodes"].get(0) {
         assert_eq!(c["chainValid"], true, "{one}");
     }
+}
+
+/// The generator makes histories with the engine, so every row must read back as a case the
+/// engine could have written: typed documents that parse, a receipt carrying the case number,
+/// one open step exactly while the case is open, the result issued when it is completed, a
+/// verified event chain whose length is the case's version.
+async fn every_generated_case_reads_as_the_engine_wrote_it(db: &sea_orm::DatabaseConnection) {
+    use domain::case::CaseStatus;
+    use entity::{case_event, case_step, service_case};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let cases = service_case::Entity::find().all(db).await.expect("cases");
+    assert_eq!(cases.len(), 300);
+    let mut with_receipt = 0;
+    for c in &cases {
+        let r = api::store::cases::record(c).expect("a generated case reads as a case record");
+        let steps = case_step::Entity::find()
+            .filter(case_step::Column::CaseId.eq(c.id))
+            .all(db)
+            .await
+            .expect("steps");
+        let open = steps.iter().filter(|s| s.finished_at.is_none()).count();
+        assert_eq!(open, usize::from(r.place.is_some()), "{}: {r:?}", c.number);
+        let events = case_event::Entity::find()
+            .filter(case_event::Column::CaseId.eq(c.id))
+            .order_by_asc(case_event::Column::Seq)
+            .all(db)
+            .await
+            .expect("events");
+        assert!(api::store::cases::chain_valid(&events), "{}", c.number);
+        assert_eq!(events.len() as i32, c.version, "{}", c.number);
+        if let Some(receipt) = &r.receipt {
+            with_receipt += 1;
+            assert_eq!(receipt.number, c.number);
+            assert_eq!(receipt.legal_result_date, r.term_due);
+        }
+        match r.status {
+            CaseStatus::Completed => {
+                let result = r.result.as_ref().expect("a completed case has its result");
+                assert!(result.issued_at.is_some(), "{}", c.number);
+                assert!(r.receipt.is_some() && r.delivery.is_some(), "{}", c.number);
+            }
+            CaseStatus::RefusedAtIntake => {
+                assert!(r.receipt.is_none() && r.term_due.is_none(), "{}", c.number);
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        with_receipt > 200,
+        "{with_receipt} of 300 cases have a receipt"
+    );
 }

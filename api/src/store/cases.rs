@@ -210,6 +210,10 @@ fn parse_json<T: serde::de::DeserializeOwned>(
         .transpose()
 }
 
+fn text<T: Serialize>(v: &T) -> Result<String, ApiError> {
+    serde_json::to_string(v).map_err(ApiError::internal)
+}
+
 fn to_json<T: Serialize>(v: &Option<T>) -> Result<Option<String>, ApiError> {
     v.as_ref()
         .map(|x| serde_json::to_string(x).map_err(ApiError::internal))
@@ -271,7 +275,7 @@ pub fn documents(c: &service_case::Model) -> Vec<SubmittedDocument> {
 }
 
 /// The columns a transition writes: everything the engine decides about the case.
-fn write_record(
+pub(crate) fn write_record(
     a: &mut service_case::ActiveModel,
     r: &CaseRecord,
     parties: &Parties,
@@ -303,7 +307,7 @@ fn write_record(
     Ok(())
 }
 
-fn step_row(case_id: i64, seq: i32, s: &OpenedStep) -> case_step::ActiveModel {
+pub(crate) fn step_row(case_id: i64, seq: i32, s: &OpenedStep) -> case_step::ActiveModel {
     case_step::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         case_id: Set(case_id),
@@ -329,7 +333,7 @@ fn step_row(case_id: i64, seq: i32, s: &OpenedStep) -> case_step::ActiveModel {
     }
 }
 
-fn finish(row: &mut case_step::ActiveModel, c: &engine::ClosedStep) {
+pub(crate) fn finish(row: &mut case_step::ActiveModel, c: &engine::ClosedStep) {
     row.finished_at = Set(Some(c.finished));
     row.on_time = Set(c.on_time);
     row.used_minutes = Set(c.used_minutes);
@@ -337,6 +341,83 @@ fn finish(row: &mut case_step::ActiveModel, c: &engine::ClosedStep) {
     row.comment = Set(c.comment.clone());
     row.actor_id = Set(c.actor_id);
     row.actor_name = Set(Some(c.actor_name.clone()));
+}
+
+/// What a new case row holds besides what the engine decides: the pinned regulation, the
+/// organisations, the calendar, the applicant's contacts and account, and the request's key.
+pub(crate) struct Origin<'a> {
+    /// The regulation version pinned.
+    pub regulation: &'a StoredRegulation,
+    /// The provider.
+    pub provider: &'a organisation::Model,
+    /// The State Corporation branch, for that channel.
+    pub corporation: Option<&'a organisation::Model>,
+    /// The calendar version the deadlines were computed on.
+    pub calendar_version: i32,
+    /// The applicant's contacts.
+    pub contacts: &'a Contacts,
+    /// The applicant's account, for portal submissions.
+    pub applicant_id: Option<i64>,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// The application's fingerprint (see [`request_hash`]).
+    pub request_hash: Option<String>,
+}
+
+/// A new case row as the engine decided it at intake (`case`), version 1. The case store
+/// inserts it and then persists the intake transition; the generator writes it in bulk.
+pub(crate) fn new_row(
+    o: &Origin<'_>,
+    case: &CaseRecord,
+    now: DateTime<Utc>,
+) -> Result<service_case::ActiveModel, ApiError> {
+    let reg = &o.regulation.regulation;
+    Ok(service_case::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        number: Set(case.number.clone()),
+        regulation_id: Set(o.regulation.row.id),
+        regulation_code: Set(reg.code.clone()),
+        regulation_version: Set(o.regulation.row.version),
+        service_code: Set(reg.service.clone()),
+        region_code: Set(o.provider.region_code.clone()),
+        provider_id: Set(o.provider.id),
+        corporation_id: Set(o.corporation.map(|c| c.id)),
+        channel: Set(channel_str(case.channel).to_owned()),
+        status: Set(CaseStatus::Submitted.as_str().to_owned()),
+        stage: Set(Stage::Intake.as_str().to_owned()),
+        route_index: Set(None),
+        current_mailbox: Set(None),
+        current_org_id: Set(None),
+        assignee_id: Set(None),
+        applicant_iin: Set(case.applicant.iin.clone()),
+        applicant_name: Set(case.applicant.full_name.clone()),
+        applicant_contacts: Set(text(o.contacts)?),
+        applicant_id: Set(o.applicant_id),
+        attributes: Set(text(&case.attributes)?),
+        documents: Set(text(&case.documents)?),
+        receipt: Set(None),
+        result: Set(None),
+        refusal: Set(None),
+        refusal_prepared: Set(false),
+        registered_at: Set(case.registered_at),
+        term_due_at: Set(None),
+        provider_due_at: Set(None),
+        step_started_at: Set(None),
+        step_due_at: Set(None),
+        storage_due_at: Set(None),
+        calendar_version: Set(o.calendar_version),
+        idempotency_key: Set(o.idempotency_key.clone()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        closed_at: Set(None),
+        result_at: Set(None),
+        result_on_time: Set(None),
+        result_working_days: Set(None),
+        returned_unclaimed: Set(false),
+        registration: Set(None),
+        request_hash: Set(o.request_hash.clone()),
+    })
 }
 
 /// The SHA-256 of an application as submitted: a retried request with the same key must carry
@@ -402,61 +483,24 @@ pub async fn create(
     let decided =
         engine::decide_intake(&ctx, new.channel, &new.application, &new.actor, local_date)
             .map_err(case_error)?;
-    let attributes = serde_json::to_string(&decided.case.attributes).map_err(ApiError::internal)?;
-    let documents = serde_json::to_string(&decided.case.documents).map_err(ApiError::internal)?;
-    let contacts = serde_json::to_string(&new.contacts).map_err(ApiError::internal)?;
 
     let _writer = match &state.write_lock {
         Some(l) => Some(l.lock().await),
         None => None,
     };
     let txn = db.begin().await?;
-    let row = service_case::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        number: Set(format!("pending-{}", crate::auth::token::random_hex(8)?)),
-        regulation_id: Set(new.regulation.row.id),
-        regulation_code: Set(reg.code.clone()),
-        regulation_version: Set(new.regulation.row.version),
-        service_code: Set(reg.service.clone()),
-        region_code: Set(new.provider.region_code.clone()),
-        provider_id: Set(new.provider.id),
-        corporation_id: Set(new.corporation.as_ref().map(|c| c.id)),
-        channel: Set(channel_str(new.channel).to_owned()),
-        status: Set(CaseStatus::Submitted.as_str().to_owned()),
-        stage: Set(Stage::Intake.as_str().to_owned()),
-        route_index: Set(None),
-        current_mailbox: Set(None),
-        current_org_id: Set(None),
-        assignee_id: Set(None),
-        applicant_iin: Set(new.application.applicant.iin.clone()),
-        applicant_name: Set(new.application.applicant.full_name.clone()),
-        applicant_contacts: Set(contacts),
-        applicant_id: Set(new.applicant_id),
-        attributes: Set(attributes),
-        documents: Set(documents),
-        receipt: Set(None),
-        result: Set(None),
-        refusal: Set(None),
-        refusal_prepared: Set(false),
-        registered_at: Set(now),
-        term_due_at: Set(None),
-        provider_due_at: Set(None),
-        step_started_at: Set(None),
-        step_due_at: Set(None),
-        storage_due_at: Set(None),
-        calendar_version: Set(calendar.version() as i32),
-        idempotency_key: Set(new.idempotency_key.clone()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        closed_at: Set(None),
-        result_at: Set(None),
-        result_on_time: Set(None),
-        result_working_days: Set(None),
-        returned_unclaimed: Set(false),
-        registration: Set(None),
-        request_hash: Set(Some(hash.clone())),
+    let origin = Origin {
+        regulation: &new.regulation,
+        provider: &new.provider,
+        corporation: new.corporation.as_ref(),
+        calendar_version: calendar.version() as i32,
+        contacts: &new.contacts,
+        applicant_id: new.applicant_id,
+        idempotency_key: new.idempotency_key.clone(),
+        request_hash: Some(hash.clone()),
     };
+    let mut row = new_row(&origin, &decided.case, now)?;
+    row.number = Set(format!("pending-{}", crate::auth::token::random_hex(8)?));
     let inserted = match service_case::Entity::insert(row)
         .exec_with_returning(&txn)
         .await
