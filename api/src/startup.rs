@@ -116,6 +116,15 @@ pub async fn prepare_state(
         .map_err(|e| data(&crate::error::ErrorChain(&e)))?
         .ok_or_else(|| StartupError::Data("no working calendar stored".into()))?;
     tracing::info!(version = calendar.version(), "working calendar in force");
+    if store::rollup::ensure_current(&db)
+        .await
+        .map_err(|e| data(&crate::error::ErrorChain(&e)))?
+    {
+        tracing::info!(
+            rules = store::rollup::RULES_VERSION,
+            "report rollups recomputed for the current counting rules"
+        );
+    }
     let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
     let state = AppState {
         events: tokio::sync::broadcast::channel(1024).0,

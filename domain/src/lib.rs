@@ -9,6 +9,7 @@ pub mod identity;
 pub mod organisation;
 pub mod region;
 pub mod regulation;
+pub mod report;
 pub mod view;
 
 /// The working calendar shipped with qyzmet (version 1 when a database is first created).

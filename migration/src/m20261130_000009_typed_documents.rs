@@ -1,7 +1,8 @@
 //! Typed legal documents and strict intake: the provider's registration of a portal or State
 //! Corporation application is a record of its own (the receipt is never rewritten); a
 //! fingerprint of the application makes a reused idempotency key with a different application
-//! an error; the report rollup counts results awaiting collection.
+//! an error; waiting at the counter is no staff step (results awaiting collection are counted
+//! by migration 10).
 
 use sea_orm_migration::prelude::*;
 

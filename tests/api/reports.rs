@@ -141,7 +141,7 @@ async fn histories(app: &TestApp) -> People<'_> {
 
 const REPORT: &str = "query($f: ReportFilter, $g: [ReportGroup!]!) { report(filter: $f, groupBy: $g) {
     region service provider channel month received inProgress completed completedOnTime completedLate
-    refusedAtIntake refusedWithReasons returnedUnclaimed overdueNow onTimeRate medianWorkingDays p90WorkingDays } }";
+    refusedAtIntake refusedWithReasons returnedUnclaimed awaitingCollection overdueNow onTimeRate medianWorkingDays p90WorkingDays } }";
 
 fn close(a: &Value, b: f64) -> bool {
     a.as_f64().is_some_and(|x| (x - b).abs() < 1e-9)
@@ -185,6 +185,8 @@ async fn the_sla_report_matches_hand_computed_figures() {
         ("refusedAtIntake", 1),
         ("refusedWithReasons", 1),
         ("returnedUnclaimed", 1),
+        // F, stored at the provider: ready, not collected, and not staff time.
+        ("awaitingCollection", 1),
         ("overdueNow", 1),
     ];
     for (k, v) in expect {
@@ -246,6 +248,8 @@ async fn the_sla_report_matches_hand_computed_figures() {
         ("refusedAtIntake", 1),
         ("refusedWithReasons", 1),
         ("returnedUnclaimed", 1),
+        // F, stored at the provider: ready, not collected, and not staff time.
+        ("awaitingCollection", 1),
         ("overdueNow", 1),
     ];
     for (k, v) in expect {
@@ -294,10 +298,11 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
     histories(&app).await;
     const REPORT_ROLLUP: &str = "SELECT month, region_code, service_code, provider_id, channel, \
         tenths, due_day, received, in_progress, completed, completed_on_time, completed_late, \
-        refused_at_intake, refused_with_reasons, returned_unclaimed FROM report_rollup \
+        refused_at_intake, refused_with_reasons, returned_unclaimed, awaiting_collection \
+        FROM report_rollup \
         WHERE received <> 0 OR in_progress <> 0 OR completed <> 0 OR completed_on_time <> 0 \
         OR completed_late <> 0 OR refused_at_intake <> 0 OR refused_with_reasons <> 0 \
-        OR returned_unclaimed <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7";
+        OR returned_unclaimed <> 0 OR awaiting_collection <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7";
     const STEP_ROLLUP: &str = "SELECT month, region_code, service_code, provider_id, channel, \
         mailbox, stage, share_bucket, steps, late FROM step_rollup ORDER BY 1, 2, 3, 4, 5, 6, 7, 8";
     let snapshot = |sql: &'static str, columns: usize| {
@@ -332,7 +337,7 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
             >= 4,
         "{maintained_steps:#?}"
     );
-    let maintained = snapshot(REPORT_ROLLUP, 15).await;
+    let maintained = snapshot(REPORT_ROLLUP, 16).await;
     // One row per case here: June at the EK office A (10 tenths), B (69), C (−1, refused at
     // intake), D (17); July E (−1, office, due 2025-07-15) and F (10, State Corporation);
     // Atyrau G (6).
@@ -340,8 +345,28 @@ async fn the_rollup_maintained_with_each_move_equals_a_rebuild() {
     let txn = app.db.begin().await.expect("begin");
     api::store::rollup::rebuild(&txn).await.expect("rebuild");
     txn.commit().await.expect("commit");
-    assert_eq!(maintained, snapshot(REPORT_ROLLUP, 15).await);
+    assert_eq!(maintained, snapshot(REPORT_ROLLUP, 16).await);
     assert_eq!(maintained_steps, snapshot(STEP_ROLLUP, 10).await);
+
+    // Rollups computed under other counting rules (here: a database from before the
+    // awaiting-collection count, with no rules version) are recomputed once, at start.
+    assert!(!api::store::rollup::ensure_current(&app.db)
+        .await
+        .expect("current"));
+    for sql in [
+        "DELETE FROM rollup_rules",
+        "UPDATE report_rollup SET awaiting_collection = 0",
+    ] {
+        app.db.execute_unprepared(sql).await.expect("older rollups");
+    }
+    assert_ne!(maintained, snapshot(REPORT_ROLLUP, 16).await);
+    assert!(api::store::rollup::ensure_current(&app.db)
+        .await
+        .expect("recomputed"));
+    assert_eq!(maintained, snapshot(REPORT_ROLLUP, 16).await);
+    assert!(!api::store::rollup::ensure_current(&app.db)
+        .await
+        .expect("current"));
 }
 
 #[actix_web::test]

@@ -83,6 +83,11 @@ pub struct ReportRow {
     refused_with_reasons: i64,
     /// Results returned to the provider after a month unclaimed.
     returned_unclaimed: i64,
+    /// Results (or reasoned refusals) ready and not yet collected: waiting at the State
+    /// Corporation counter, stored at the provider after the storage month, or on their way back
+    /// to the counter on request. Waiting for the applicant is not staff time: these cases are
+    /// counted neither in progress nor overdue.
+    awaiting_collection: i64,
     /// In progress and past the legal result date now.
     overdue_now: i64,
     /// Completed on time / completed; null when nothing was completed.
@@ -329,6 +334,7 @@ impl ReportQuery {
                 refused_at_intake: r.refused_at_intake,
                 refused_with_reasons: r.refused_with_reasons,
                 returned_unclaimed: r.returned_unclaimed,
+                awaiting_collection: r.awaiting_collection,
                 overdue_now: r.overdue_now,
                 median_working_days: r.median_working_days,
                 p90_working_days: r.p90_working_days,

@@ -22,9 +22,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
+use domain::report::{Measure, MEASURES};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::error::ApiError;
+use crate::store::rollup;
 
 /// A grouping key of reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -119,6 +121,8 @@ pub struct ReportRow {
     pub refused_with_reasons: i64,
     /// Results returned to the provider unclaimed.
     pub returned_unclaimed: i64,
+    /// Results ready and not yet collected by the applicant.
+    pub awaiting_collection: i64,
     /// In progress and past the legal result date.
     pub overdue_now: i64,
     /// Median working days from registration to delivery.
@@ -128,6 +132,22 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
+    /// Adds `n` to the count of `m`.
+    pub fn add(&mut self, m: Measure, n: i64) {
+        let field = match m {
+            Measure::Received => &mut self.received,
+            Measure::InProgress => &mut self.in_progress,
+            Measure::Completed => &mut self.completed,
+            Measure::CompletedOnTime => &mut self.completed_on_time,
+            Measure::CompletedLate => &mut self.completed_late,
+            Measure::RefusedAtIntake => &mut self.refused_at_intake,
+            Measure::RefusedWithReasons => &mut self.refused_with_reasons,
+            Measure::ReturnedUnclaimed => &mut self.returned_unclaimed,
+            Measure::AwaitingCollection => &mut self.awaiting_collection,
+        };
+        *field += n;
+    }
+
     /// Completed on time / completed.
     pub fn on_time_rate(&self) -> Option<f64> {
         (self.completed > 0).then(|| self.completed_on_time as f64 / self.completed as f64)
@@ -409,15 +429,12 @@ pub fn report_statement(
         values: Vec::new(),
         backend,
     };
-    let (t, f) = match backend {
-        DatabaseBackend::Postgres => ("TRUE", "FALSE"),
-        _ => ("1", "0"),
-    };
-    let zeros = "CAST(0 AS BIGINT) AS received, CAST(0 AS BIGINT) AS in_progress, \
-                 CAST(0 AS BIGINT) AS completed, CAST(0 AS BIGINT) AS completed_on_time, \
-                 CAST(0 AS BIGINT) AS completed_late, CAST(0 AS BIGINT) AS refused_at_intake, \
-                 CAST(0 AS BIGINT) AS refused_with_reasons, CAST(0 AS BIGINT) AS returned_unclaimed";
-    let open = "c.result_at IS NULL AND c.status <> 'REFUSED_AT_INTAKE'";
+    let zeros = MEASURES
+        .iter()
+        .map(|m| format!("CAST(0 AS BIGINT) AS {}", m.column()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let open = rollup::cond_sql(Measure::InProgress.rule(), backend, "c.");
     let raw_cols: Vec<String> = groups.iter().map(|g| g.column(backend, "c")).collect();
     let (raw_select, raw_group) = group_keys(&raw_cols);
     let today = today(now);
@@ -433,17 +450,17 @@ pub fn report_statement(
         let (select, group) = group_keys(&cols);
         let w = rollup_where(&mut sql, filter, from, to);
         let today_p = sql.param(today.into());
+        let sums = MEASURES
+            .iter()
+            .map(|m| format!("CAST(SUM(r.{0}) AS BIGINT) AS {0}", m.column()))
+            .collect::<Vec<_>>()
+            .join(", ");
         branches.push(format!(
-                "SELECT {select}r.tenths AS tenths, \
-                 CAST(SUM(r.received) AS BIGINT) AS received, CAST(SUM(r.in_progress) AS BIGINT) AS in_progress, \
-                 CAST(SUM(r.completed) AS BIGINT) AS completed, CAST(SUM(r.completed_on_time) AS BIGINT) AS completed_on_time, \
-                 CAST(SUM(r.completed_late) AS BIGINT) AS completed_late, CAST(SUM(r.refused_at_intake) AS BIGINT) AS refused_at_intake, \
-                 CAST(SUM(r.refused_with_reasons) AS BIGINT) AS refused_with_reasons, \
-                 CAST(SUM(r.returned_unclaimed) AS BIGINT) AS returned_unclaimed, \
-                 CAST(SUM(CASE WHEN r.due_day <> '' AND r.due_day < {today_p} THEN r.in_progress ELSE 0 END) AS BIGINT) AS overdue_now \
-                 FROM report_rollup r WHERE {} GROUP BY {group}r.tenths",
-                w.join(" AND ")
-            ));
+            "SELECT {select}r.tenths AS tenths, {sums}, \
+             CAST(SUM(CASE WHEN r.due_day <> '' AND r.due_day < {today_p} THEN r.in_progress ELSE 0 END) AS BIGINT) AS overdue_now \
+             FROM report_rollup r WHERE {} GROUP BY {group}r.tenths",
+            w.join(" AND ")
+        ));
         // Registered in those months, due earlier today: overdue, though their day has not passed.
         let mut w = lists_sql(&mut sql, filter, "c");
         w.extend(period_sql(
@@ -473,41 +490,15 @@ pub fn report_statement(
         let mut w = lists_sql(&mut sql, filter, "c");
         w.extend(period_sql(&mut sql, *from, *to, "c"));
         let now_p = sql.time(now);
-        branches.push(raw_branch(
-            &raw_select,
-            &raw_group,
-            &tenths,
-            &w.join(" AND "),
-            &now_p,
-            t,
-            f,
+        branches.push(format!(
+            "SELECT {raw_select}{tenths} AS tenths, {}, \
+             CAST(SUM(CASE WHEN {open} AND c.term_due_at < {now_p} THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now \
+             FROM service_case c WHERE {} GROUP BY {raw_group}{tenths}",
+            rollup::measure_sums_sql(backend, "c.").join(", "),
+            w.join(" AND ")
         ));
     }
     Statement::from_sql_and_values(backend, branches.join(" UNION ALL "), sql.values)
-}
-
-/// A branch over the cases themselves: keys, duration bucket and every count, overdue included.
-fn raw_branch(
-    select: &str,
-    group: &str,
-    tenths: &str,
-    where_sql: &str,
-    now_p: &str,
-    t: &str,
-    f: &str,
-) -> String {
-    format!(
-        "SELECT {select}{tenths} AS tenths, CAST(COUNT(*) AS BIGINT) AS received, \
-         CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS in_progress, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {t} THEN 1 ELSE 0 END) AS BIGINT) AS completed_on_time, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {f} AND c.result_on_time = {f} THEN 1 ELSE 0 END) AS BIGINT) AS completed_late, \
-         CAST(SUM(CASE WHEN c.status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END) AS BIGINT) AS refused_at_intake, \
-         CAST(SUM(CASE WHEN c.result_at IS NOT NULL AND c.refusal_prepared = {t} THEN 1 ELSE 0 END) AS BIGINT) AS refused_with_reasons, \
-         CAST(SUM(CASE WHEN c.returned_unclaimed = {t} THEN 1 ELSE 0 END) AS BIGINT) AS returned_unclaimed, \
-         CAST(SUM(CASE WHEN c.status <> 'REFUSED_AT_INTAKE' AND c.result_at IS NULL AND c.term_due_at < {now_p} THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now \
-         FROM service_case c WHERE {where_sql} GROUP BY {group}{tenths}"
-    )
 }
 
 #[derive(Default)]
@@ -531,15 +522,10 @@ pub async fn report(
         let tot = by.entry(ordered(&keys, groups)).or_default();
         tot.row.keys = keys;
         let r = &mut tot.row;
-        let received = int(row, "received")?;
-        r.received += received;
-        r.in_progress += int(row, "in_progress")?;
-        r.completed += int(row, "completed")?;
-        r.completed_on_time += int(row, "completed_on_time")?;
-        r.completed_late += int(row, "completed_late")?;
-        r.refused_at_intake += int(row, "refused_at_intake")?;
-        r.refused_with_reasons += int(row, "refused_with_reasons")?;
-        r.returned_unclaimed += int(row, "returned_unclaimed")?;
+        for m in MEASURES {
+            r.add(m, int(row, m.column())?);
+        }
+        let received = int(row, Measure::Received.column())?;
         r.overdue_now += int(row, "overdue_now")?;
         let tenths: i32 = row.try_get("", "tenths")?;
         if tenths >= 0 && received != 0 {

@@ -13,8 +13,12 @@
 //! answered from a few thousand rows.
 
 use chrono::{DateTime, Duration, Utc};
+use domain::case::CaseStatus;
+use domain::report::{self, CaseFacts, Cond, Fact, Measure, MEASURES};
 use entity::service_case;
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
+};
 
 use crate::error::ApiError;
 
@@ -40,52 +44,22 @@ pub struct RollupKey {
     pub due_day: String,
 }
 
-/// What one case adds to its row (each 0 or 1; as deltas also −1).
+/// What one case adds to its row: one number per [`Measure`], in [`MEASURES`] order (each 0
+/// or 1; as deltas also −1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Registered.
-    pub received: i32,
-    /// Neither refused at intake nor delivered.
-    pub in_progress: i32,
-    /// Result delivered.
-    pub completed: i32,
-    /// Delivered by the legal result date.
-    pub completed_on_time: i32,
-    /// Delivered after it.
-    pub completed_late: i32,
-    /// Refusal receipt at intake.
-    pub refused_at_intake: i32,
-    /// Reasoned refusal delivered.
-    pub refused_with_reasons: i32,
-    /// Result returned to the provider unclaimed.
-    pub returned_unclaimed: i32,
-}
+pub struct Counts(pub [i32; MEASURES.len()]);
 
 impl Counts {
-    fn fields(&self) -> [i32; 8] {
-        [
-            self.received,
-            self.in_progress,
-            self.completed,
-            self.completed_on_time,
-            self.completed_late,
-            self.refused_at_intake,
-            self.refused_with_reasons,
-            self.returned_unclaimed,
-        ]
+    /// The count of one measure.
+    pub fn get(&self, m: Measure) -> i32 {
+        MEASURES
+            .iter()
+            .position(|x| *x == m)
+            .map_or(0, |i| self.0[i])
     }
 
     fn minus(&self, other: &Counts) -> Counts {
-        Counts {
-            received: self.received - other.received,
-            in_progress: self.in_progress - other.in_progress,
-            completed: self.completed - other.completed,
-            completed_on_time: self.completed_on_time - other.completed_on_time,
-            completed_late: self.completed_late - other.completed_late,
-            refused_at_intake: self.refused_at_intake - other.refused_at_intake,
-            refused_with_reasons: self.refused_with_reasons - other.refused_with_reasons,
-            returned_unclaimed: self.returned_unclaimed - other.returned_unclaimed,
-        }
+        Counts(std::array::from_fn(|i| self.0[i] - other.0[i]))
     }
 
     fn negated(&self) -> Counts {
@@ -93,8 +67,88 @@ impl Counts {
     }
 
     fn is_zero(&self) -> bool {
-        self.fields().iter().all(|v| *v == 0)
+        self.0.iter().all(|v| *v == 0)
     }
+}
+
+/// A stored case's facts, as the report's counting rules see them.
+pub fn facts(c: &service_case::Model) -> Result<CaseFacts, ApiError> {
+    Ok(CaseFacts {
+        status: CaseStatus::parse(&c.status).ok_or_else(|| {
+            ApiError::internal(std::io::Error::other("stored case has a bad status"))
+        })?,
+        delivered: c.result_at.is_some(),
+        refusal_prepared: c.refusal_prepared,
+        on_time: c.result_at.and(c.result_on_time),
+        returned_unclaimed: c.returned_unclaimed,
+    })
+}
+
+/// A counting rule in SQL over the case columns, `t` the table's alias with its dot (`"c."`)
+/// or empty. The same rule as [`Cond::holds`] on the same facts (see [`facts`]); the open
+/// cases' rule renders exactly as the partial index `ix_case_open` is declared.
+pub fn cond_sql(c: &Cond, backend: DatabaseBackend, t: &str) -> String {
+    let (yes, no) = booleans(backend);
+    match c {
+        Cond::Always => "1 = 1".into(),
+        Cond::Status([one]) => format!("{t}status = '{}'", one.as_str()),
+        Cond::Status(many) => format!(
+            "{t}status IN ({})",
+            many.iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Cond::Not(Cond::Status([one])) => format!("{t}status <> '{}'", one.as_str()),
+        Cond::Not(Cond::Is(Fact::Delivered)) => format!("{t}result_at IS NULL"),
+        Cond::Is(Fact::Delivered) => format!("{t}result_at IS NOT NULL"),
+        Cond::Is(Fact::RefusalPrepared) => format!("{t}refusal_prepared = {yes}"),
+        Cond::Not(Cond::Is(Fact::RefusalPrepared)) => format!("{t}refusal_prepared = {no}"),
+        Cond::Is(Fact::OnTime) => {
+            format!("{t}result_at IS NOT NULL AND {t}result_on_time = {yes}")
+        }
+        Cond::Is(Fact::Late) => format!("{t}result_at IS NOT NULL AND {t}result_on_time = {no}"),
+        Cond::Is(Fact::ReturnedUnclaimed) => format!("{t}returned_unclaimed = {yes}"),
+        Cond::Not(c) => format!("NOT ({})", cond_sql(c, backend, t)),
+        Cond::All(cs) => cs
+            .iter()
+            .map(|c| cond_sql(c, backend, t))
+            .collect::<Vec<_>>()
+            .join(" AND "),
+    }
+}
+
+/// Boolean literals.
+pub fn booleans(backend: DatabaseBackend) -> (&'static str, &'static str) {
+    match backend {
+        DatabaseBackend::Postgres => ("TRUE", "FALSE"),
+        _ => ("1", "0"),
+    }
+}
+
+/// `SUM(CASE WHEN <rule> THEN 1 ELSE 0 END)` for every measure, each named by its column: the
+/// counts of a group of cases (`t` as in [`cond_sql`]).
+pub fn measure_sums_sql(backend: DatabaseBackend, t: &str) -> Vec<String> {
+    MEASURES
+        .iter()
+        .map(|m| match m.rule() {
+            Cond::Always => format!("CAST(COUNT(*) AS BIGINT) AS {}", m.column()),
+            rule => format!(
+                "CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) AS {}",
+                cond_sql(rule, backend, t),
+                m.column()
+            ),
+        })
+        .collect()
+}
+
+/// The rollup's measure columns, comma separated.
+pub fn measure_columns() -> String {
+    MEASURES
+        .iter()
+        .map(|m| m.column())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The registration month of an instant, `YYYY-MM` in UTC+5.
@@ -149,13 +203,9 @@ pub fn tenths_sql(backend: DatabaseBackend, col: &str) -> String {
 }
 
 /// Where a case counts and what it adds.
-pub fn contribution(c: &service_case::Model) -> (RollupKey, Counts) {
-    let refused_at_intake = c.status == "REFUSED_AT_INTAKE";
-    let delivered = c.result_at.is_some();
-    let completed = delivered && !c.refusal_prepared;
-    let flag = |b: bool| i32::from(b);
-    let in_progress = !refused_at_intake && !delivered;
-    (
+pub fn contribution(c: &service_case::Model) -> Result<(RollupKey, Counts), ApiError> {
+    let f = facts(c)?;
+    Ok((
         RollupKey {
             month: month_of(c.registered_at),
             region: c.region_code.clone(),
@@ -164,21 +214,12 @@ pub fn contribution(c: &service_case::Model) -> (RollupKey, Counts) {
             channel: c.channel.clone(),
             tenths: c.result_working_days.map_or(-1, tenths),
             due_day: match c.term_due_at {
-                Some(t) if in_progress => day_of(t),
+                Some(t) if report::open(&f) => day_of(t),
                 _ => String::new(),
             },
         },
-        Counts {
-            received: 1,
-            in_progress: flag(in_progress),
-            completed: flag(completed),
-            completed_on_time: flag(completed && c.result_on_time == Some(true)),
-            completed_late: flag(completed && c.result_on_time == Some(false)),
-            refused_at_intake: flag(refused_at_intake),
-            refused_with_reasons: flag(delivered && c.refusal_prepared),
-            returned_unclaimed: flag(c.returned_unclaimed),
-        },
-    )
+        Counts(MEASURES.map(|m| i32::from(m.counts(&f)))),
+    ))
 }
 
 /// Moves a case's contribution from what it was (`None` for a new case) to what it is now.
@@ -189,8 +230,8 @@ pub async fn record(
     before: Option<&service_case::Model>,
     after: &service_case::Model,
 ) -> Result<(), ApiError> {
-    let (key, now) = contribution(after);
-    let mut deltas = match before.map(contribution) {
+    let (key, now) = contribution(after)?;
+    let mut deltas = match before.map(contribution).transpose()? {
         None => vec![(key, now)],
         Some((old_key, old)) if old_key == key => vec![(key, now.minus(&old))],
         Some((old_key, old)) => vec![(old_key, old.negated()), (key, now)],
@@ -207,22 +248,19 @@ pub async fn record(
 async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(), ApiError> {
     let backend = db.get_database_backend();
     // Numbered on both databases: sqlx binds SQLite's `$N` by its number.
-    let placeholders: Vec<String> = (1..=15).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (1..=7 + MEASURES.len()).map(|i| format!("${i}")).collect();
+    let sums: Vec<String> = MEASURES
+        .iter()
+        .map(|m| format!("{0} = report_rollup.{0} + excluded.{0}", m.column()))
+        .collect();
     let sql = format!(
         "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
-         due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
-         refused_with_reasons, returned_unclaimed) VALUES ({}) \
+         due_day, {}) VALUES ({}) \
          ON CONFLICT (month, region_code, service_code, provider_id, channel, tenths, due_day) \
-         DO UPDATE SET \
-         received = report_rollup.received + excluded.received, \
-         in_progress = report_rollup.in_progress + excluded.in_progress, \
-         completed = report_rollup.completed + excluded.completed, \
-         completed_on_time = report_rollup.completed_on_time + excluded.completed_on_time, \
-         completed_late = report_rollup.completed_late + excluded.completed_late, \
-         refused_at_intake = report_rollup.refused_at_intake + excluded.refused_at_intake, \
-         refused_with_reasons = report_rollup.refused_with_reasons + excluded.refused_with_reasons, \
-         returned_unclaimed = report_rollup.returned_unclaimed + excluded.returned_unclaimed",
-        placeholders.join(", ")
+         DO UPDATE SET {}",
+        measure_columns(),
+        placeholders.join(", "),
+        sums.join(", ")
     );
     let mut values: Vec<Value> = vec![
         key.month.clone().into(),
@@ -233,7 +271,7 @@ async fn add(db: &impl ConnectionTrait, key: &RollupKey, d: &Counts) -> Result<(
         key.tenths.into(),
         key.due_day.clone().into(),
     ];
-    values.extend(d.fields().iter().map(|v| Value::from(*v)));
+    values.extend(d.0.iter().map(|v| Value::from(*v)));
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok(())
@@ -298,19 +336,48 @@ pub async fn record_step(
     Ok(())
 }
 
+/// The version of the counting rules ([`domain::report`]). Bump it when a rule or a measure
+/// changes: every database's rollups are then recomputed at the server's next start.
+pub const RULES_VERSION: i32 = 2;
+
+/// Recomputes the rollups if they were computed with other counting rules than the code's (or
+/// never recorded: a database from before migration 10). Returns whether it did.
+pub async fn ensure_current(db: &DatabaseConnection) -> Result<bool, ApiError> {
+    let backend = db.get_database_backend();
+    let stored = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT version FROM rollup_rules WHERE id = 1",
+        ))
+        .await?
+        .map(|r| r.try_get::<i32>("", "version"))
+        .transpose()?;
+    if stored == Some(RULES_VERSION) {
+        return Ok(false);
+    }
+    let txn = db.begin().await?;
+    rebuild(&txn).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "INSERT INTO rollup_rules (id, version) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+        [RULES_VERSION.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
 /// Recomputes both rollups from the cases and steps, in one transaction of the caller's choosing:
 /// after a bulk load (`qyzmet generate`), after cases were changed outside qyzmet
 /// (`qyzmet rebuild-rollups`), or to check that the maintained rollups are right. Safe while the
 /// server runs.
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     let backend = db.get_database_backend();
-    let (t, f) = match backend {
-        DatabaseBackend::Postgres => ("TRUE", "FALSE"),
-        _ => ("1", "0"),
-    };
+    let (_, f) = booleans(backend);
     let month = local_sql(backend, "registered_at", false);
     let day = local_sql(backend, "term_due_at", true);
-    let open = "status <> 'REFUSED_AT_INTAKE' AND result_at IS NULL";
+    let open = cond_sql(Measure::InProgress.rule(), backend, "");
     let tenths = tenths_sql(backend, "result_working_days");
     if backend == DatabaseBackend::Postgres {
         // Moves wait at their rollup write until this commits; a move already past it is waited
@@ -322,18 +389,12 @@ pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
     let done = db
         .execute_unprepared(&format!(
             "INSERT INTO report_rollup (month, region_code, service_code, provider_id, channel, tenths, \
-             due_day, received, in_progress, completed, completed_on_time, completed_late, refused_at_intake, \
-             refused_with_reasons, returned_unclaimed) \
+             due_day, {}) \
              SELECT {month}, region_code, service_code, provider_id, channel, {tenths}, \
-             CASE WHEN {open} AND term_due_at IS NOT NULL THEN {day} ELSE '' END, COUNT(*), \
-             SUM(CASE WHEN {open} THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {t} THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {f} AND result_on_time = {f} THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN status = 'REFUSED_AT_INTAKE' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN result_at IS NOT NULL AND refusal_prepared = {t} THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN returned_unclaimed = {t} THEN 1 ELSE 0 END) \
-             FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7"
+             CASE WHEN {open} AND term_due_at IS NOT NULL THEN {day} ELSE '' END, {} \
+             FROM service_case GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            measure_columns(),
+            measure_sums_sql(backend, "").join(", ")
         ))
         .await?;
     let step_month = local_sql(backend, "c.registered_at", false);
