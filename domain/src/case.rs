@@ -230,6 +230,52 @@ impl CaseError {
 /// Attributes of an application that regulations may depend on (e.g. `location`).
 pub type Attributes = BTreeMap<String, String>;
 
+/// A case's whole path on a channel, as a client draws it: the stop where the application is
+/// accepted (registered at once at the office or the counter), then the route. A portal
+/// application has no such stop: its route starts with the office's registration.
+pub fn path(
+    reg: &Regulation,
+    channel: Channel,
+    attrs: &Attributes,
+) -> Result<Vec<Stop>, CaseError> {
+    let mut stops: Vec<Stop> = creation_stop(reg, channel, attrs)?.into_iter().collect();
+    stops.extend(route(reg, channel, attrs)?);
+    Ok(stops)
+}
+
+/// Where a case at `route_index` of its route stands on its [`path`]; `None` off the route
+/// (closed, or in storage at the provider).
+pub fn path_position(
+    reg: &Regulation,
+    channel: Channel,
+    attrs: &Attributes,
+    route_index: Option<usize>,
+) -> Option<usize> {
+    let intake = usize::from(creation_stop(reg, channel, attrs).ok()?.is_some());
+    route_index.map(|i| i + intake)
+}
+
+/// What a stop produces, in English, and the result documents it issues (`results[].code`):
+/// the regulation step's stated output, or what a State Corporation leg hands on.
+pub fn stop_output(reg: &Regulation, stop: &Stop) -> (String, Vec<String>) {
+    if let Some(step) = stop
+        .step_order
+        .and_then(|o| reg.steps.iter().find(|s| s.order == o))
+    {
+        return (step.output_en.clone(), step.issues.clone());
+    }
+    let text = match stop.leg {
+        Some("intake") => {
+            "the documents accepted at the counter with a receipt, or a refusal receipt"
+        }
+        Some("transfer_to_provider") => "the documents delivered to the provider's office",
+        Some("result_back") => "the result delivered to the State Corporation",
+        Some("issue") => "the result handed to the applicant at the counter",
+        _ => "",
+    };
+    (text.to_owned(), Vec::new())
+}
+
 fn step_stop(step: &Step, attrs: &Attributes) -> Stop {
     Stop {
         stage: Stage::of(step.kind),
@@ -515,6 +561,45 @@ mod tests {
             stops[7].duration, None,
             "the counter waits for the applicant, bounded by storage"
         );
+    }
+
+    #[test]
+    fn given_a_path_then_it_starts_where_the_application_is_accepted() {
+        let r = reg("mangystau-secondary-education-duplicates");
+        let attrs = Attributes::new();
+        let counter = path(&r, Channel::StateCorporation, &attrs).expect("ok");
+        assert_eq!(counter[0].leg, Some("intake"));
+        assert_eq!(counter[0].mailbox, Mailbox::Corporation);
+        assert_eq!(
+            stages(&counter[1..]),
+            stages(&route(&r, Channel::StateCorporation, &attrs).expect("ok"))
+        );
+        // At route stop 0 (the courier), the case is at path position 1; off the route, nowhere.
+        assert_eq!(
+            path_position(&r, Channel::StateCorporation, &attrs, Some(0)),
+            Some(1)
+        );
+        assert_eq!(
+            path_position(&r, Channel::StateCorporation, &attrs, None),
+            None
+        );
+        // A portal application's path is its route: the office registers it first.
+        let e = reg("mangystau-externat-permission");
+        let portal = path(&e, Channel::Portal, &attrs).expect("ok");
+        assert_eq!(portal[0].stage, Intake);
+        assert_eq!(portal[0].mailbox, Mailbox::Office);
+        assert_eq!(path_position(&e, Channel::Portal, &attrs, Some(0)), Some(0));
+        // What each stop produces: the act's step output, or the leg's.
+        let (out, _) = stop_output(&r, &counter[0]);
+        assert!(out.contains("receipt"), "{out}");
+        let last = counter.last().expect("the counter");
+        assert_eq!(last.stage, CorporationIssue);
+        assert!(stop_output(&r, last).0.contains("applicant"));
+        let issue = counter
+            .iter()
+            .find(|s| s.stage == Issue)
+            .expect("issue step");
+        assert!(!stop_output(&r, issue).0.is_empty());
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl<'a> People<'a> {
     }
 }
 
-pub const CASE_FIELDS: &str = "id number version channel status stage currentMailbox provider corporation assignee
+pub const CASE_FIELDS: &str = "id number version channel status stage currentMailbox pathPosition provider corporation assignee
     registeredAt termDueAt providerDueAt stepDueAt storageDueAt calendarVersion chainValid progress
     receipt { number channel documents legalResultDate acceptedAt acceptedOrganisation acceptedBy }
     registration { registeredAt organisation registeredBy }
@@ -371,12 +371,24 @@ async fn walk(people: &mut People<'_>, reg: &Value, channel: &str, refuse: bool)
     assert_eq!(case["regulation"], json!({ "code": code, "version": 1 }));
     // A receipt, once issued, never changes (the provider's registration is its own record).
     let mut receipt = case["receipt"].clone();
+    let stops = route_stops(reg, channel);
     for _ in 0..20 {
         if ["COMPLETED", "REFUSED", "REFUSED_AT_INTAKE"]
             .contains(&case["status"].as_str().unwrap_or_default())
         {
+            assert_eq!(case["pathPosition"], Value::Null, "{code} via {channel}");
             break;
         }
+        // The catalog's route shows where the case is: its stop's stage and mailbox.
+        let stop = case["pathPosition"]
+            .as_u64()
+            .and_then(|p| stops.get(p as usize))
+            .unwrap_or_else(|| panic!("{code} via {channel}: off the route: {case:#}"));
+        assert_eq!(
+            (&stop["stage"], &stop["mailbox"]),
+            (&case["stage"], &case["currentMailbox"]),
+            "{code} via {channel}"
+        );
         case = advance(people, &case, provider, Some(branch), refuse).await;
         if receipt.is_null() {
             receipt = case["receipt"].clone();
@@ -389,6 +401,18 @@ async fn walk(people: &mut People<'_>, reg: &Value, channel: &str, refuse: bool)
     }
     assert!(receipt.is_object(), "{code} via {channel}: no receipt");
     case
+}
+
+/// The stops of a regulation's route on a channel, from the catalog.
+fn route_stops(reg: &Value, channel: &str) -> Vec<Value> {
+    reg["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .find(|r| r["channel"] == channel)
+        .and_then(|r| r["stops"].as_array())
+        .cloned()
+        .unwrap_or_else(|| panic!("{}: no route via {channel}", reg["code"]))
 }
 
 /// Every timeline entry is finished, on time (the clock did not move), due after it started.
@@ -435,7 +459,8 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
     let mut people = People::new(&app);
     let (_, body) = app
         .graphql(
-            "{ regulations { code applyChannels steps { order mailbox kind } } }",
+            "{ regulations { code applyChannels steps { order mailbox kind }
+               routes { channel stops { position stage mailbox heldBy atIntake duration { value unit } stepOrder leg produces } } } }",
             json!({}),
         )
         .await;
@@ -458,6 +483,24 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
                 "{what}: a legal result date is set at registration"
             );
             check_timeline(&what, &done, reg, channel);
+            // The case passed exactly the stops the catalog draws, in order.
+            let passed: Vec<(Value, Value)> = done["timeline"]
+                .as_array()
+                .expect("timeline")
+                .iter()
+                .map(|t| (t["stage"].clone(), t["mailbox"].clone()))
+                .collect();
+            let drawn: Vec<(Value, Value)> = route_stops(reg, channel)
+                .iter()
+                .map(|s| (s["stage"].clone(), s["mailbox"].clone()))
+                .collect();
+            assert_eq!(passed, drawn, "{what}");
+            assert!(
+                route_stops(reg, channel)
+                    .iter()
+                    .all(|s| s["produces"].as_str().is_some_and(|p| !p.is_empty())),
+                "{what}: every stop says what it produces"
+            );
             if channel == "STATE_CORPORATION" {
                 assert!(done["corporation"].is_string(), "{what}");
             }

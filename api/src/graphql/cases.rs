@@ -18,7 +18,7 @@ use sea_orm::{
 
 use crate::auth::{require, Auth, Principal, Subject};
 use crate::error::ApiError;
-use crate::graphql::catalog::{Channel, Mailbox, Regulation};
+use crate::graphql::catalog::{Channel, Mailbox, Regulation, Stage};
 use crate::graphql::state;
 use crate::mailbox::{Execute, MailboxKey};
 use crate::state::AppState;
@@ -60,34 +60,6 @@ pub enum CaseStatus {
     ReturnedUnclaimed,
     /// Requested back from the provider's storage.
     Redelivery,
-}
-
-/// What a case waits for.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "domain::case::Stage")]
-pub enum Stage {
-    /// The provider accepts and registers the documents.
-    Intake,
-    /// The head assigns an executor.
-    Resolution,
-    /// The executor prepares the result or a reasoned refusal.
-    Prepare,
-    /// The head signs or returns it.
-    Sign,
-    /// The office issues the result (or hands it to the courier).
-    Issue,
-    /// The courier carries the documents to the provider.
-    CorporationTransfer,
-    /// The courier carries the result back to the State Corporation.
-    ResultBack,
-    /// The result waits at the counter for the applicant.
-    CorporationIssue,
-    /// Uncollected, stored at the provider.
-    ProviderStorage,
-    /// The provider sends a stored result back on request.
-    Redelivery,
-    /// Nothing more: the case is closed.
-    Closed,
 }
 
 /// The applicant as written on the application.
@@ -667,6 +639,19 @@ impl Case {
                 .into_iter()
                 .map(AvailableAction::from)
                 .collect(),
+        )
+    }
+
+    /// Where the case stands on its regulation's route for its channel: the `position` of a stop
+    /// in `Regulation.routes` (of the version the case pinned, `regulationVersion`). Null when
+    /// the case is closed or off the route (a result stored at the provider, or on its way back
+    /// to the counter).
+    async fn path_position(&self, ctx: &Context<'_>) -> Result<Option<i32>, ApiError> {
+        let reg = cases::pinned(state(ctx)?, &self.model).await?;
+        let r = cases::record(&self.model)?;
+        Ok(
+            domain::case::path_position(&reg, r.channel, &r.attributes, r.route_index)
+                .and_then(|p| i32::try_from(p).ok()),
         )
     }
 

@@ -330,6 +330,117 @@ pub struct PortalProcessing {
     paragraph: String,
 }
 
+/// What a case waits for.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::Stage")]
+pub enum Stage {
+    /// The provider accepts and registers the documents.
+    Intake,
+    /// The head assigns an executor.
+    Resolution,
+    /// The executor prepares the result or a reasoned refusal.
+    Prepare,
+    /// The head signs or returns it.
+    Sign,
+    /// The office issues the result (or hands it to the courier).
+    Issue,
+    /// The courier carries the documents to the provider.
+    CorporationTransfer,
+    /// The courier carries the result back to the State Corporation.
+    ResultBack,
+    /// The result waits at the counter for the applicant.
+    CorporationIssue,
+    /// Uncollected, stored at the provider.
+    ProviderStorage,
+    /// The provider sends a stored result back on request.
+    Redelivery,
+    /// Nothing more: the case is closed.
+    Closed,
+}
+
+/// Who holds a stop's mailbox.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::Holder")]
+pub enum Holder {
+    /// The provider organisation.
+    Provider,
+    /// The State Corporation branch that accepted the application.
+    Corporation,
+}
+
+/// One stop of a regulation's route on a channel.
+#[derive(SimpleObject, Clone)]
+pub struct RouteStop {
+    /// Position on the path, from 0; a case's `pathPosition` points here.
+    position: i32,
+    /// What the case waits for there.
+    stage: Stage,
+    /// The mailbox.
+    mailbox: Mailbox,
+    /// Whose mailbox.
+    held_by: Holder,
+    /// True for the stop where the application is accepted: it closes at once when the office
+    /// or the counter registers the application.
+    at_intake: bool,
+    /// The legal duration, for the attributes' default values (see `steps` for the variants);
+    /// null for the counter, where the result waits for the applicant (see `corporation`'s
+    /// storage).
+    duration: Option<Duration>,
+    /// The regulation step it implements, if any (`steps[].order`).
+    step_order: Option<i32>,
+    /// The State Corporation leg it implements, if any (`intake`, `transfer_to_provider`,
+    /// `result_back`, `issue`).
+    leg: Option<String>,
+    /// What it produces, in English: the act's stated output of the step, or what the leg hands on.
+    produces: String,
+    /// Result documents it issues (`results[].code`).
+    issues: Vec<String>,
+}
+
+/// A regulation's route on one channel: every stop a case passes, in order, so a client can
+/// draw the path and the case's progress along it.
+#[derive(SimpleObject, Clone)]
+pub struct ChannelRoute {
+    /// The channel the application comes in through.
+    channel: Channel,
+    /// The stops, in order.
+    stops: Vec<RouteStop>,
+}
+
+/// The routes of a regulation on each of its channels, for the attributes' default values.
+fn routes(r: &reg::Regulation) -> Vec<ChannelRoute> {
+    let attrs = domain::engine::attributes(r, &Default::default()).unwrap_or_default();
+    r.apply_channels
+        .iter()
+        .map(|c| ChannelRoute {
+            channel: (*c).into(),
+            stops: {
+                let intake = matches!(domain::case::creation_stop(r, *c, &attrs), Ok(Some(_)));
+                domain::case::path(r, *c, &attrs)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let (produces, issues) = domain::case::stop_output(r, s);
+                        RouteStop {
+                            position: i as i32,
+                            stage: s.stage.into(),
+                            mailbox: s.mailbox.into(),
+                            held_by: s.holder.into(),
+                            at_intake: i == 0 && intake,
+                            duration: s.duration.map(Into::into),
+                            step_order: s.step_order.map(|o| o as i32),
+                            leg: s.leg.map(str::to_owned),
+                            produces,
+                            issues,
+                        }
+                    })
+                    .collect()
+            },
+        })
+        .collect()
+}
+
 /// A reading chosen where the act is ambiguous or inconsistent.
 #[derive(SimpleObject, Clone)]
 pub struct Reading {
@@ -382,6 +493,9 @@ pub struct Regulation {
     portal: Option<PortalProcessing>,
     /// Readings chosen where the act is ambiguous, citing the paragraph.
     readings: Vec<Reading>,
+    /// The route on each channel: the ordered stops with mailbox, duration and what each
+    /// produces.
+    routes: Vec<ChannelRoute>,
     /// SHA-256 of the regulation file.
     content_hash: String,
     /// Where the file came from.
@@ -523,6 +637,7 @@ impl From<&StoredRegulation> for Regulation {
                     text: x.text.clone(),
                 })
                 .collect(),
+            routes: routes(r),
             content_hash: s.row.content_hash.clone(),
             source: s.row.source.clone(),
             loaded_at: s.row.loaded_at,
