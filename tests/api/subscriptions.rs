@@ -214,3 +214,115 @@ async fn a_token_that_expires_while_the_socket_is_open_closes_it_with_4403() {
         Some("the access token expired")
     );
 }
+
+/// What an applicant is sent — every live update of their case and every notice — holds
+/// nothing internal: no draft, no note or return comment, no staff username, no outcome; the
+/// reasoned refusal appears only once signed. Checked field by field on every message.
+#[actix_web::test]
+async fn an_applicants_live_updates_and_notices_hold_no_internal_material() {
+    use crate::cases::{call, CASE_FIELDS};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-10-01T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let (org, iin) = ("aktau-akimat", "850305400120");
+    let owner = people.applicant(iin).await;
+    let input = application("mangystau-externat-permission", Some(org), iin, json!({}));
+    let mut case = open(&app, &owner, "submitApplication", input).await["data"]["r"].clone();
+
+    let fields = CASE_FIELDS.replace("chainValid", "");
+    let q = format!("subscription($c: ID!) {{ caseUpdated(caseId: $c) {{ {fields} }} }}");
+    let mut mine = connect(&app, &owner).await.expect("accepted");
+    subscribe(&mut mine, "a", &q, json!({ "c": case["id"] })).await;
+
+    let mut updates = Vec::new();
+    let mut returned = false;
+    while case["status"] != "REFUSED" {
+        if case["stage"] == "SIGN" && !returned {
+            // The head sends the draft back with a remark the applicant must never see.
+            let head = people.staff(org, Role::Head).await;
+            case = call(
+                &app,
+                &head,
+                "returnToExecutor(caseId: $c, version: $v, comment: $m)",
+                ", $m: String!",
+                json!({ "c": case["id"], "v": case["version"], "m": "internal remark" }),
+            )
+            .await["data"]["r"]
+                .clone();
+            returned = true;
+        } else {
+            case = advance(&mut people, &case, org, None, true).await;
+        }
+        let m = next(&mut mine).await.expect("a message");
+        let update = m["payload"]["data"]["caseUpdated"].clone();
+        assert!(update.is_object(), "{m}");
+        updates.push(update);
+    }
+    assert!(returned && updates.len() >= 6, "{updates:#?}");
+    let staff_names = ["-executor", "-head", "-clerk", "-operator"];
+    for u in &updates {
+        let what = format!("{} {}", u["stage"], u["version"]);
+        assert_eq!(u["assignee"], Value::Null, "{what}");
+        assert_eq!(u["availableActions"], json!([]), "{what}");
+        assert_eq!(u["receipt"]["acceptedBy"], Value::Null, "{what}");
+        assert_eq!(u["registration"]["registeredBy"], Value::Null, "{what}");
+        for t in u["timeline"].as_array().expect("timeline") {
+            for internal in ["actor", "comment", "outcome"] {
+                assert_eq!(t[internal], Value::Null, "{what}: {internal} in {t}");
+            }
+        }
+        let signed = u["reasonedRefusal"]["signed"] == true;
+        if !signed {
+            assert_eq!(u["reasonedRefusal"], Value::Null, "{what}: a draft");
+        }
+        let text = u.to_string();
+        for secret in staff_names.iter().chain(&["internal remark"]) {
+            assert!(!text.contains(secret), "{what}: {secret:?} leaked: {text}");
+        }
+        if !signed {
+            assert!(!text.contains("Standard para 10"), "{what}: draft grounds");
+        }
+    }
+    let last = updates.last().expect("updates");
+    assert_eq!(last["progress"], "REFUSED", "{last}");
+    assert!(last["reasonedRefusal"]["grounds"].is_string(), "{last}");
+    assert_eq!(last["reasonedRefusal"]["preparedBy"], Value::Null);
+    assert_eq!(last["reasonedRefusal"]["signedBy"], Value::Null);
+
+    // The notices queued for the applicant: exactly the public fields, nothing else.
+    let notices = entity::notification_outbox::Entity::find()
+        .filter(
+            entity::notification_outbox::Column::CaseId
+                .eq(case["id"].as_str().and_then(|s| s.parse::<i64>().ok())),
+        )
+        .order_by_asc(entity::notification_outbox::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("notices");
+    let kinds: Vec<&str> = notices.iter().map(|n| n.kind.as_str()).collect();
+    assert_eq!(kinds, ["REGISTERED", "REFUSED"], "{notices:#?}");
+    for n in &notices {
+        let payload: Value = serde_json::from_str(&n.payload).expect("JSON");
+        let mut keys: Vec<&str> = payload
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["iin", "legalResultDate", "number", "progress", "status"],
+            "{payload}"
+        );
+        assert_eq!(payload["iin"], iin);
+        assert_eq!(payload["number"], case["number"]);
+        for secret in staff_names
+            .iter()
+            .chain(&["internal remark", "Standard para 10"])
+        {
+            assert!(!n.payload.contains(secret), "{secret:?} in {payload}");
+        }
+    }
+}
