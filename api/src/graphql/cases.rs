@@ -19,6 +19,10 @@ use sea_orm::{
 use crate::auth::{require, Auth, Principal, Subject};
 use crate::error::ApiError;
 use crate::graphql::catalog::{Channel, Mailbox, Regulation, Stage};
+use crate::graphql::documents::{
+    AvailableAction, PublicProgress, ReasonedRefusal, Receipt, RefusalReceipt, Registration,
+    ServiceResult,
+};
 use crate::graphql::state;
 use crate::mailbox::{Execute, MailboxKey};
 use crate::state::AppState;
@@ -145,218 +149,6 @@ pub struct CaseEvent {
     prev_hash: String,
     /// SHA-256 of this event.
     hash: String,
-}
-
-/// Where a case stands, as the applicant is told.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "domain::view::PublicProgress")]
-pub enum PublicProgress {
-    /// Submitted on the portal, waiting for the provider to register it.
-    AwaitingRegistration,
-    /// Registered and being considered.
-    UnderConsideration,
-    /// The result is ready for collection at the State Corporation.
-    ReadyForCollection,
-    /// The result was issued.
-    Issued,
-    /// A reasoned refusal was issued.
-    Refused,
-    /// Refused at intake: documents missing or expired.
-    RefusedAtIntake,
-    /// Not collected in time: kept by the provider; ask the State Corporation for it.
-    StoredAtProvider,
-    /// Requested back from the provider's storage; on its way to the counter.
-    ReturningToCounter,
-}
-
-/// The receipt (қолхат) given at acceptance. Issued once; it never changes. Times are UTC.
-#[derive(SimpleObject)]
-pub struct Receipt {
-    /// The registration number.
-    number: String,
-    /// The regulation code.
-    regulation: String,
-    /// The pinned regulation version.
-    regulation_version: i32,
-    /// The service's name in Kazakh.
-    service: String,
-    /// Where the application was accepted.
-    channel: Channel,
-    /// The applicant's full name.
-    applicant: String,
-    /// The applicant's IIN.
-    iin: String,
-    /// The documents accepted.
-    documents: Vec<String>,
-    /// The legal result date.
-    legal_result_date: Option<DateTime<Utc>>,
-    /// When the documents were accepted.
-    accepted_at: DateTime<Utc>,
-    /// The organisation (code) whose employee accepted them.
-    accepted_organisation: String,
-    /// The employee who accepted them (username); staff only, null for applicants.
-    accepted_by: Option<String>,
-}
-
-impl Receipt {
-    fn from_domain(r: domain::documents::Receipt, names: bool) -> Receipt {
-        Receipt {
-            number: r.number,
-            regulation: r.regulation,
-            regulation_version: r.regulation_version,
-            service: r.service,
-            channel: r.channel.into(),
-            applicant: r.applicant,
-            iin: r.iin,
-            documents: r.documents,
-            legal_result_date: r.legal_result_date,
-            accepted_at: r.accepted_at,
-            accepted_organisation: r.accepted_organisation,
-            accepted_by: names.then_some(r.accepted_by),
-        }
-    }
-}
-
-/// The provider's registration of a portal or State Corporation application.
-#[derive(SimpleObject)]
-pub struct Registration {
-    /// When the provider registered it.
-    registered_at: DateTime<Utc>,
-    /// The provider (code).
-    organisation: String,
-    /// The clerk who registered it (username); staff only, null for applicants.
-    registered_by: Option<String>,
-}
-
-/// The refusal receipt at intake.
-#[derive(SimpleObject)]
-pub struct RefusalReceipt {
-    /// Documents required and not handed in.
-    missing: Vec<String>,
-    /// Documents handed in but expired.
-    expired: Vec<String>,
-    /// When it was issued.
-    issued_at: DateTime<Utc>,
-    /// The organisation (code) that issued it.
-    issued_organisation: String,
-    /// The employee who issued it (username); staff only, null for applicants.
-    issued_by: Option<String>,
-}
-
-/// The reasoned refusal (дәлелді жауап).
-#[derive(SimpleObject)]
-pub struct ReasonedRefusal {
-    /// The grounds.
-    grounds: String,
-    /// Whether the head has signed it (until then it is a draft only staff see).
-    signed: bool,
-    /// The executor who prepared it (username); staff only.
-    prepared_by: Option<String>,
-    /// When it was prepared.
-    prepared_at: Option<DateTime<Utc>>,
-    /// The head who signed it (username); staff only.
-    signed_by: Option<String>,
-    /// When it was signed.
-    signed_at: Option<DateTime<Utc>>,
-}
-
-/// One of the regulation's result documents.
-#[derive(SimpleObject)]
-pub struct ResultDocument {
-    /// Code, as in the regulation's results.
-    code: String,
-    /// Name in Kazakh.
-    name_kk: String,
-    /// Name in English.
-    name_en: String,
-}
-
-/// The result of the service.
-#[derive(SimpleObject)]
-pub struct ServiceResult {
-    /// Which of the regulation's result documents.
-    documents: Vec<ResultDocument>,
-    /// The head who signed it (username); staff only; none for a one-step service, whose
-    /// receipt is the result.
-    signed_by: Option<String>,
-    /// When it was signed.
-    signed_at: Option<DateTime<Utc>>,
-    /// When it was issued to the applicant (office, portal, State Corporation counter).
-    issued_at: Option<DateTime<Utc>>,
-    /// Who issued it (username); staff only.
-    issued_by: Option<String>,
-}
-
-/// An action on a case.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "domain::case::Action")]
-pub enum CaseAction {
-    /// `completeIntake`: register (or refuse) a submitted or delivered application.
-    CompleteIntake,
-    /// `assignExecutor`: the head assigns an executor.
-    AssignExecutor,
-    /// `prepareResult`: the assigned executor prepares the result or a reasoned refusal.
-    PrepareResult,
-    /// `signResult`: the head signs.
-    SignResult,
-    /// `returnToExecutor`: the head returns the draft.
-    ReturnToExecutor,
-    /// `issueResult`: the office issues the result (or hands it to the courier).
-    IssueResult,
-    /// `deliverToProvider`: the courier delivered the documents to the provider.
-    DeliverToProvider,
-    /// `receiveResult`: the State Corporation received the result.
-    ReceiveResult,
-    /// `issueAtCorporation`: the operator issues the result at the counter.
-    IssueAtCorporation,
-    /// `returnUncollected`: an uncollected result goes back to the provider.
-    ReturnUncollected,
-    /// `requestRedelivery`: the State Corporation asks for a stored result back.
-    RequestRedelivery,
-    /// `redeliver`: the provider sends the stored result back.
-    Redeliver,
-}
-
-/// An action the caller may take on a case now.
-#[derive(SimpleObject)]
-pub struct AvailableAction {
-    /// The action.
-    action: CaseAction,
-    /// The mutation that performs it.
-    mutation: String,
-    /// The arguments it needs besides `caseId` and `version`.
-    needs: Vec<String>,
-    /// When the stop it completes is due; null where no staff deadline runs.
-    due_at: Option<DateTime<Utc>>,
-    /// Not before this instant (an uncollected result goes back only after storage).
-    not_before: Option<DateTime<Utc>>,
-}
-
-impl From<domain::engine::AvailableAction> for AvailableAction {
-    fn from(a: domain::engine::AvailableAction) -> AvailableAction {
-        use domain::case::Action as A;
-        let (mutation, needs): (&str, &[&str]) = match a.action {
-            A::CompleteIntake => ("completeIntake", &["missing", "expired"]),
-            A::AssignExecutor => ("assignExecutor", &["executor"]),
-            A::PrepareResult => ("prepareResult", &["refusalGrounds", "note"]),
-            A::SignResult => ("signResult", &[]),
-            A::ReturnToExecutor => ("returnToExecutor", &["comment"]),
-            A::IssueResult => ("issueResult", &[]),
-            A::DeliverToProvider => ("deliverToProvider", &[]),
-            A::ReceiveResult => ("receiveResult", &[]),
-            A::IssueAtCorporation => ("issueAtCorporation", &[]),
-            A::ReturnUncollected => ("returnUncollected", &[]),
-            A::RequestRedelivery => ("requestRedelivery", &[]),
-            A::Redeliver => ("redeliver", &[]),
-        };
-        AvailableAction {
-            action: a.action.into(),
-            mutation: mutation.to_owned(),
-            needs: needs.iter().map(|s| (*s).to_owned()).collect(),
-            due_at: a.due,
-            not_before: a.not_before,
-        }
-    }
 }
 
 /// An application travelling through its pinned regulation.
@@ -532,11 +324,7 @@ impl Case {
         let names = domain::view::shows_staff_names(audience(ctx));
         Ok(cases::record(&self.model)?
             .registration
-            .map(|r| Registration {
-                registered_at: r.registered_at,
-                organisation: r.organisation,
-                registered_by: names.then_some(r.registered_by),
-            }))
+            .map(|r| Registration::from_domain(r, names)))
     }
 
     /// The refusal receipt given at intake, naming the missing and expired documents.
@@ -545,13 +333,9 @@ impl Case {
         let names = domain::view::shows_staff_names(a);
         Ok(match cases::record(&self.model)?.refusal {
             Some(ref r) => match domain::view::refusal(a, r) {
-                Some(DomainRefusal::IntakeRefusal(x)) => Some(RefusalReceipt {
-                    missing: x.missing,
-                    expired: x.expired,
-                    issued_at: x.issued_at,
-                    issued_organisation: x.issued_organisation,
-                    issued_by: names.then_some(x.issued_by),
-                }),
+                Some(DomainRefusal::IntakeRefusal(x)) => {
+                    Some(RefusalReceipt::from_domain(x, names))
+                }
                 _ => None,
             },
             None => None,
@@ -568,17 +352,9 @@ impl Case {
         let names = domain::view::shows_staff_names(a);
         Ok(match cases::record(&self.model)?.refusal {
             Some(ref r) => match domain::view::refusal(a, r) {
-                Some(DomainRefusal::ReasonedRefusal(x)) => Some(ReasonedRefusal {
-                    grounds: x.grounds,
-                    prepared_by: names.then_some(x.prepared_by),
-                    prepared_at: x.prepared_at,
-                    signed: x.signature.is_some(),
-                    signed_by: x
-                        .signature
-                        .as_ref()
-                        .and_then(|s| names.then(|| s.signed_by.clone())),
-                    signed_at: x.signature.map(|s| s.signed_at),
-                }),
+                Some(DomainRefusal::ReasonedRefusal(x)) => {
+                    Some(ReasonedRefusal::from_domain(x, names))
+                }
                 _ => None,
             },
             None => None,
@@ -597,27 +373,7 @@ impl Case {
             return Ok(None);
         };
         let reg = cases::pinned(state(ctx)?, &self.model).await?;
-        Ok(Some(ServiceResult {
-            documents: r
-                .documents
-                .iter()
-                .map(|code| {
-                    let kind = reg.results.iter().find(|k| &k.code == code);
-                    ResultDocument {
-                        code: code.clone(),
-                        name_kk: kind.map(|k| k.name_kk.clone()).unwrap_or_default(),
-                        name_en: kind.map(|k| k.name_en.clone()).unwrap_or_default(),
-                    }
-                })
-                .collect(),
-            signed_by: r
-                .signature
-                .as_ref()
-                .and_then(|s| names.then(|| s.signed_by.clone())),
-            signed_at: r.signature.as_ref().map(|s| s.signed_at),
-            issued_at: r.issued_at,
-            issued_by: r.issued_by.filter(|_| names),
-        }))
+        Ok(Some(ServiceResult::from_domain(r, &reg, names)))
     }
 
     /// What the caller may do with the case now: each action with the mutation to call, what

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calendar;
 pub mod cases;
 pub mod catalog;
+pub mod documents;
 pub mod reports;
 pub mod subscription;
 mod system;
