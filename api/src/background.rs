@@ -19,10 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{case_step, notification_outbox, service_case};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorChain};
@@ -168,7 +165,7 @@ async fn announce(
         Some(l) => Some(l.lock().await),
         None => None,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     let column = if kind == "STEP_AT_RISK" {
         case_step::Column::RiskAnnouncedAt
     } else {

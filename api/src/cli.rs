@@ -207,13 +207,14 @@ async fn migrate(settings: Settings) -> Result<(), String> {
 }
 
 async fn rebuild_rollups(settings: Settings) -> Result<(), String> {
-    use sea_orm::TransactionTrait;
     let db = store::connect(&settings.database)
         .await
         .map_err(|e| e.to_string())?;
     store::migrate(&db).await.map_err(|e| e.to_string())?;
     let failed = |e: &dyn std::fmt::Display| format!("rebuilding the report rollups failed: {e}");
-    let txn = db.begin().await.map_err(|e| failed(&e))?;
+    let txn = crate::store::begin_write(&db)
+        .await
+        .map_err(|e| failed(&e))?;
     let rows = store::rollup::rebuild(&txn).await.map_err(|e| failed(&e))?;
     txn.commit().await.map_err(|e| failed(&e))?;
     println!("report rollups rebuilt: {rows} rows");

@@ -33,6 +33,10 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// The database cannot be reached or is too busy to answer in time: nothing was done, and
+    /// the same request may be retried (HTTP 503 with `Retry-After`). A session stays valid.
+    #[error("the service is unavailable for a moment; retry shortly")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
     /// Anything the client cannot fix. Never shown; logged instead.
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
@@ -48,6 +52,7 @@ impl ApiError {
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Rule { code, .. } => code,
+            ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -60,7 +65,41 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        ApiError::internal(e)
+        if unavailable(&e) {
+            ApiError::Unavailable(Box::new(e))
+        } else {
+            ApiError::internal(e)
+        }
+    }
+}
+
+/// Whether a database error means "not now" rather than "wrong": no connection could be had
+/// (the pool timed out, the server is down or restarting, the socket broke), or SQLite stayed
+/// busy past its timeout. Such a request changed nothing and may be retried.
+pub fn unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => x,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        sea_orm::sqlx::Error::Io(_)
+        | sea_orm::sqlx::Error::PoolTimedOut
+        | sea_orm::sqlx::Error::PoolClosed
+        | sea_orm::sqlx::Error::WorkerCrashed
+        | sea_orm::sqlx::Error::Tls(_) => true,
+        sea_orm::sqlx::Error::Database(d) => {
+            let code = d.code();
+            let code = code.as_deref().unwrap_or_default();
+            // SQLite: SQLITE_BUSY (5) and its extended codes, SQLITE_LOCKED (6).
+            // PostgreSQL: class 08 (connection exception), 57P01–57P03 (shutting down, cannot
+            // connect now), 53300 (too many connections).
+            matches!(code, "5" | "6" | "261" | "517" | "262" | "53300")
+                || code.starts_with("08")
+                || code.starts_with("57P0")
+        }
+        _ => false,
     }
 }
 
@@ -75,8 +114,14 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(e: ApiError) -> Self {
-        if let ApiError::Internal(cause) = &e {
-            tracing::error!(error = %ErrorChain(cause.as_ref()), "internal error");
+        match &e {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %ErrorChain(cause.as_ref()), "internal error");
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error = %ErrorChain(cause.as_ref()), "database unavailable");
+            }
+            _ => {}
         }
         let code = e.code();
         async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", code))
@@ -151,6 +196,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_database_is_unavailable_not_internal() {
+        let acquire = sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        assert_eq!(ApiError::from(acquire).code(), "SERVICE_UNAVAILABLE");
+        let refused = sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(
+            sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        )));
+        let gql: async_graphql::Error = ApiError::from(refused).into();
+        assert!(!gql.message.contains("refused"), "{}", gql.message);
+        assert_eq!(
+            gql.extensions.expect("code").get("code"),
+            Some(&async_graphql::Value::from("SERVICE_UNAVAILABLE"))
+        );
+        let other = sea_orm::DbErr::Custom("bad".into());
+        assert_eq!(ApiError::from(other).code(), "INTERNAL");
+    }
+
+    #[test]
     fn every_variant_has_a_constant_case_code() {
         let all = [
             ApiError::BadUserInput("x".into()),
@@ -162,6 +224,7 @@ mod tests {
                 code: "CALENDAR_NOT_AVAILABLE",
                 message: "x".into(),
             },
+            ApiError::Unavailable(Box::new(std::io::Error::other("x"))),
             ApiError::internal(std::io::Error::other("x")),
         ];
         for e in all {

@@ -22,8 +22,7 @@ use domain::identity::Role;
 use domain::regulation::Channel;
 use entity::{app_user, case_event, case_step, organisation, service_case};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement,
 };
 
 use crate::error::ApiError;
@@ -382,7 +381,7 @@ pub async fn generate(
     }
     flush(db, &mut rows, &mut out).await?;
     // The rows above bypassed the case store, so the report rollups are recomputed from them.
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     crate::store::rollup::rebuild(&txn).await?;
     txn.commit().await?;
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
@@ -564,7 +563,7 @@ async fn flush(
     if rows.cases.is_empty() {
         return Ok(());
     }
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     out.cases += rows.cases.len() as u64;
     out.steps += rows.steps.len() as u64;
     service_case::Entity::insert_many(std::mem::take(&mut rows.cases))

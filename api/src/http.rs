@@ -89,8 +89,23 @@ async fn graphql(
     let request = request.data(auth).data(ClientAddr(addr));
     let mut response = schema.execute(request).await;
     code_request_errors(&mut response);
+    // The database could not be reached: a retryable 503, the session kept.
+    let unavailable = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from("SERVICE_UNAVAILABLE"))
+    });
+    if unavailable {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+            .json(response);
+    }
     HttpResponse::Ok().json(response)
 }
+
+/// How long a client waits before retrying a `SERVICE_UNAVAILABLE` answer.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
 
 /// `GET /graphql`: a WebSocket upgrade (`graphql-transport-ws`) starts subscriptions; anything
 /// else gets GraphiQL.

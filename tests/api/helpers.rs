@@ -186,6 +186,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// The URL of the test's database.
+    #[allow(dead_code)]
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     /// POSTs a GraphQL query and returns the HTTP status and the JSON body.
     pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
         self.post_raw(

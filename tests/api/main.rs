@@ -13,6 +13,7 @@ mod health;
 mod limits;
 mod nodes;
 mod reports;
+mod resilience;
 mod schema_contract;
 mod storage;
 mod subscriptions;

@@ -81,6 +81,10 @@ pub enum Auth {
     Rejected,
     /// A valid caller.
     Principal(Principal),
+    /// The token is well signed but the account could not be looked up (the database is
+    /// unreachable): `SERVICE_UNAVAILABLE`, never `UNAUTHENTICATED`, so clients keep the session
+    /// and retry.
+    Unavailable,
 }
 
 /// The caller's network address, for login throttling.
@@ -110,8 +114,8 @@ pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> Auth
         // A role changed since the token was issued: the token no longer describes the caller.
         Ok(_) => Auth::Rejected,
         Err(e) => {
-            tracing::error!(error = %crate::error::ErrorChain(&e), "authentication lookup failed");
-            Auth::Rejected
+            tracing::warn!(error = %crate::error::ErrorChain(&e), "authentication lookup failed");
+            Auth::Unavailable
         }
     }
 }
@@ -165,8 +169,16 @@ pub fn require<'a>(ctx: &Context<'a>, roles: &[Role]) -> Result<&'a Principal, A
     match ctx.data_opt::<Auth>() {
         Some(Auth::Principal(p)) if roles.contains(&p.role) => Ok(p),
         Some(Auth::Principal(_)) => Err(ApiError::Forbidden),
+        Some(Auth::Unavailable) => Err(unavailable()),
         _ => Err(ApiError::Unauthenticated),
     }
+}
+
+/// The answer while the accounts cannot be read.
+pub fn unavailable() -> ApiError {
+    ApiError::Unavailable(Box::new(std::io::Error::other(
+        "the account could not be looked up",
+    )))
 }
 
 /// A field guard: the caller must hold one of these roles.

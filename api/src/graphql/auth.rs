@@ -117,9 +117,13 @@ async fn login_with(
         .data_opt::<ClientAddr>()
         .map(|a| a.0.clone())
         .unwrap_or_default();
-    let keys = vec![account_key.clone(), format!("addr:{addr}")];
+    let address_key = format!("addr:{addr}");
+    let keys = vec![account_key.clone(), address_key.clone()];
     let now = Utc::now();
-    if accounts::locked(&state.db, &keys, now).await? {
+    // The attempt is counted before the password is checked, atomically: a parallel burst
+    // checks at most the limit.
+    let attempt = accounts::take_attempt(&state.db, &keys, now).await?;
+    if !attempt.allowed {
         return Err(too_many());
     }
     let (subject, hash, active) = match found {
@@ -132,11 +136,10 @@ async fn login_with(
         _ => None,
     };
     let Some(principal) = principal else {
-        let (now_locked, failures) = accounts::record_failure(&state.db, &keys, now).await?;
         // Slow down each further attempt, then lock.
-        let pause = 200 * u64::try_from(failures.clamp(1, MAX_FAILURES)).unwrap_or(1);
+        let pause = 200 * u64::try_from(attempt.number.clamp(1, MAX_FAILURES)).unwrap_or(1);
         actix_web::rt::time::sleep(std::time::Duration::from_millis(pause)).await;
-        if now_locked {
+        if attempt.locks {
             return Err(too_many());
         }
         return Err(ApiError::Rule {
@@ -144,7 +147,7 @@ async fn login_with(
             message: INVALID_LOGIN.into(),
         });
     };
-    accounts::clear(&state.db, &account_key).await?;
+    accounts::succeeded(&state.db, &account_key, &address_key).await?;
     tracing::info!(subject = %principal.subject.claim(), role = principal.role.as_str(), "login");
     session(state, principal, None, None).await
 }

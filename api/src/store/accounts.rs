@@ -6,7 +6,7 @@ use entity::{app_user, applicant, login_throttle, organisation, refresh_token, r
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, Statement,
 };
 
 use crate::auth::token::random_hex;
@@ -145,7 +145,7 @@ pub async fn change_role(
     organisation: Option<&str>,
     region: Option<&str>,
 ) -> Result<app_user::Model, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let user = find_user(&txn, username)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {username:?}")))?;
@@ -167,7 +167,7 @@ pub async fn deactivate(
     db: &DatabaseConnection,
     username: &str,
 ) -> Result<app_user::Model, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let user = find_user(&txn, username)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {username:?}")))?;
@@ -291,7 +291,7 @@ pub async fn rotate(
     ttl: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Result<Result<(Subject, String), RefreshRefused>, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(content_hash(raw)))
         .one(&txn)
@@ -383,61 +383,85 @@ fn limit(key: &str) -> i32 {
 /// How long a lock lasts.
 pub const LOCK_MINUTES: i64 = 15;
 
-/// Whether any of the keys is locked now.
-pub async fn locked(
+/// One login attempt, taken before the password is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The password may be checked: no key was at its limit.
+    pub allowed: bool,
+    /// This attempt's number on the account key, for slowing down.
+    pub number: i32,
+    /// The account or the address is locked from now on (this attempt reached a limit).
+    pub locks: bool,
+}
+
+/// Takes one attempt on every key (the account, the address), atomically, *before* the password
+/// is checked: each key's count is raised by one upsert that returns the new count, so a burst
+/// of parallel guesses cannot check more passwords than the limit — every attempt past it is
+/// refused without a check. A key locks when its count reaches the limit, for
+/// [`LOCK_MINUTES`]; a lock that has run out starts the count again. A successful login gives
+/// its attempt back ([`succeeded`]).
+pub async fn take_attempt(
     db: &impl ConnectionTrait,
     keys: &[String],
     now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
-    let rows = login_throttle::Entity::find()
-        .filter(login_throttle::Column::Key.is_in(keys.iter().cloned()))
-        .all(db)
-        .await?;
-    Ok(rows.iter().any(|r| r.locked_until.is_some_and(|t| t > now)))
-}
-
-/// Counts a failure for each key, locking a key at its limit; returns whether any key is now
-/// locked, and the account key's count (for slowing down).
-pub async fn record_failure(
-    db: &DatabaseConnection,
-    keys: &[String],
-    now: DateTime<Utc>,
-) -> Result<(bool, i32), ApiError> {
-    let txn = db.begin().await?;
-    let mut any_locked = false;
-    let mut highest = 0;
+) -> Result<Attempt, ApiError> {
+    let backend = db.get_database_backend();
+    let until = now + chrono::Duration::minutes(LOCK_MINUTES);
+    let mut attempt = Attempt {
+        allowed: true,
+        number: 0,
+        locks: false,
+    };
     for key in keys {
-        let existing = login_throttle::Entity::find_by_id(key.clone())
-            .one(&txn)
-            .await?;
-        // A lock that has run out starts the count again.
-        let failures = match &existing {
-            Some(r) if r.locked_until.is_some_and(|t| t <= now) => 1,
-            Some(r) => r.failures + 1,
-            None => 1,
-        };
-        let locked_until =
-            (failures >= limit(key)).then(|| now + chrono::Duration::minutes(LOCK_MINUTES));
-        any_locked |= locked_until.is_some();
-        let row = login_throttle::ActiveModel {
-            key: Set(key.clone()),
-            failures: Set(failures),
-            locked_until: Set(locked_until),
-            last_failure_at: Set(now),
-        };
-        if existing.is_some() {
-            login_throttle::Entity::update(row).exec(&txn).await?;
-        } else {
-            login_throttle::Entity::insert(row)
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        let limit = limit(key);
+        let expired =
+            "login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until <= $3";
+        let sql = format!(
+            "INSERT INTO login_throttle (key, failures, locked_until, last_failure_at) \
+             VALUES ($1, 1, NULL, $3) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN {expired} THEN 1 ELSE login_throttle.failures + 1 END, \
+             locked_until = CASE WHEN {expired} THEN NULL \
+                 WHEN login_throttle.locked_until IS NOT NULL THEN login_throttle.locked_until \
+                 WHEN login_throttle.failures + 1 >= $2 THEN $4 ELSE NULL END, \
+             last_failure_at = $3 \
+             RETURNING failures"
+        );
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [key.clone().into(), limit.into(), now.into(), until.into()],
+            ))
+            .await?
+            .ok_or_else(|| ApiError::internal(std::io::Error::other("upsert returned nothing")))?;
+        let n: i32 = row.try_get("", "failures")?;
+        attempt.allowed &= n <= limit;
+        attempt.locks |= n == limit;
         if !key.starts_with("addr:") {
-            highest = highest.max(failures);
+            attempt.number = n;
         }
     }
-    txn.commit().await?;
-    Ok((any_locked, highest))
+    Ok(attempt)
+}
+
+/// A login succeeded: the account's count is cleared, and the attempt taken on the address is
+/// given back (lifting the address's lock if this attempt had set it).
+pub async fn succeeded(
+    db: &impl ConnectionTrait,
+    account_key: &str,
+    address_key: &str,
+) -> Result<(), ApiError> {
+    clear(db, account_key).await?;
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE login_throttle SET failures = failures - 1, \
+         locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END \
+         WHERE key = $1 AND failures > 0",
+        [address_key.into(), MAX_ADDRESS_FAILURES.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Clears the counter of a key after a successful login.

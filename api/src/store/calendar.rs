@@ -6,7 +6,7 @@ use entity::calendar_version::{ActiveModel, Column, Entity, Model};
 use sea_orm::ColumnTrait;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionTrait,
+    QueryOrder, SqlErr,
 };
 
 use crate::error::ApiError;
@@ -52,7 +52,7 @@ pub async fn import(
     let hash = content_hash(text);
     // Two importers racing for the same next version: the loser retries on the fresh maximum.
     for _ in 0..5 {
-        let txn = db.begin().await?;
+        let txn = crate::store::begin_write(db).await?;
         if let Some(existing) = Entity::find()
             .filter(Column::ContentHash.eq(hash.clone()))
             .one(&txn)

@@ -17,7 +17,7 @@ use domain::regulation::{Channel, Mailbox, Regulation};
 use entity::{app_user, case_event, case_step, organisation, service_case};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -488,7 +488,7 @@ pub async fn create(
         Some(l) => Some(l.lock().await),
         None => None,
     };
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let origin = Origin {
         regulation: &new.regulation,
         provider: &new.provider,
@@ -587,7 +587,7 @@ pub async fn apply(
         Some(l) => Some(l.lock().await),
         None => None,
     };
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     // Claim the case first: the versioned update takes the row lock, so a racing command (on
     // this node or another) waits here and then fails with CONFLICT before writing anything.
     let claimed = service_case::Entity::update_many()

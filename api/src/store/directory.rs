@@ -2,14 +2,14 @@
 
 use domain::region::Region;
 use entity::region;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
 
 use crate::error::ApiError;
 
 /// Makes the `region` table match the directory file: inserts new regions, updates changed
 /// names or zones; never deletes (organisations and regulations refer to regions).
 pub async fn sync_regions(db: &DatabaseConnection, regions: &[Region]) -> Result<(), ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     for r in regions {
         let row = region::ActiveModel {
             code: Set(r.code.clone()),
@@ -59,7 +59,7 @@ pub async fn sync_organisations(
 ) -> Result<(), ApiError> {
     use entity::organisation;
     use sea_orm::{ColumnTrait, QueryFilter};
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     for o in entries {
         let exists = organisation::Entity::find()
             .filter(organisation::Column::Code.eq(o.code.clone()))

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::configuration::{redact_url, Backend, DatabaseSettings};
 
@@ -65,6 +68,19 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             url: redact_url(&settings.url),
             reason: driver_reason(&e),
         })
+}
+
+/// Begins a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`: it takes the write lock
+/// at once, waiting its turn (the busy timeout) behind a running writer, instead of starting as
+/// a reader and failing with "database is locked" when it first writes after another writer
+/// committed — SQLite cannot wait in that case. On PostgreSQL an ordinary transaction. Every
+/// write transaction in qyzmet begins here.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Applies every pending migration, each in its own transaction where the database allows it.

@@ -10,7 +10,7 @@ use domain::regulation::{check_unique, Regulation, RegulationError};
 use entity::{region, regulation};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use crate::error::ApiError;
@@ -55,7 +55,7 @@ pub async fn import_all(
 
     // Racing importers: the loser of a version number retries on the fresh maximum.
     for _ in 0..5 {
-        let txn = db.begin().await?;
+        let txn = crate::store::begin_write(db).await?;
         let mut out = Vec::with_capacity(parsed.len());
         let mut raced = false;
         for ((file, r), (_, text)) in parsed.iter().zip(files) {

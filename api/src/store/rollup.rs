@@ -16,9 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::case::CaseStatus;
 use domain::report::{self, CaseFacts, Cond, Fact, Measure, MEASURES};
 use entity::service_case;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
 use crate::error::ApiError;
 
@@ -355,7 +353,7 @@ pub async fn ensure_current(db: &DatabaseConnection) -> Result<bool, ApiError> {
     if stored == Some(RULES_VERSION) {
         return Ok(false);
     }
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     rebuild(&txn).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
