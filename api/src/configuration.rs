@@ -108,6 +108,9 @@ pub struct Limits {
     pub max_query_depth: usize,
     /// Highest accepted query complexity (one point per field by default).
     pub max_query_complexity: usize,
+    /// Highest accepted query cost: fields with list sizes multiplied through nesting (see
+    /// `graphql::guard`).
+    pub max_query_cost: u64,
 }
 
 impl Default for Settings {
@@ -124,6 +127,7 @@ impl Default for Settings {
                 max_body_bytes: 256 * 1024,
                 max_query_depth: 12,
                 max_query_complexity: 2_000,
+                max_query_cost: 20_000,
             },
             dev: false,
             shutdown_timeout: Duration::from_secs(30),
@@ -174,6 +178,7 @@ struct FileSettings {
     max_body_bytes: Option<usize>,
     max_query_depth: Option<usize>,
     max_query_complexity: Option<usize>,
+    max_query_cost: Option<u64>,
     dev: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
     jwt_secret: Option<String>,
@@ -263,6 +268,9 @@ impl Settings {
         if let Some(v) = f.max_query_complexity {
             self.limits.max_query_complexity = positive("max_query_complexity", v)?;
         }
+        if let Some(v) = f.max_query_cost {
+            self.limits.max_query_cost = positive("max_query_cost", v)?;
+        }
         if let Some(v) = f.dev {
             self.dev = v;
         }
@@ -313,6 +321,9 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_MAX_QUERY_COMPLEXITY") {
             self.limits.max_query_complexity = parse_positive("QYZMET_MAX_QUERY_COMPLEXITY", &v)?;
+        }
+        if let Some(v) = env("QYZMET_MAX_QUERY_COST") {
+            self.limits.max_query_cost = parse_positive("QYZMET_MAX_QUERY_COST", &v)?;
         }
         if let Some(v) = env("QYZMET_DEV") {
             self.dev = parse_bool("QYZMET_DEV", &v)?;

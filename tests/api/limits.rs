@@ -56,3 +56,98 @@ async fn a_body_that_is_not_a_graphql_request_is_bad_request() {
     assert_eq!(status, 400);
     assert_eq!(error_code(&body), "BAD_REQUEST");
 }
+
+/// A document of doubling fragment spreads (each fragment spreads the previous one twice) is
+/// refused before it is validated: its cost is counted with each fragment once.
+#[actix_web::test]
+async fn doubling_fragments_are_refused_as_too_complex_before_validation() {
+    let app = spawn_app().await;
+    let mut q = String::from("query { ...F40 }\nfragment F0 on Query { apiVersion }\n");
+    for i in 1..=40 {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+            p = i - 1
+        ));
+    }
+    let (_, body) = app.graphql(&q, json!({})).await;
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(body["data"].is_null());
+    // The server is not busy with it: health answers.
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+}
+
+/// Page sizes multiply through nesting: many aliases of a large page, each with nested lists,
+/// are refused at once, before any resolver runs.
+#[actix_web::test]
+async fn aliased_large_pages_are_refused_by_their_cost() {
+    let app = spawn_app().await;
+    let aliases: String = (0..95)
+        .map(|i| {
+            format!(
+                "a{i}: inbox(mailbox: OFFICE, first: 200) {{ nodes {{ number timeline {{ seq stage }} events {{ seq hash }} }} }} "
+            )
+        })
+        .collect();
+    let (_, body) = app.graphql(&format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("costs")));
+}
+
+/// NUL and other control characters are refused wherever they appear — in variables or in the
+/// query's own literals — with BAD_USER_INPUT, and nothing is created.
+#[actix_web::test]
+async fn control_characters_and_overlong_text_are_refused_and_change_nothing() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let app = spawn_app().await;
+    let mut people = crate::cases::People::new(&app);
+    let clerk = people
+        .staff("aktau-school-1", domain::identity::Role::OfficeClerk)
+        .await;
+    let register = "mutation($i: ApplicationInput!) { registerApplication(input: $i) { id } }";
+    let input = |name: &str, key: &str| {
+        json!({ "i": {
+            "regulation": "mangystau-secondary-education-duplicates",
+            "applicant": { "iin": "850305400120", "fullName": name },
+            "documents": [{ "name": "application" }],
+            "idempotencyKey": key,
+        } })
+    };
+    for (what, vars) in [
+        ("NUL in a name", input("Айгүл\u{0}", "k1")),
+        ("NUL in an idempotency key", input("Айгүл", "k\u{0}2")),
+        ("a bell in a name", input("Айгүл\u{7}", "k3")),
+        ("a 240 KB name", input(&"Ә".repeat(120 * 1024), "k4")),
+        ("a 201-character name", input(&"a".repeat(201), "k5")),
+        ("a 201-character key", input("Айгүл", &"k".repeat(201))),
+    ] {
+        let (status, body) = app.graphql_as(&clerk, register, vars).await;
+        let code = body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            code == "BAD_USER_INPUT" || status == 413,
+            "{what}: {status} {body}"
+        );
+    }
+    let (_, body) = app
+        .graphql_as(
+            &clerk,
+            "{ caseByNumber(number: \"KZ\\u0000\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let cases = entity::service_case::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(cases, 0, "nothing was registered");
+    // Ordinary text with line breaks and tabs is fine.
+    let (_, ok) = app
+        .graphql_as(&clerk, register, input("Айгүл\tСерікқызы", "k6"))
+        .await;
+    assert!(ok["errors"].is_null(), "{ok}");
+}

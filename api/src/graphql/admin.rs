@@ -90,17 +90,22 @@ pub struct WorkingHoursInput {
 /// A new organisation.
 #[derive(InputObject)]
 pub struct CreateOrganisationInput {
-    /// Stable code: lowercase letters, digits and dashes.
+    /// Stable code: lowercase letters, digits and dashes (at most 64 characters).
+    #[graphql(validator(max_length = 64))]
     code: String,
     /// A provider kind (`SCHOOL`, `COLLEGE`, `EDUCATION_ORGANISATION`, `EDUCATION_DEPARTMENT`, `LOCAL_EXECUTIVE_BODY`, `RURAL_AKIM`) or `STATE_CORPORATION`.
     kind: String,
     /// Region code.
+    #[graphql(validator(max_length = 32))]
     region: String,
-    /// District or city.
+    /// District or city (at most 200 characters).
+    #[graphql(validator(max_length = 200))]
     district: Option<String>,
-    /// Name in Kazakh.
+    /// Name in Kazakh (at most 500 characters).
+    #[graphql(validator(max_length = 500))]
     name_kk: String,
-    /// Name in English.
+    /// Name in English (at most 500 characters).
+    #[graphql(validator(max_length = 500))]
     name_en: String,
     /// Own working hours; the default for the kind when omitted.
     working_hours: Option<WorkingHoursInput>,
@@ -110,8 +115,10 @@ pub struct CreateOrganisationInput {
 #[derive(InputObject)]
 pub struct CreateUserInput {
     /// Login name: 3–64 lowercase letters, digits, '.', '-', '_'.
+    #[graphql(validator(max_length = 64))]
     username: String,
-    /// Initial password, at least 10 characters.
+    /// Initial password, 10–256 characters.
+    #[graphql(validator(max_length = 256))]
     password: String,
     /// Role (not `APPLICANT`).
     role: Role,

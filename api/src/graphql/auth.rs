@@ -169,8 +169,12 @@ impl AuthMutation {
     async fn login(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Username.")] username: String,
-        #[graphql(desc = "Password.")] password: String,
+        #[graphql(desc = "Username.", validator(max_length = 64))] username: String,
+        #[graphql(
+            desc = "Password (at most 256 characters).",
+            validator(max_length = 256)
+        )]
+        password: String,
     ) -> Result<Session, ApiError> {
         let username = username.trim().to_lowercase();
         let user = accounts::find_user(&state(ctx)?.db, &username).await?;
@@ -183,8 +187,16 @@ impl AuthMutation {
     async fn applicant_login(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Individual identification number (12 digits).")] iin: String,
-        #[graphql(desc = "Password.")] password: String,
+        #[graphql(
+            desc = "Individual identification number (12 digits).",
+            validator(max_length = 12)
+        )]
+        iin: String,
+        #[graphql(
+            desc = "Password (at most 256 characters).",
+            validator(max_length = 256)
+        )]
+        password: String,
     ) -> Result<Session, ApiError> {
         let iin = Iin::parse(&iin).map_err(|e| ApiError::Rule {
             code: "INVALID_IIN",
@@ -200,7 +212,11 @@ impl AuthMutation {
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The refresh token of the current session.")] refresh_token: String,
+        #[graphql(
+            desc = "The refresh token of the current session.",
+            validator(max_length = 128)
+        )]
+        refresh_token: String,
     ) -> Result<Session, ApiError> {
         let state = state(ctx)?;
         let rotated = accounts::rotate(

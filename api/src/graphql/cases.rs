@@ -560,12 +560,14 @@ pub(crate) async fn load_visible(
 #[derive(InputObject, Default)]
 pub struct InboxFilter {
     /// Only cases of this service.
+    #[graphql(validator(max_length = 64))]
     service: Option<String>,
     /// Only cases past (true) or within (false) their step's due time.
     overdue: Option<bool>,
     /// Only cases whose step is due before this instant.
     due_before: Option<DateTime<Utc>>,
     /// Only cases assigned to this executor (username).
+    #[graphql(validator(max_length = 64))]
     assignee: Option<String>,
 }
 
@@ -729,7 +731,7 @@ impl CaseQuery {
     async fn case_by_number(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Registration number.")] number: String,
+        #[graphql(desc = "Registration number.", validator(max_length = 40))] number: String,
     ) -> Result<Case, ApiError> {
         require(ctx, READERS)?;
         let state = state(ctx)?;
@@ -781,19 +783,24 @@ impl CaseQuery {
 #[derive(InputObject)]
 pub struct ApplicantInput {
     /// IIN (12 digits with a valid check digit, else `INVALID_IIN`).
+    #[graphql(validator(max_length = 12))]
     iin: String,
-    /// Full name.
+    /// Full name (at most 200 characters).
+    #[graphql(validator(max_length = 200))]
     full_name: String,
-    /// Phone.
+    /// Phone (at most 32 characters).
+    #[graphql(validator(max_length = 32))]
     phone: Option<String>,
-    /// E-mail.
+    /// E-mail (at most 254 characters).
+    #[graphql(validator(max_length = 254))]
     email: Option<String>,
 }
 
 /// A document handed in (or missing).
 #[derive(InputObject)]
 pub struct DocumentInput {
-    /// What it is.
+    /// What it is (at most 200 characters).
+    #[graphql(validator(max_length = 200))]
     name: String,
     /// Whether it was handed in (default true).
     #[graphql(default = true)]
@@ -806,9 +813,11 @@ pub struct DocumentInput {
 /// An attribute the regulation may depend on.
 #[derive(InputObject)]
 pub struct AttributeInput {
-    /// Name, e.g. `location`.
+    /// Name, e.g. `location` (at most 64 characters).
+    #[graphql(validator(max_length = 64))]
     name: String,
-    /// Value, e.g. `elsewhere`.
+    /// Value, e.g. `elsewhere` (at most 64 characters).
+    #[graphql(validator(max_length = 64))]
     value: String,
 }
 
@@ -816,19 +825,25 @@ pub struct AttributeInput {
 #[derive(InputObject)]
 pub struct ApplicationInput {
     /// Regulation code; the version in force is pinned.
+    #[graphql(validator(max_length = 64))]
     regulation: String,
     /// The provider (organisation code); for office registration the caller's own organisation.
+    #[graphql(validator(max_length = 64))]
     provider: Option<String>,
     /// The applicant.
     applicant: ApplicantInput,
-    /// The documents.
+    /// The documents (at most 50).
+    #[graphql(validator(max_items = 50))]
     documents: Vec<DocumentInput>,
-    /// Attributes (e.g. `location` = `elsewhere` in Atyrau).
-    #[graphql(default)]
+    /// Attributes (e.g. `location` = `elsewhere` in Atyrau; at most 20).
+    #[graphql(default, validator(max_items = 20))]
     attributes: Vec<AttributeInput>,
     /// Which acceptance window governs it (e.g. `first_grade`).
+    #[graphql(validator(max_length = 64))]
     applies_to: Option<String>,
-    /// A key of the client's choosing: a retried request returns the same case.
+    /// A key of the client's choosing (at most 200 characters): a retried request returns the
+    /// same case.
+    #[graphql(validator(max_length = 200))]
     idempotency_key: Option<String>,
 }
 
@@ -1104,8 +1119,18 @@ impl CaseMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
-        #[graphql(desc = "Documents missing.", default)] missing: Vec<String>,
-        #[graphql(desc = "Documents expired.", default)] expired: Vec<String>,
+        #[graphql(
+            desc = "Documents missing (at most 50, each at most 200 characters).",
+            default,
+            validator(max_items = 50, list, max_length = 200)
+        )]
+        missing: Vec<String>,
+        #[graphql(
+            desc = "Documents expired (at most 50, each at most 200 characters).",
+            default,
+            validator(max_items = 50, list, max_length = 200)
+        )]
+        expired: Vec<String>,
     ) -> Result<Case, ApiError> {
         act(
             ctx,
@@ -1122,7 +1147,7 @@ impl CaseMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
-        #[graphql(desc = "The executor's username.")] executor: String,
+        #[graphql(desc = "The executor's username.", validator(max_length = 64))] executor: String,
     ) -> Result<Case, ApiError> {
         act(
             ctx,
@@ -1143,9 +1168,16 @@ impl CaseMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
-        #[graphql(desc = "Grounds of a reasoned refusal; omit to prepare the result.")]
+        #[graphql(
+            desc = "Grounds of a reasoned refusal (at most 4000 characters); omit to prepare the result.",
+            validator(max_length = 4000)
+        )]
         refusal_grounds: Option<String>,
-        #[graphql(desc = "A note for the head.")] note: Option<String>,
+        #[graphql(
+            desc = "A note for the head (at most 2000 characters).",
+            validator(max_length = 2000)
+        )]
+        note: Option<String>,
     ) -> Result<Case, ApiError> {
         act(
             ctx,
@@ -1175,7 +1207,11 @@ impl CaseMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
-        #[graphql(desc = "What to correct.")] comment: String,
+        #[graphql(
+            desc = "What to correct (at most 2000 characters).",
+            validator(max_length = 2000)
+        )]
+        comment: String,
     ) -> Result<Case, ApiError> {
         act(ctx, case_id, version, Command::ReturnToExecutor { comment }).await
     }

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod cases;
 pub mod catalog;
 pub mod documents;
+pub mod guard;
 pub mod reports;
 pub mod subscription;
 mod system;
@@ -56,6 +57,9 @@ pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
     .limit_recursive_depth(64)
+    .extension(guard::RequestGuard {
+        max_cost: limits.max_query_cost,
+    })
     .data(state)
     .finish()
 }

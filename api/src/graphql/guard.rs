@@ -1,0 +1,340 @@
+//! What every GraphQL request must pass before it is validated or run, over HTTP and WebSocket
+//! alike (an async-graphql extension):
+//!
+//! - **Text**: no string — in the query or its variables — may hold a NUL or another control
+//!   character (tab, line feed and carriage return excepted), nor be longer than
+//!   [`MAX_TEXT_CHARS`]; fields have stricter limits of their own (see the README's Security
+//!   section). Refused with `BAD_USER_INPUT`; nothing runs.
+//! - **Cost**: the query's cost is computed from the parsed document *before* async-graphql
+//!   validates it, each fragment's cost computed once and reused however often it is spread (so
+//!   a document of doubling fragments costs linear time to reject, not exponential), and list
+//!   sizes multiplied through nesting: a field counts 1 plus its selection's cost times its page
+//!   size (`first`, or the default page for paged fields). Above the limit, or with fragments
+//!   nested deeper than [`MAX_FRAGMENT_DEPTH`] or spread in a cycle, the request is refused with
+//!   `QUERY_TOO_COMPLEX`; nothing runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::types::{
+    ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql_value::Value as QueryValue;
+
+/// The longest string accepted anywhere in a request, in characters: a regulation or calendar
+/// file an administrator imports is the longest text qyzmet takes. Free-text fields have their
+/// own, much lower limits (validators on the field; see the README's Security section).
+pub const MAX_TEXT_CHARS: usize = 128 * 1024;
+/// The deepest chain of fragment spreads.
+pub const MAX_FRAGMENT_DEPTH: usize = 32;
+/// Fields whose lists are paged with `first` (default [`DEFAULT_PAGE`] when not given).
+pub const PAGED_FIELDS: [&str; 4] = ["inbox", "myApplications", "overdueCases", "atRiskCases"];
+/// The page size of a paged field without `first`.
+pub const DEFAULT_PAGE: u64 = 50;
+/// The largest page a paged field gives.
+pub const MAX_PAGE: u64 = 200;
+
+/// The extension (see the module documentation).
+pub struct RequestGuard {
+    /// The highest accepted cost.
+    pub max_cost: u64,
+}
+
+impl ExtensionFactory for RequestGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Guard {
+            max_cost: self.max_cost,
+        })
+    }
+}
+
+struct Guard {
+    max_cost: u64,
+}
+
+fn refuse(code: &str, message: String) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    e
+}
+
+/// Why a text is not accepted, if it is not.
+pub fn text_problem(s: &str) -> Option<String> {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Some("text must not contain NUL or other control characters".into());
+    }
+    let n = s.chars().count();
+    (n > MAX_TEXT_CHARS)
+        .then(|| format!("a text of {n} characters exceeds the limit of {MAX_TEXT_CHARS}"))
+}
+
+fn value_problem(v: &Value, depth: usize) -> Option<String> {
+    if depth > 64 {
+        return Some("variables are nested too deep".into());
+    }
+    match v {
+        Value::String(s) => text_problem(s),
+        Value::List(items) => items.iter().find_map(|x| value_problem(x, depth + 1)),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, x)| text_problem(k.as_str()).or_else(|| value_problem(x, depth + 1))),
+        _ => None,
+    }
+}
+
+fn query_value_problem(v: &QueryValue, depth: usize) -> Option<String> {
+    if depth > 64 {
+        return Some("arguments are nested too deep".into());
+    }
+    match v {
+        QueryValue::String(s) => text_problem(s),
+        QueryValue::List(items) => items.iter().find_map(|x| query_value_problem(x, depth + 1)),
+        QueryValue::Object(map) => map.values().find_map(|x| query_value_problem(x, depth + 1)),
+        _ => None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for Guard {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // The query text itself: control characters are not GraphQL outside strings either.
+        if request
+            .query
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(refuse(
+                "BAD_USER_INPUT",
+                "text must not contain NUL or other control characters".into(),
+            ));
+        }
+        let vars = Value::Object(
+            request
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
+        if let Some(p) = value_problem(&vars, 0) {
+            return Err(refuse("BAD_USER_INPUT", p));
+        }
+        // Parsed here (linear) and kept for async-graphql, whose own checks walk fragment
+        // spreads without memoising: they run only on a document whose cost is bounded.
+        let mut request = request;
+        let variables = request.variables.clone();
+        let doc = request.parsed_query()?;
+        let mut cost = Cost {
+            doc,
+            variables: &variables,
+            fragments: HashMap::new(),
+        };
+        let mut total: u64 = 0;
+        for (_, op) in doc.operations.iter() {
+            let c = cost
+                .selection(&op.node.selection_set.node, 0)
+                .map_err(|m| refuse("QUERY_TOO_COMPLEX", m))?;
+            total = total.saturating_add(c);
+        }
+        // String literals inside the query are text too.
+        if let Some(p) = cost.literal_problem() {
+            return Err(refuse("BAD_USER_INPUT", p));
+        }
+        if total > self.max_cost {
+            return Err(refuse(
+                "QUERY_TOO_COMPLEX",
+                format!(
+                    "the query costs {total}, above the limit of {} (each field counts 1, \
+                     a list field its selection times its page size)",
+                    self.max_cost
+                ),
+            ));
+        }
+        next.run(ctx, request).await
+    }
+}
+
+/// Query cost with each fragment's cost memoised.
+struct Cost<'a> {
+    doc: &'a ExecutableDocument,
+    variables: &'a Variables,
+    /// `None` while a fragment is being computed (a spread of it then is a cycle).
+    fragments: HashMap<Name, Option<u64>>,
+}
+
+impl Cost<'_> {
+    fn selection(&mut self, set: &SelectionSet, depth: usize) -> Result<u64, String> {
+        if depth > MAX_FRAGMENT_DEPTH * 4 {
+            return Err("the query is nested too deep".into());
+        }
+        let mut total: u64 = 0;
+        for item in &set.items {
+            let c = match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    let inner = self.selection(&f.selection_set.node, depth + 1)?;
+                    let page = self.page(f.name.node.as_str(), &f.arguments);
+                    1u64.saturating_add(inner.saturating_mul(page))
+                }
+                Selection::InlineFragment(i) => {
+                    self.selection(&i.node.selection_set.node, depth + 1)?
+                }
+                Selection::FragmentSpread(s) => {
+                    self.fragment(&s.node.fragment_name.node, depth + 1)?
+                }
+            };
+            total = total.saturating_add(c);
+        }
+        Ok(total)
+    }
+
+    fn fragment(&mut self, name: &Name, depth: usize) -> Result<u64, String> {
+        match self.fragments.get(name) {
+            Some(Some(c)) => return Ok(*c),
+            Some(None) => return Err(format!("fragment {name} spreads itself")),
+            None => {}
+        }
+        if depth > MAX_FRAGMENT_DEPTH {
+            return Err("fragments are nested too deep".into());
+        }
+        let doc = self.doc;
+        let Some(def): Option<&Positioned<FragmentDefinition>> = doc.fragments.get(name) else {
+            // Unknown fragments are reported by validation.
+            return Ok(0);
+        };
+        self.fragments.insert(name.clone(), None);
+        let c = self.selection(&def.node.selection_set.node, depth)?;
+        self.fragments.insert(name.clone(), Some(c));
+        Ok(c)
+    }
+
+    /// The page size of a field: its `first` (a literal or a variable), the default page for a
+    /// paged field, 1 otherwise.
+    fn page(&self, field: &str, args: &[(Positioned<Name>, Positioned<QueryValue>)]) -> u64 {
+        let first = args
+            .iter()
+            .find(|(n, _)| n.node.as_str() == "first")
+            .and_then(|(_, v)| match &v.node {
+                QueryValue::Number(n) => n.as_u64(),
+                QueryValue::Variable(var) => self.variables.get(var).and_then(|v| match v {
+                    Value::Number(n) => n.as_u64(),
+                    _ => None,
+                }),
+                _ => None,
+            });
+        match first {
+            Some(n) => n.clamp(1, MAX_PAGE),
+            None if PAGED_FIELDS.contains(&field) => DEFAULT_PAGE,
+            None => 1,
+        }
+    }
+
+    /// A string literal in the query that is not acceptable text.
+    fn literal_problem(&self) -> Option<String> {
+        fn in_set(set: &SelectionSet, depth: usize) -> Option<String> {
+            if depth > 256 {
+                return None;
+            }
+            set.items.iter().find_map(|item| match &item.node {
+                Selection::Field(f) => f
+                    .node
+                    .arguments
+                    .iter()
+                    .find_map(|(_, v)| query_value_problem(&v.node, 0))
+                    .or_else(|| in_set(&f.node.selection_set.node, depth + 1)),
+                Selection::InlineFragment(i) => in_set(&i.node.selection_set.node, depth + 1),
+                Selection::FragmentSpread(_) => None,
+            })
+        }
+        self.doc
+            .operations
+            .iter()
+            .find_map(|(_, op)| in_set(&op.node.selection_set.node, 0))
+            .or_else(|| {
+                self.doc
+                    .fragments
+                    .values()
+                    .find_map(|f| in_set(&f.node.selection_set.node, 0))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost_of(query: &str) -> Result<u64, String> {
+        let doc = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
+        let vars = Variables::default();
+        let mut c = Cost {
+            doc: &doc,
+            variables: &vars,
+            fragments: HashMap::new(),
+        };
+        let mut total = 0u64;
+        for (_, op) in doc.operations.iter() {
+            total = total.saturating_add(c.selection(&op.node.selection_set.node, 0)?);
+        }
+        Ok(total)
+    }
+
+    #[test]
+    fn doubling_fragments_cost_exponentially_but_are_counted_in_linear_time() {
+        let mut q = String::from("query { ...F30 }\nfragment F0 on Query { regions { code } }\n");
+        for i in 1..=30 {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+                p = i - 1
+            ));
+        }
+        let started = std::time::Instant::now();
+        let c = cost_of(&q).expect("counted");
+        assert_eq!(
+            c,
+            2u64.pow(30) * 2,
+            "each of the 2^30 spreads of F0 costs 2"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn lists_multiply_their_selection_by_the_page_size() {
+        assert_eq!(
+            cost_of("{ inbox(mailbox: OFFICE, first: 10) { totalCount } }"),
+            Ok(11)
+        );
+        assert_eq!(cost_of("{ inbox(mailbox: OFFICE) { totalCount } }"), Ok(51));
+        assert_eq!(
+            cost_of("{ inbox(mailbox: OFFICE, first: 100000) { totalCount } }"),
+            Ok(201)
+        );
+        assert_eq!(cost_of("{ regions { code name } }"), Ok(3));
+    }
+
+    #[test]
+    fn a_fragment_that_spreads_itself_is_refused() {
+        assert!(
+            cost_of("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").is_err()
+        );
+    }
+
+    #[test]
+    fn control_characters_and_overlong_text_are_refused() {
+        assert!(text_problem("Айгүл\u{0}").is_some());
+        assert!(text_problem("line one\nline two\ttab").is_none());
+        assert!(text_problem(&"я".repeat(MAX_TEXT_CHARS)).is_none());
+        assert!(text_problem(&"я".repeat(MAX_TEXT_CHARS + 1)).is_some());
+    }
+}
