@@ -111,6 +111,8 @@ pub struct Limits {
     /// Highest accepted query cost: fields with list sizes multiplied through nesting (see
     /// `graphql::guard`).
     pub max_query_cost: u64,
+    /// How long a client may take to send a request body; a slower body is answered 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -128,6 +130,7 @@ impl Default for Settings {
                 max_query_depth: 12,
                 max_query_complexity: 2_000,
                 max_query_cost: 20_000,
+                body_read_timeout: Duration::from_secs(10),
             },
             dev: false,
             shutdown_timeout: Duration::from_secs(30),
@@ -179,6 +182,7 @@ struct FileSettings {
     max_query_depth: Option<usize>,
     max_query_complexity: Option<usize>,
     max_query_cost: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
     dev: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
     jwt_secret: Option<String>,
@@ -271,6 +275,10 @@ impl Settings {
         if let Some(v) = f.max_query_cost {
             self.limits.max_query_cost = positive("max_query_cost", v)?;
         }
+        if let Some(v) = f.body_read_timeout_secs {
+            self.limits.body_read_timeout =
+                Duration::from_secs(positive("body_read_timeout_secs", v)?);
+        }
         if let Some(v) = f.dev {
             self.dev = v;
         }
@@ -324,6 +332,10 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_MAX_QUERY_COST") {
             self.limits.max_query_cost = parse_positive("QYZMET_MAX_QUERY_COST", &v)?;
+        }
+        if let Some(v) = env("QYZMET_BODY_READ_TIMEOUT_SECS") {
+            self.limits.body_read_timeout =
+                Duration::from_secs(parse_positive("QYZMET_BODY_READ_TIMEOUT_SECS", &v)?);
         }
         if let Some(v) = env("QYZMET_DEV") {
             self.dev = parse_bool("QYZMET_DEV", &v)?;

@@ -48,19 +48,38 @@ async fn graphql(
     if declared.is_some_and(|n| n > max) {
         return too_large();
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else {
-            return HttpResponse::BadRequest().json(error_body(
-                "BAD_REQUEST",
-                "the request body could not be read",
-            ));
-        };
-        if body.len() + chunk.len() > max {
-            return too_large();
+    // The whole body within the read timeout: a client that stalls is answered and let go.
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let Ok(chunk) = chunk else {
+                return Err(HttpResponse::BadRequest().json(error_body(
+                    "BAD_REQUEST",
+                    "the request body could not be read",
+                )));
+            };
+            if body.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = match actix_web::rt::time::timeout(limits.body_read_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(refused)) => return refused,
+        Err(_) => {
+            return HttpResponse::RequestTimeout()
+                .insert_header((header::CONNECTION, "close"))
+                .json(error_body(
+                    "REQUEST_TIMEOUT",
+                    &format!(
+                        "the request body did not arrive within {} s",
+                        limits.body_read_timeout.as_secs()
+                    ),
+                ))
+        }
+    };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -144,10 +163,11 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if store::ping(&state.db).await {
-        HttpResponse::Ok().json(json!({ "status": "ready" }))
-    } else {
-        HttpResponse::ServiceUnavailable().json(json!({ "status": "database unavailable" }))
+    match store::ready(&state.db).await {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Err(why) => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+            .json(json!({ "status": "not ready", "reason": why })),
     }
 }
 

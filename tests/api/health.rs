@@ -44,3 +44,30 @@ async fn graphiql_loads_on_get() {
     assert!(body.contains("graphiql"), "GraphiQL page expected");
     assert!(body.contains("/graphql"));
 }
+
+/// A database emptied or recreated under a running server answers pings, yet nothing can be
+/// served: readiness says so, with the reason.
+#[actix_web::test]
+async fn readyz_answers_503_when_the_schema_or_the_reference_data_is_missing() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let (status, _) = app.get("/readyz").await;
+    assert_eq!(status, 200);
+    app.db
+        .execute_unprepared("DELETE FROM seaql_migrations")
+        .await
+        .expect("migrations forgotten");
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("migrations"), "{body}");
+
+    let other = spawn_app().await;
+    other
+        .db
+        .execute_unprepared("DELETE FROM calendar_version")
+        .await
+        .expect("calendar gone");
+    let (status, body) = other.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("working calendar"), "{body}");
+}

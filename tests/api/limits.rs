@@ -151,3 +151,32 @@ async fn control_characters_and_overlong_text_are_refused_and_change_nothing() {
         .await;
     assert!(ok["errors"].is_null(), "{ok}");
 }
+
+/// A client that sends its headers and then stalls its body is answered 408 and let go when the
+/// read timeout passes, instead of holding a connection and a worker for ever.
+#[actix_web::test]
+async fn a_stalled_request_body_is_answered_408_after_the_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|s| s.limits.body_read_timeout = std::time::Duration::from_secs(1))
+        .await;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connects");
+    stream
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"query\":",
+        )
+        .await
+        .expect("sends the start");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server let the connection go");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("REQUEST_TIMEOUT"), "{text}");
+}

@@ -95,6 +95,45 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }
 
+/// Whether this node can serve, for `/readyz`: the database answers, every migration this build
+/// knows is applied (a database recreated empty under a running server is not ready), and the
+/// reference data is there (regions, a working calendar, regulations). `Err` says what is
+/// missing, for the operator.
+pub async fn ready(db: &DatabaseConnection) -> Result<(), String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    if !ping(db).await {
+        return Err("database unavailable".into());
+    }
+    let applied = migration::Migrator::get_applied_migrations(db)
+        .await
+        .map_err(|_| "migrations unknown".to_owned())?
+        .len();
+    let known = migration::Migrator::migrations().len();
+    if applied < known {
+        return Err(format!("{applied} of {known} migrations applied"));
+    }
+    for (table, what) in [
+        ("region", "regions"),
+        ("calendar_version", "working calendar"),
+        ("regulation", "regulations"),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .map_err(|_| format!("{what} unreadable"))?;
+        let n: i64 = row
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
+        if n == 0 {
+            return Err(format!("no {what} loaded"));
+        }
+    }
+    Ok(())
+}
+
 // Driver messages at start-up go to the operator's terminal, never to a client; strip SeaORM's
 // wrapper so the useful part (e.g. "Connection refused") is what is read.
 fn driver_reason(e: &DbErr) -> String {
