@@ -25,6 +25,8 @@ pub struct Settings {
     pub log_filter: String,
     /// Request limits.
     pub limits: Limits,
+    /// Reverse proxies whose client-address header is believed.
+    pub proxies: Proxies,
     /// Explicit development mode: relaxed secrets and demo data hang on it.
     pub dev: bool,
     /// How long in-flight requests may run after SIGTERM/ctrl-c.
@@ -39,6 +41,66 @@ pub struct Settings {
     /// Run on a fixed clock (tests and demonstrations of past dates); never read from the
     /// environment or the settings file.
     pub fixed_clock: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Reverse proxies in front of qyzmet (a load balancer, a State Corporation hall's gateway).
+/// Only a request that arrives *from* one of them has its client address taken from
+/// `header`; anyone else's header is ignored, so a client cannot choose its own address.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proxies {
+    /// Addresses or CIDR ranges of the trusted proxies.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// The header they set, `X-Forwarded-For` style: a comma-separated list, the client first.
+    pub header: String,
+}
+
+impl Default for Proxies {
+    fn default() -> Self {
+        Proxies {
+            trusted: Vec::new(),
+            header: "X-Forwarded-For".to_owned(),
+        }
+    }
+}
+
+impl Proxies {
+    fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted proxy; then the
+    /// right-most address in the header that is not itself a trusted proxy (each proxy appends
+    /// the address it received from).
+    pub fn client_addr(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        header: Option<&str>,
+    ) -> Option<std::net::IpAddr> {
+        let peer = peer?;
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let forwarded = header
+            .into_iter()
+            .flat_map(|h| h.split(','))
+            .rev()
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .find(|ip| !self.trusts(*ip));
+        Some(forwarded.unwrap_or(peer))
+    }
+}
+
+fn parse_proxies(setting: &str, items: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| invalid(setting, s, "expected an IP address or a CIDR range"))
+        })
+        .collect()
 }
 
 /// Token signing and lifetimes.
@@ -132,6 +194,7 @@ impl Default for Settings {
                 max_query_cost: 20_000,
                 body_read_timeout: Duration::from_secs(10),
             },
+            proxies: Proxies::default(),
             dev: false,
             shutdown_timeout: Duration::from_secs(30),
             auth: AuthSettings {
@@ -183,6 +246,8 @@ struct FileSettings {
     max_query_complexity: Option<usize>,
     max_query_cost: Option<u64>,
     body_read_timeout_secs: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
+    client_ip_header: Option<String>,
     dev: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
     jwt_secret: Option<String>,
@@ -275,6 +340,12 @@ impl Settings {
         if let Some(v) = f.max_query_cost {
             self.limits.max_query_cost = positive("max_query_cost", v)?;
         }
+        if let Some(v) = f.trusted_proxies {
+            self.proxies.trusted = parse_proxies("trusted_proxies", &v)?;
+        }
+        if let Some(v) = f.client_ip_header {
+            self.proxies.header = v;
+        }
         if let Some(v) = f.body_read_timeout_secs {
             self.limits.body_read_timeout =
                 Duration::from_secs(positive("body_read_timeout_secs", v)?);
@@ -332,6 +403,13 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_MAX_QUERY_COST") {
             self.limits.max_query_cost = parse_positive("QYZMET_MAX_QUERY_COST", &v)?;
+        }
+        if let Some(v) = env("QYZMET_TRUSTED_PROXIES") {
+            let items: Vec<String> = v.split(',').map(str::to_owned).collect();
+            self.proxies.trusted = parse_proxies("QYZMET_TRUSTED_PROXIES", &items)?;
+        }
+        if let Some(v) = env("QYZMET_CLIENT_IP_HEADER") {
+            self.proxies.header = v;
         }
         if let Some(v) = env("QYZMET_BODY_READ_TIMEOUT_SECS") {
             self.limits.body_read_timeout =
@@ -627,5 +705,30 @@ mod tests {
             acquire_timeout: Duration::from_secs(1),
         };
         assert!(!format!("{s:?}").contains("secret"));
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let p = Proxies {
+            trusted: parse_proxies("t", &["10.0.0.0/8".into(), "192.168.1.1".into()])
+                .expect("valid"),
+            header: "X-Forwarded-For".into(),
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+        // Anyone else's header is ignored.
+        assert_eq!(p.client_addr(ip("8.8.8.8"), Some("1.2.3.4")), ip("8.8.8.8"));
+        // From the proxy: the right-most address that is not a proxy.
+        assert_eq!(
+            p.client_addr(ip("10.1.2.3"), Some("6.6.6.6, 5.5.5.5, 192.168.1.1")),
+            ip("5.5.5.5")
+        );
+        // A proxy without the header: the proxy itself.
+        assert_eq!(p.client_addr(ip("10.1.2.3"), None), ip("10.1.2.3"));
+        assert!(parse_proxies("t", &["not an address".into()]).is_err());
     }
 }

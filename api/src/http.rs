@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::auth::{authenticate, Auth, ClientAddr};
-use crate::configuration::Limits;
+use crate::configuration::{Limits, Proxies};
 use crate::error::code_request_errors;
 use crate::graphql::QyzmetSchema;
 use crate::state::AppState;
@@ -101,10 +101,7 @@ async fn graphql(
         Some(state) => authenticate(state, authorization).await,
         None => Auth::Anonymous,
     };
-    let addr = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let addr = client_addr(&req);
     let request = request.data(auth).data(ClientAddr(addr));
     let mut response = schema.execute(request).await;
     code_request_errors(&mut response);
@@ -121,6 +118,22 @@ async fn graphql(
             .json(response);
     }
     HttpResponse::Ok().json(response)
+}
+
+/// The client's address for throttling: the peer's, or — behind a trusted proxy — the one the
+/// proxy names (see `configuration::Proxies`).
+pub fn client_addr(req: &HttpRequest) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let addr = match req.app_data::<web::Data<Proxies>>() {
+        Some(p) => p.client_addr(
+            peer,
+            req.headers()
+                .get(p.header.as_str())
+                .and_then(|v| v.to_str().ok()),
+        ),
+        None => peer,
+    };
+    addr.map(|a| a.to_string()).unwrap_or_default()
 }
 
 /// How long a client waits before retrying a `SERVICE_UNAVAILABLE` answer.

@@ -186,11 +186,13 @@ impl Application {
 
         let schema = web::Data::new(schema);
         let limits = web::Data::new(settings.limits.clone());
+        let proxies = web::Data::new(settings.proxies.clone());
         let app_state = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(schema.clone())
                 .app_data(limits.clone())
+                .app_data(proxies.clone())
                 .app_data(app_state.clone())
                 .configure(http::routes)
         })

@@ -157,8 +157,8 @@ async fn control_characters_and_overlong_text_are_refused_and_change_nothing() {
 #[actix_web::test]
 async fn a_stalled_request_body_is_answered_408_after_the_read_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app_with(|s| s.limits.body_read_timeout = std::time::Duration::from_secs(1))
-        .await;
+    let app =
+        spawn_app_with(|s| s.limits.body_read_timeout = std::time::Duration::from_secs(1)).await;
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
         .await
         .expect("connects");

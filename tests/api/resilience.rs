@@ -190,3 +190,43 @@ async fn an_unreachable_database_answers_service_unavailable_and_sessions_surviv
         "{body}"
     );
 }
+
+/// Behind a trusted proxy (a State Corporation hall's gateway), failures from one client lock
+/// that client's address, not everyone's; a client that is not a proxy cannot pick its own
+/// address with the header.
+#[actix_web::test]
+async fn behind_a_trusted_proxy_the_lockout_is_per_client() {
+    let app = spawn_app_with(|s| {
+        s.proxies.trusted = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    clerk(&app, "clerk").await;
+    let login_from = |xff: &'static str, user: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let mut resp = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("x-forwarded-for", xff))
+                .send_body(
+                    json!({ "query": LOGIN, "variables": { "u": user, "p": password } })
+                        .to_string(),
+                )
+                .await
+                .expect("answers");
+            let body: Value = resp.json().await.expect("JSON");
+            body
+        }
+    };
+    // 25 failures for unknown accounts from one client behind the proxy lock that address.
+    for i in 0..25 {
+        let users = ["ghost-a", "ghost-b", "ghost-c", "ghost-d", "ghost-e"];
+        login_from("10.9.9.9", users[i % 5], "nope").await;
+    }
+    let body = login_from("10.9.9.9", "clerk", PASSWORD).await;
+    assert_eq!(code(&body), "TOO_MANY_ATTEMPTS", "{body}");
+    // Another client in the same hall is not locked out.
+    let body = login_from("10.9.9.10", "clerk", PASSWORD).await;
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+}
