@@ -19,6 +19,12 @@ use crate::state::AppState;
 use crate::store::cases as store_cases;
 use crate::store::reports::{self, Filter, Group, Keys};
 
+/// Open steps read per query by `atRiskCases`.
+const AT_RISK_BATCH: u64 = 500;
+/// Open steps one `atRiskCases` page looks at, at most, before it ends the page (the cursor goes
+/// on from there).
+const AT_RISK_SCAN_LIMIT: usize = 20_000;
+
 const ANALYSTS: &[DomainRole] = &[DomainRole::Analyst];
 
 /// A grouping of reports.
@@ -449,78 +455,113 @@ impl ReportQuery {
         let f = resolve_filter(state, p, filter.unwrap_or_default()).await?;
         let now = state.clock.now();
         let after = after.map(|a| parse_cursor(&a)).transpose()?;
-        let cases: HashMap<i64, service_case::Model> = service_case::Entity::find()
-            .filter(
+        // Open steps of cases in scope, in due order, read in bounded batches (keyset on due
+        // time and id) until the page is full: memory stays at one batch and one page whatever
+        // the number of open cases.
+        let in_scope = sea_orm::sea_query::Query::select()
+            .column(service_case::Column::Id)
+            .from(service_case::Entity)
+            .cond_where(
                 scope_condition(&f)
                     .add(service_case::Column::StepDueAt.lt(store_cases::far_future())),
             )
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let mut steps = case_step::Entity::find()
-            .filter(case_step::Column::FinishedAt.is_null())
-            .filter(case_step::Column::AllowedMinutes.gt(0))
-            .order_by_asc(case_step::Column::DueAt)
-            .order_by_asc(case_step::Column::Id)
-            .all(&state.db)
-            .await?;
-        steps.retain(|s| cases.contains_key(&s.case_id));
+            .to_owned();
         let calendar = state.calendar.current();
         let mut orgs: HashMap<i64, (domain::deadline::WorkingHours, chrono_tz::Tz)> =
             HashMap::new();
         let size = page_size(first)? as usize;
         let mut nodes = Vec::new();
         let mut has_next_page = false;
-        for s in steps {
-            let (Some(due), Some(allowed)) = (s.due_at, s.allowed_minutes) else {
-                continue;
-            };
-            if after.is_some_and(|(d, id)| (due, s.id) <= (d, id)) {
-                continue;
+        let mut from = after;
+        let mut scanned = 0usize;
+        'batches: loop {
+            let mut q = case_step::Entity::find()
+                .filter(case_step::Column::FinishedAt.is_null())
+                .filter(case_step::Column::AllowedMinutes.gt(0))
+                .filter(case_step::Column::DueAt.is_not_null())
+                .filter(case_step::Column::CaseId.in_subquery(in_scope.clone()));
+            if let Some((d, id)) = from {
+                q = q.filter(
+                    Condition::any()
+                        .add(case_step::Column::DueAt.gt(d))
+                        .add(
+                            Condition::all()
+                                .add(case_step::Column::DueAt.eq(d))
+                                .add(case_step::Column::Id.gt(id)),
+                        ),
+                );
             }
-            if !orgs.contains_key(&s.organisation_id) {
-                if let Some(org) = organisation::Entity::find_by_id(s.organisation_id)
+            let batch = q
+                .order_by_asc(case_step::Column::DueAt)
+                .order_by_asc(case_step::Column::Id)
+                .limit(AT_RISK_BATCH)
+                .all(&state.db)
+                .await?;
+            let last_batch = (batch.len() as u64) < AT_RISK_BATCH;
+            for s in batch {
+                let (Some(due), Some(allowed)) = (s.due_at, s.allowed_minutes) else {
+                    continue;
+                };
+                from = Some((due, s.id));
+                scanned += 1;
+                if !orgs.contains_key(&s.organisation_id) {
+                    if let Some(org) = organisation::Entity::find_by_id(s.organisation_id)
+                        .one(&state.db)
+                        .await?
+                    {
+                        orgs.insert(org.id, store_cases::hours_and_zone(state, &org)?);
+                    }
+                }
+                let Some((hours, tz)) = orgs.get(&s.organisation_id) else {
+                    continue;
+                };
+                let clock = WorkingClock::new(&calendar, *hours, *tz);
+                let Ok(used) = clock.elapsed(s.started_at, now) else {
+                    continue;
+                };
+                let share = used.working_minutes as f64 / allowed as f64;
+                if share <= threshold {
+                    continue;
+                }
+                if nodes.len() == size {
+                    has_next_page = true;
+                    break 'batches;
+                }
+                let Some(c) = service_case::Entity::find_by_id(s.case_id)
                     .one(&state.db)
                     .await?
-                {
-                    orgs.insert(org.id, store_cases::hours_and_zone(state, &org)?);
-                }
+                else {
+                    continue;
+                };
+                nodes.push((
+                    cursor(due, s.id),
+                    AtRiskStep {
+                        case: Case::try_from(c)?,
+                        stage: s.stage.clone(),
+                        mailbox: store_cases::parse_mailbox(&s.mailbox)
+                            .ok_or_else(|| {
+                                ApiError::internal(std::io::Error::other("stored mailbox"))
+                            })?
+                            .into(),
+                        started_at: s.started_at,
+                        due_at: due,
+                        share_used: share,
+                    },
+                ));
             }
-            let Some((hours, tz)) = orgs.get(&s.organisation_id) else {
-                continue;
-            };
-            let clock = WorkingClock::new(&calendar, *hours, *tz);
-            let Ok(used) = clock.elapsed(s.started_at, now) else {
-                continue;
-            };
-            let share = used.working_minutes as f64 / allowed as f64;
-            if share <= threshold {
-                continue;
+            if last_batch {
+                break;
             }
-            if nodes.len() == size {
+            if scanned >= AT_RISK_SCAN_LIMIT {
+                // Not at risk so far: the page ends here; the cursor lets the client go on.
                 has_next_page = true;
                 break;
             }
-            let Some(c) = cases.get(&s.case_id) else {
-                continue;
-            };
-            nodes.push((
-                cursor(due, s.id),
-                AtRiskStep {
-                    case: Case::try_from(c.clone())?,
-                    stage: s.stage.clone(),
-                    mailbox: store_cases::parse_mailbox(&s.mailbox)
-                        .ok_or_else(|| ApiError::internal(std::io::Error::other("stored mailbox")))?
-                        .into(),
-                    started_at: s.started_at,
-                    due_at: due,
-                    share_used: share,
-                },
-            ));
         }
-        let end_cursor = nodes.last().map(|(c, _)| c.clone());
+        let end_cursor = nodes
+            .last()
+            .map(|(c, _)| c.clone())
+            .or_else(|| has_next_page.then(|| from.map(|(d, id)| cursor(d, id))).flatten());
         Ok(AtRiskPage {
             nodes: nodes.into_iter().map(|(_, n)| n).collect(),
             end_cursor,
