@@ -396,9 +396,14 @@ impl ReportQuery {
         let state = state(ctx)?;
         let f = resolve_filter(state, p, filter.unwrap_or_default()).await?;
         let now = state.clock.now();
+        // Overdue now, as the reports count it (`domain::report`): open and past the legal date.
+        let open = crate::store::rollup::cond_sql(
+            domain::report::Measure::InProgress.rule(),
+            sea_orm::ConnectionTrait::get_database_backend(&state.db),
+            "",
+        );
         let mut cond = scope_condition(&f)
-            .add(service_case::Column::ResultAt.is_null())
-            .add(service_case::Column::Status.ne("REFUSED_AT_INTAKE"))
+            .add(sea_orm::sea_query::Expr::cust(open))
             .add(service_case::Column::TermDueAt.lt(now));
         if let Some(a) = after {
             let (due, id) = parse_cursor(&a)?;
@@ -482,13 +487,11 @@ impl ReportQuery {
                 .filter(case_step::Column::CaseId.in_subquery(in_scope.clone()));
             if let Some((d, id)) = from {
                 q = q.filter(
-                    Condition::any()
-                        .add(case_step::Column::DueAt.gt(d))
-                        .add(
-                            Condition::all()
-                                .add(case_step::Column::DueAt.eq(d))
-                                .add(case_step::Column::Id.gt(id)),
-                        ),
+                    Condition::any().add(case_step::Column::DueAt.gt(d)).add(
+                        Condition::all()
+                            .add(case_step::Column::DueAt.eq(d))
+                            .add(case_step::Column::Id.gt(id)),
+                    ),
                 );
             }
             let batch = q
@@ -558,10 +561,11 @@ impl ReportQuery {
                 break;
             }
         }
-        let end_cursor = nodes
-            .last()
-            .map(|(c, _)| c.clone())
-            .or_else(|| has_next_page.then(|| from.map(|(d, id)| cursor(d, id))).flatten());
+        let end_cursor = nodes.last().map(|(c, _)| c.clone()).or_else(|| {
+            has_next_page
+                .then(|| from.map(|(d, id)| cursor(d, id)))
+                .flatten()
+        });
         Ok(AtRiskPage {
             nodes: nodes.into_iter().map(|(_, n)| n).collect(),
             end_cursor,
