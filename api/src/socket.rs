@@ -1,29 +1,58 @@
-//! The subscription socket: `graphql-transport-ws` over actix, with the protocol's close codes.
-//! async-graphql runs the protocol; this actor carries its frames, and closes the socket with
-//! 4403 (Forbidden) when the init payload's token is refused, and again when an accepted token
-//! expires while the socket is open.
+//! The subscription socket: `graphql-transport-ws` over `actix-ws` (WebSockets without actors;
+//! `actix-web-actors` is deprecated). async-graphql runs the protocol; this task carries its
+//! frames and holds the limits a hostile client cannot get around:
+//!
+//! - `connection_init` within [`INIT_TIMEOUT`], else closed with 4408;
+//! - frames up to [`MAX_FRAME_BYTES`], a message (continuations aggregated) up to
+//!   [`MAX_MESSAGE_BYTES`], else closed with 1009 — nothing is buffered past that;
+//! - at most [`MAX_SUBSCRIPTIONS_PER_SOCKET`] subscriptions on a socket (another `subscribe` gets
+//!   a `TOO_MANY_SUBSCRIPTIONS` error message) and [`MAX_SOCKETS_PER_ACCOUNT`] sockets per
+//!   account (another is closed with 4429);
+//! - a refused token closes with 4403, and so does the accepted token expiring, the account
+//!   being deactivated or its role changing (re-checked every [`HEARTBEAT`]);
+//! - a client silent (no pong) for [`CLIENT_TIMEOUT`] is dropped.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_actors::ws::{
-    self, CloseCode, CloseReason, Message, ProtocolError, WebsocketContext,
-};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 
-use crate::auth::{authenticate, Auth};
+use crate::auth::{authenticate, load_principal, Auth, Principal};
 use crate::graphql::QyzmetSchema;
 use crate::state::AppState;
 
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the server pings, checks the token's expiry and re-reads the account.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A client that answers nothing for this long is dropped.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// `connection_init` must arrive within this.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest frame accepted.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// The largest message accepted, its continuations together.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Subscriptions open at once on one socket.
+pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 20;
+/// Sockets open at once for one account.
+pub const MAX_SOCKETS_PER_ACCOUNT: usize = 5;
+
 const REFUSED: &str = "a valid access token is required";
 const EXPIRED: &str = "the access token expired";
+const INACTIVE: &str = "the account is no longer active in this role";
 /// graphql-transport-ws: the server refuses the connection (init) — and, here, ends it when the
-/// token that opened it expires.
+/// token that opened it expires or the account changes.
 const FORBIDDEN: u16 = 4403;
+/// graphql-transport-ws: `connection_init` did not arrive in time.
+const INIT_TIMED_OUT: u16 = 4408;
+/// Too many sockets for the account.
+const TOO_MANY: u16 = 4429;
+/// RFC 6455: a message too big to process.
+const TOO_BIG: u16 = 1009;
 
 /// Upgrades `GET /graphql` to a subscription socket.
 pub fn start(
@@ -40,151 +69,235 @@ pub fn start(
     if !speaks {
         return Ok(HttpResponse::BadRequest().body("use the graphql-transport-ws subprotocol"));
     }
-    let actor = SubscriptionSocket {
-        schema,
-        state,
-        messages: None,
-        last_heartbeat: Instant::now(),
-        continuation: Vec::new(),
-    };
-    ws::WsResponseBuilder::new(actor, req, payload)
-        .protocols(&["graphql-transport-ws"])
-        .start()
+    let (response, session, stream) =
+        actix_ws::handle_with_protocols(req, payload, &["graphql-transport-ws"])?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+    actix_web::rt::spawn(run(schema, state, session, stream));
+    Ok(response)
 }
 
-struct SubscriptionSocket {
+/// Who opened the socket, once `connection_init` was accepted.
+#[derive(Default)]
+struct Opened {
+    principal: Option<Principal>,
+    expires: Option<DateTime<Utc>>,
+    /// Counted in [`SocketCounts`] (to be given back at the end).
+    counted: Option<String>,
+    /// Refused for too many sockets.
+    too_many: bool,
+}
+
+async fn close(session: Session, code: u16, why: &str) {
+    let _ = session
+        .close(Some(CloseReason {
+            code: CloseCode::from(code),
+            description: Some(why.to_owned()),
+        }))
+        .await;
+}
+
+/// The `type` and `id` of a protocol message, without parsing the rest.
+fn kind_and_id(text: &str) -> Option<(String, Option<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+    }
+    serde_json::from_str::<Head>(text)
+        .ok()
+        .map(|h| (h.kind, h.id))
+}
+
+async fn run(
     schema: QyzmetSchema,
     state: AppState,
-    messages: Option<async_channel::Sender<Vec<u8>>>,
-    last_heartbeat: Instant,
-    continuation: Vec<u8>,
-}
-
-/// The accepted token expires at this instant.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct ExpiresAt(DateTime<Utc>);
-
-impl Actor for SubscriptionSocket {
-    type Context = WebsocketContext<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(HEARTBEAT, |act, ctx| {
-            if act.last_heartbeat.elapsed() > CLIENT_TIMEOUT {
-                ctx.stop();
+    mut session: Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+) {
+    let (tx, rx) = async_channel::bounded::<Vec<u8>>(16);
+    let opened = Arc::new(Mutex::new(Opened::default()));
+    let init_state = (state.clone(), opened.clone());
+    let protocol = WebSocket::new(schema, rx, WebSocketProtocols::GraphQLWS).on_connection_init(
+        move |init: serde_json::Value| async move {
+            let (state, opened) = init_state;
+            // The token travels in the init payload: {"Authorization": "Bearer …"}.
+            let bearer = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|k| init.get(k).and_then(|v| v.as_str()).map(str::to_owned));
+            let Auth::Principal(p) = authenticate(&state, bearer.as_deref()).await else {
+                return Err(async_graphql::Error::new(REFUSED));
+            };
+            let token = bearer
+                .as_deref()
+                .and_then(|b| b.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            let expires = state
+                .tokens
+                .verify(token.trim())
+                .ok()
+                .and_then(|c| DateTime::from_timestamp(c.exp, 0));
+            let who = p.subject.claim();
+            let mut o = match opened.lock() {
+                Ok(o) => o,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if !state.sockets.enter(&who, MAX_SOCKETS_PER_ACCOUNT) {
+                o.too_many = true;
+                return Err(async_graphql::Error::new(
+                    "too many open sockets for this account",
+                ));
             }
-            ctx.ping(b"");
-        });
-        let (tx, rx) = async_channel::unbounded();
-        let (state, me) = (self.state.clone(), ctx.address());
-        WebSocket::new(self.schema.clone(), rx, WebSocketProtocols::GraphQLWS)
-            .on_connection_init(move |init: serde_json::Value| async move {
-                // The token travels in the init payload: {"Authorization": "Bearer …"}.
-                let bearer = ["Authorization", "authorization"]
-                    .iter()
-                    .find_map(|k| init.get(k).and_then(|v| v.as_str()).map(str::to_owned));
-                match authenticate(&state, bearer.as_deref()).await {
-                    Auth::Principal(p) => {
-                        let token = bearer
-                            .as_deref()
-                            .and_then(|b| b.strip_prefix("Bearer "))
-                            .unwrap_or_default();
-                        if let Some(exp) = state
-                            .tokens
-                            .verify(token.trim())
-                            .ok()
-                            .and_then(|c| DateTime::from_timestamp(c.exp, 0))
-                        {
-                            me.do_send(ExpiresAt(exp));
+            o.counted = Some(who);
+            o.expires = expires;
+            o.principal = Some(p.clone());
+            let mut data = async_graphql::Data::default();
+            data.insert(Auth::Principal(p));
+            Ok(data)
+        },
+    );
+    let mut protocol = std::pin::pin!(protocol);
+    let mut last_seen = Instant::now();
+    let mut heartbeat = actix_web::rt::time::interval(HEARTBEAT);
+    let mut subscriptions: HashSet<String> = HashSet::new();
+    let init_deadline = actix_web::rt::time::sleep(INIT_TIMEOUT);
+    let mut init_deadline = std::pin::pin!(init_deadline);
+    let outcome: Option<(u16, &str)> = loop {
+        let waiting_for_init = opened.lock().map(|o| o.principal.is_none()).unwrap_or(true);
+        tokio::select! {
+            _ = &mut init_deadline, if waiting_for_init => {
+                break Some((INIT_TIMED_OUT, "connection initialisation timeout"));
+            }
+            incoming = stream.next() => {
+                let bytes = match incoming {
+                    Some(Ok(AggregatedMessage::Text(t))) => t.as_bytes().to_vec(),
+                    Some(Ok(AggregatedMessage::Binary(b))) => b.to_vec(),
+                    Some(Ok(AggregatedMessage::Ping(p))) => {
+                        last_seen = Instant::now();
+                        if session.pong(&p).await.is_err() {
+                            break None;
                         }
-                        let mut data = async_graphql::Data::default();
-                        data.insert(Auth::Principal(p));
-                        Ok(data)
+                        continue;
                     }
-                    _ => Err(async_graphql::Error::new(REFUSED)),
+                    Some(Ok(AggregatedMessage::Pong(_))) => {
+                        last_seen = Instant::now();
+                        continue;
+                    }
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    // Over the frame or message size, or not WebSocket at all.
+                    Some(Err(_)) => break Some((TOO_BIG, "message too big or malformed")),
+                };
+                last_seen = Instant::now();
+                match kind_and_id(&String::from_utf8_lossy(&bytes)) {
+                    Some((kind, Some(id))) if kind == "subscribe" => {
+                        if !subscriptions.contains(&id)
+                            && subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SOCKET
+                        {
+                            let refusal = serde_json::json!({
+                                "id": id, "type": "error",
+                                "payload": [{
+                                    "message": format!("at most {MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket"),
+                                    "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" }
+                                }]
+                            });
+                            if session.text(refusal.to_string()).await.is_err() {
+                                break None;
+                            }
+                            continue;
+                        }
+                        subscriptions.insert(id);
+                    }
+                    Some((kind, Some(id))) if kind == "complete" => {
+                        subscriptions.remove(&id);
+                    }
+                    _ => {}
                 }
-            })
-            .into_actor(self)
-            .map(|message, _act, ctx| match message {
-                WsMessage::Text(text) => ctx.text(text),
-                WsMessage::Close(code, reason) => {
+                if tx.send(bytes).await.is_err() {
+                    break None;
+                }
+            }
+            outgoing = protocol.next() => match outgoing {
+                Some(WsMessage::Text(text)) => {
+                    if let Some((kind, Some(id))) = kind_and_id(&text) {
+                        if kind == "complete" || kind == "error" {
+                            subscriptions.remove(&id);
+                        }
+                    }
+                    if session.text(text).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
                     // async-graphql closes a refused init with 1002; the protocol says 4403.
-                    let code = if reason == REFUSED { FORBIDDEN } else { code };
-                    ctx.close(Some(CloseReason {
-                        code: CloseCode::from(code),
-                        description: Some(reason),
-                    }));
-                    ctx.stop();
+                    let too_many = opened.lock().map(|o| o.too_many).unwrap_or(false);
+                    let code = if too_many {
+                        TOO_MANY
+                    } else if reason == REFUSED {
+                        FORBIDDEN
+                    } else {
+                        code
+                    };
+                    let _ = session
+                        .close(Some(CloseReason {
+                            code: CloseCode::from(code),
+                            description: Some(reason),
+                        }))
+                        .await;
+                    release(&state, &opened);
+                    return;
                 }
-            })
-            .finish()
-            .spawn(ctx);
-        self.messages = Some(tx);
-    }
-}
-
-impl Handler<ExpiresAt> for SubscriptionSocket {
-    type Result = ();
-
-    fn handle(&mut self, msg: ExpiresAt, ctx: &mut Self::Context) {
-        let left = (msg.0 - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        ctx.run_later(left, |_, ctx| {
-            ctx.close(Some(CloseReason {
-                code: CloseCode::from(FORBIDDEN),
-                description: Some(EXPIRED.to_owned()),
-            }));
-            ctx.stop();
-        });
-    }
-}
-
-impl StreamHandler<Result<Message, ProtocolError>> for SubscriptionSocket {
-    fn handle(&mut self, msg: Result<Message, ProtocolError>, ctx: &mut Self::Context) {
-        let Ok(msg) = msg else {
-            ctx.stop();
-            return;
-        };
-        let frame = match msg {
-            Message::Ping(p) => {
-                self.last_heartbeat = Instant::now();
-                ctx.pong(&p);
-                None
-            }
-            Message::Pong(_) => {
-                self.last_heartbeat = Instant::now();
-                None
-            }
-            Message::Text(t) => Some(t.into_bytes().to_vec()),
-            Message::Binary(b) => Some(b.to_vec()),
-            Message::Continuation(item) => match item {
-                actix_http::ws::Item::FirstText(b) | actix_http::ws::Item::FirstBinary(b) => {
-                    self.continuation = b.to_vec();
-                    None
-                }
-                actix_http::ws::Item::Continue(b) => {
-                    self.continuation.extend_from_slice(&b);
-                    None
-                }
-                actix_http::ws::Item::Last(b) => {
-                    self.continuation.extend_from_slice(&b);
-                    Some(std::mem::take(&mut self.continuation))
-                }
+                None => break None,
             },
-            Message::Close(_) => {
-                ctx.stop();
-                None
-            }
-            Message::Nop => None,
-        };
-        if let (Some(frame), Some(tx)) = (frame, self.messages.clone()) {
-            async move { tx.send(frame).await }
-                .into_actor(self)
-                .map(|sent, _, ctx| {
-                    if sent.is_err() {
-                        ctx.stop();
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() > CLIENT_TIMEOUT {
+                    break None;
+                }
+                let (principal, expires) = match opened.lock() {
+                    Ok(o) => (o.principal.clone(), o.expires),
+                    Err(p) => {
+                        let o = p.into_inner();
+                        (o.principal.clone(), o.expires)
                     }
-                })
-                .spawn(ctx);
+                };
+                let Some(principal) = principal else {
+                    let _ = session.ping(b"").await;
+                    continue;
+                };
+                if expires.is_some_and(|e| e <= Utc::now()) {
+                    break Some((FORBIDDEN, EXPIRED));
+                }
+                // The account as it is now: deactivated or given another role, the socket ends.
+                match load_principal(&state, principal.subject.clone()).await {
+                    Ok(Some(now)) if now.role == principal.role
+                        && now.organisation_id == principal.organisation_id => {}
+                    Ok(_) => break Some((FORBIDDEN, INACTIVE)),
+                    // The database is out: keep the socket, check again at the next beat.
+                    Err(_) => {}
+                }
+                if session.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
         }
+    };
+    release(&state, &opened);
+    match outcome {
+        Some((code, why)) => close(session, code, why).await,
+        None => {
+            let _ = session.close(None).await;
+        }
+    }
+}
+
+fn release(state: &AppState, opened: &Arc<Mutex<Opened>>) {
+    let counted = match opened.lock() {
+        Ok(mut o) => o.counted.take(),
+        Err(p) => p.into_inner().counted.take(),
+    };
+    if let Some(who) = counted {
+        state.sockets.leave(&who);
     }
 }

@@ -138,6 +138,7 @@ pub async fn prepare_state(
         calendar: CalendarCache::new(calendar),
         regions: Arc::new(regions.into_iter().map(|r| (r.code.clone(), r)).collect()),
         regulations: Default::default(),
+        sockets: Default::default(),
         clock,
         tokens,
     };

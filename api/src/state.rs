@@ -36,6 +36,8 @@ pub struct AppState {
     pub tokens: crate::auth::token::TokenKeys,
     /// Parsed regulations by content hash.
     pub regulations: crate::store::regulation::RegulationCache,
+    /// Open subscription sockets per account, for the per-account cap.
+    pub sockets: SocketCounts,
 }
 
 /// The compiled calendar in force; replaced whole when a new version is imported.
@@ -80,4 +82,38 @@ pub struct CaseChange {
     pub from: Option<crate::mailbox::MailboxKey>,
     /// The mailbox it entered.
     pub to: Option<crate::mailbox::MailboxKey>,
+}
+
+/// Open sockets per account (the `sub` claim), across this node.
+#[derive(Clone, Default)]
+pub struct SocketCounts(Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>);
+
+impl SocketCounts {
+    /// Counts a socket for `who`, unless they already have `max` open.
+    pub fn enter(&self, who: &str, max: usize) -> bool {
+        let mut map = match self.0.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let n = map.entry(who.to_owned()).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Gives a socket of `who` back.
+    pub fn leave(&self, who: &str) {
+        let mut map = match self.0.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(n) = map.get_mut(who) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(who);
+            }
+        }
+    }
 }

@@ -326,3 +326,141 @@ async fn an_applicants_live_updates_and_notices_hold_no_internal_material() {
         }
     }
 }
+
+/// A socket that never sends `connection_init` is closed with 4408 when the init timeout passes.
+#[actix_web::test]
+async fn a_socket_without_connection_init_is_closed_with_4408() {
+    let app = spawn_app_with(|_| {}).await;
+    let url = format!("{}/graphql", app.address.replace("http://", "ws://"));
+    let (_, mut socket) = app
+        .client
+        .ws(url)
+        .protocols(["graphql-transport-ws"])
+        .connect()
+        .await
+        .expect("upgrades");
+    let started = std::time::Instant::now();
+    let reason = loop {
+        match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
+            Ok(Some(Ok(ws::Frame::Close(reason)))) => break reason,
+            Ok(Some(Ok(ws::Frame::Ping(p)))) => {
+                let _ = socket.send(ws::Message::Pong(p)).await;
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("expected a close, got {other:?}"),
+        }
+    };
+    let reason = reason.expect("a close reason");
+    assert_eq!(u16::from(reason.code), 4408);
+    assert!(started.elapsed() >= api::socket::INIT_TIMEOUT);
+    assert!(started.elapsed() < api::socket::INIT_TIMEOUT + Duration::from_secs(3));
+}
+
+/// A message streamed as continuation frames past the size limit closes the socket (1009)
+/// instead of being buffered without bound — before any `connection_init`.
+#[actix_web::test]
+async fn an_endless_fragmented_message_is_cut_off_at_the_limit() {
+    let app = spawn_app_with(|_| {}).await;
+    let url = format!("{}/graphql", app.address.replace("http://", "ws://"));
+    let (_, mut socket) = app
+        .client
+        .ws(url)
+        .protocols(["graphql-transport-ws"])
+        .connect()
+        .await
+        .expect("upgrades");
+    let chunk = actix_web::web::Bytes::from(vec![b'x'; 16 * 1024]);
+    socket
+        .send(ws::Message::Continuation(actix_http::ws::Item::FirstText(
+            chunk.clone(),
+        )))
+        .await
+        .expect("first");
+    let mut sent = chunk.len();
+    let mut closed = None;
+    while sent < 4 * 1024 * 1024 {
+        if socket
+            .send(ws::Message::Continuation(actix_http::ws::Item::Continue(
+                chunk.clone(),
+            )))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        sent += chunk.len();
+        if let Ok(Some(Ok(ws::Frame::Close(r)))) =
+            tokio::time::timeout(Duration::from_millis(1), socket.next()).await
+        {
+            closed = r;
+            break;
+        }
+    }
+    if closed.is_none() {
+        closed = match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(ws::Frame::Close(r)))) => r,
+            other => panic!("expected a close after {sent} bytes, got {other:?}"),
+        };
+    }
+    let reason = closed.expect("a close reason");
+    assert_eq!(u16::from(reason.code), 1009, "{reason:?}");
+    assert!(
+        sent <= 2 * api::socket::MAX_MESSAGE_BYTES + 64 * 1024,
+        "cut off after {sent} bytes"
+    );
+}
+
+/// One socket cannot open more than the cap of subscriptions; the one over it is refused with a
+/// typed error and the others keep working.
+#[actix_web::test]
+async fn subscriptions_per_socket_are_capped() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let head = people.staff("aktau-school-1", Role::Head).await;
+    let mut socket = connect(&app, &head).await.expect("accepted");
+    let q = "subscription { mailboxChanged(mailbox: HEAD) { total } }";
+    for i in 0..api::socket::MAX_SUBSCRIPTIONS_PER_SOCKET {
+        let msg = json!({ "id": format!("s{i}"), "type": "subscribe", "payload": { "query": q } });
+        socket
+            .send(ws::Message::Text(msg.to_string().into()))
+            .await
+            .expect("sends");
+    }
+    subscribe(&mut socket, "one-too-many", q, json!({})).await;
+    let refused = next(&mut socket).await.expect("an answer");
+    assert_eq!(refused["id"], "one-too-many", "{refused}");
+    assert_eq!(refused["type"], "error");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS",
+        "{refused}"
+    );
+}
+
+/// Deactivating a user ends their open socket (4403) at the next heartbeat, with no more events.
+#[actix_web::test]
+async fn a_deactivated_users_socket_is_closed() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let head = people.staff("aktau-school-1", Role::Head).await;
+    let mut socket = connect(&app, &head).await.expect("accepted");
+    subscribe(
+        &mut socket,
+        "m",
+        "subscription { mailboxChanged(mailbox: HEAD) { total } }",
+        json!({}),
+    )
+    .await;
+    api::store::accounts::deactivate(&app.db, "aktau-school-1-head")
+        .await
+        .expect("deactivated");
+    let started = std::time::Instant::now();
+    let reason = loop {
+        match next(&mut socket).await {
+            Err(reason) => break reason,
+            Ok(m) => assert_ne!(m["type"], "next", "no events after deactivation: {m}"),
+        }
+    };
+    let reason = reason.expect("a close reason");
+    assert_eq!(u16::from(reason.code), 4403, "{reason:?}");
+    assert!(started.elapsed() <= api::socket::HEARTBEAT + Duration::from_secs(2));
+}
