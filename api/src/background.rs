@@ -12,7 +12,10 @@
 //!   receiver recognises.
 //! - Leadership: on PostgreSQL a session advisory lock held on a dedicated connection; when the
 //!   node holding it dies, its connection closes, the lock is released and another node takes
-//!   over within seconds. SQLite is one process: it always leads.
+//!   over within seconds. Before every pass a leader checks that its session still holds the
+//!   lock (a fencing check): after a database outage cut its connection, another node may hold
+//!   it now, so it stops and competes again instead of running a second watchdog or notifier.
+//!   SQLite is one process: it always leads.
 
 use std::time::Duration;
 
@@ -27,12 +30,13 @@ use crate::mailbox::{MailboxKey, TakeIn};
 use crate::state::AppState;
 use crate::store::cases::append_event;
 
-/// Advisory-lock keys of the two workers.
-const WATCHDOG_LOCK: i64 = 0x7179_7a6d_6574_0001;
-const NOTIFIER_LOCK: i64 = 0x7179_7a6d_6574_0002;
+/// Advisory-lock key of the deadline watchdog.
+pub const WATCHDOG_LOCK: i64 = 0x7179_7a6d_6574_0001;
+/// Advisory-lock key of the notification worker.
+pub const NOTIFIER_LOCK: i64 = 0x7179_7a6d_6574_0002;
 
 /// Holds a worker's leadership while alive.
-enum Leadership {
+pub enum Leadership {
     /// SQLite: one process, always the leader.
     Alone,
     /// PostgreSQL: the connection holding the advisory lock (detached from the pool, so that
@@ -40,7 +44,27 @@ enum Leadership {
     Locked(#[allow(dead_code)] sea_orm::sqlx::PgConnection),
 }
 
-async fn try_lead(state: &AppState, key: i64) -> Option<Leadership> {
+impl Leadership {
+    /// The fencing check: whether this session still holds the lock `key` — its connection
+    /// answers and PostgreSQL lists the advisory lock as granted to it.
+    pub async fn holds(&mut self, key: i64) -> bool {
+        match self {
+            Leadership::Alone => true,
+            Leadership::Locked(conn) => sea_orm::sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+                 AND pid = pg_backend_pid() AND granted AND objsubid = 1 \
+                 AND ((classid::bigint << 32) | objid::bigint) = $1)",
+            )
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(false),
+        }
+    }
+}
+
+/// Leadership of the worker `key` on this node, when no other node has it.
+pub async fn try_lead(state: &AppState, key: i64) -> Option<Leadership> {
     if state.db.get_database_backend() != DatabaseBackend::Postgres {
         return Some(Leadership::Alone);
     }
@@ -69,15 +93,26 @@ pub fn start(state: &AppState, webhook: Option<String>) {
     }
 }
 
-async fn run_watchdog(state: AppState) {
-    let _leadership = loop {
-        if let Some(l) = try_lead(&state, WATCHDOG_LOCK).await {
-            tracing::info!("deadline watchdog leads on this node");
-            break l;
+/// Waits until this node leads the worker `key`.
+async fn lead(state: &AppState, key: i64, what: &str) -> Leadership {
+    loop {
+        if let Some(l) = try_lead(state, key).await {
+            tracing::info!(worker = what, "leads on this node");
+            return l;
         }
         actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-    };
+    }
+}
+
+async fn run_watchdog(state: AppState) {
+    let mut leadership = lead(&state, WATCHDOG_LOCK, "deadline watchdog").await;
     loop {
+        if !leadership.holds(WATCHDOG_LOCK).await {
+            tracing::warn!("deadline watchdog lost its leadership; competing again");
+            drop(leadership);
+            leadership = lead(&state, WATCHDOG_LOCK, "deadline watchdog").await;
+            continue;
+        }
         match announce_due(&state).await {
             Ok(n) if n > 0 => tracing::info!(announced = n, "watchdog announcements"),
             Ok(_) => {}
@@ -209,17 +244,17 @@ async fn announce(
 }
 
 async fn run_notifier(state: AppState, url: String) {
-    let _leadership = loop {
-        if let Some(l) = try_lead(&state, NOTIFIER_LOCK).await {
-            tracing::info!("notification delivery leads on this node");
-            break l;
-        }
-        actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-    };
+    let mut leadership = lead(&state, NOTIFIER_LOCK, "notification delivery").await;
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(10))
         .finish();
     loop {
+        if !leadership.holds(NOTIFIER_LOCK).await {
+            tracing::warn!("notification delivery lost its leadership; competing again");
+            drop(leadership);
+            leadership = lead(&state, NOTIFIER_LOCK, "notification delivery").await;
+            continue;
+        }
         match deliver_due(&state, &client, &url).await {
             Ok(n) if n > 0 => tracing::info!(delivered = n, "notifications delivered"),
             Ok(_) => {}

@@ -230,3 +230,57 @@ async fn behind_a_trusted_proxy_the_lockout_is_per_client() {
     let body = login_from("10.9.9.10", "clerk", PASSWORD).await;
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }
+
+/// The fencing check: a leader whose database session was cut (an outage, a failover) learns it
+/// before its next pass, and another node can take the lock; while it holds the lock, nobody
+/// else can.
+#[actix_web::test]
+async fn a_leader_whose_session_was_cut_knows_it_and_another_takes_over() {
+    use api::background::{try_lead, Leadership, WATCHDOG_LOCK};
+    let app = spawn_app_with(|_| {}).await;
+    let keys = api::auth::token::TokenKeys::new(
+        crate::helpers::TEST_JWT_SECRET.as_bytes(),
+        Duration::from_secs(900),
+        Duration::from_secs(3600),
+    );
+    let state = api::startup::prepare_state(app.db.clone(), keys, app.clock.clone())
+        .await
+        .expect("state");
+    let mut leader = try_lead(&state, WATCHDOG_LOCK).await.expect("leads");
+    assert!(leader.holds(WATCHDOG_LOCK).await);
+    match test_backend() {
+        Backend::Sqlite => assert!(matches!(leader, Leadership::Alone)),
+        Backend::Postgres => {
+            assert!(
+                try_lead(&state, WATCHDOG_LOCK).await.is_none(),
+                "a second leader while the first holds the lock"
+            );
+            let admin = Database::connect(crate::helpers::pg_admin_url())
+                .await
+                .expect("admin");
+            let name = app
+                .database_url()
+                .rsplit_once('/')
+                .map(|(_, n)| n.to_owned())
+                .expect("a database name");
+            // Only this test's database: other tests' servers hold the same key in theirs.
+            admin
+                .execute_unprepared(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+                     AND granted AND objid = {} \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = '{name}')",
+                    WATCHDOG_LOCK & 0xffff_ffff
+                ))
+                .await
+                .expect("session cut");
+            assert!(
+                !leader.holds(WATCHDOG_LOCK).await,
+                "the old leader must know it no longer leads"
+            );
+            let mut next = try_lead(&state, WATCHDOG_LOCK)
+                .await
+                .expect("another node takes over");
+            assert!(next.holds(WATCHDOG_LOCK).await);
+        }
+    }
+}
