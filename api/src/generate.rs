@@ -193,6 +193,7 @@ pub async fn generate(
 
     let mut made = 0;
     let mut attempts = 0u64;
+    let started = std::time::Instant::now();
     while made < n {
         attempts += 1;
         if attempts > n.saturating_mul(TRIES as u64).max(TRIES as u64) {
@@ -378,8 +379,21 @@ pub async fn generate(
         if rows.cases.len() >= BATCH {
             flush(db, &mut rows, &mut out).await?;
         }
+        // Progress for long runs: every 5 % (and at least every 50,000 cases).
+        let step = (n / 20).clamp(1, 50_000);
+        if made % step == 0 || made == n {
+            let elapsed = started.elapsed().as_secs_f64();
+            tracing::info!(
+                made,
+                of = n,
+                percent = made * 100 / n.max(1),
+                per_second = (made as f64 / elapsed.max(0.001)).round(),
+                "generating cases"
+            );
+        }
     }
     flush(db, &mut rows, &mut out).await?;
+    tracing::info!("recomputing the report rollups");
     // The rows above bypassed the case store, so the report rollups are recomputed from them.
     let txn = crate::store::begin_write(db).await?;
     crate::store::rollup::rebuild(&txn).await?;

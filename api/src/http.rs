@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphiql_or_subscription))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
         .configure(report_routes);
 }
 
@@ -102,9 +103,22 @@ async fn graphql(
         None => Auth::Anonymous,
     };
     let addr = client_addr(&req);
+    let operation = crate::metrics::operation_type(&request.query);
+    let started = std::time::Instant::now();
     let request = request.data(auth).data(ClientAddr(addr));
     let mut response = schema.execute(request).await;
     code_request_errors(&mut response);
+    let code = response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|x| x.get("code"))
+        .and_then(|c| match c {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "OK".to_owned());
+    crate::metrics::request(operation, &code, started.elapsed().as_secs_f64());
     // The database could not be reached: a retryable 503, the session kept.
     let unavailable = response.errors.iter().any(|e| {
         e.extensions
@@ -169,6 +183,13 @@ async fn graphiql_or_subscription(
         &req,
         payload,
     )
+}
+
+/// Prometheus metrics (text exposition).
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(&state).await)
 }
 
 async fn healthz() -> HttpResponse {

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod graphql;
 pub mod http;
 pub mod mailbox;
+pub mod metrics;
 pub mod socket;
 pub mod startup;
 pub mod state;

@@ -103,6 +103,14 @@ impl SocketCounts {
         true
     }
 
+    /// Sockets open on this node.
+    pub fn total(&self) -> usize {
+        match self.0.lock() {
+            Ok(m) => m.values().sum(),
+            Err(p) => p.into_inner().values().sum(),
+        }
+    }
+
     /// Gives a socket of `who` back.
     pub fn leave(&self, who: &str) {
         let mut map = match self.0.lock() {

@@ -71,3 +71,25 @@ async fn readyz_answers_503_when_the_schema_or_the_reference_data_is_missing() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("working calendar"), "{body}");
 }
+
+/// `/metrics` speaks Prometheus: requests counted by operation type and outcome code, moves by
+/// action, and the scrape-time gauges (backlog, watchdog lag, pool, sockets).
+#[actix_web::test]
+async fn metrics_count_requests_and_read_the_gauges() {
+    let app = spawn_app().await;
+    let (_, _) = app.graphql("{ __typename }", json!({})).await;
+    let (_, _) = app.graphql("{ nope }", json!({})).await;
+    let (status, text) = app.get("/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    for line in [
+        "qyzmet_graphql_requests_total{code=\"OK\",operation=\"query\"}",
+        "qyzmet_graphql_requests_total{code=\"GRAPHQL_VALIDATION_FAILED\",operation=\"query\"}",
+        "qyzmet_graphql_request_seconds_bucket",
+        "qyzmet_notification_backlog 0",
+        "qyzmet_watchdog_lag_seconds 0",
+        "qyzmet_db_pool_connections{state=\"open\"}",
+        "qyzmet_subscription_sockets 0",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+}

@@ -996,6 +996,7 @@ async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Resul
         message: "the case is closed".into(),
     })?;
     let name = username(state, p).await?.unwrap_or_default();
+    let action = command.action().name();
     let moved = state
         .mailboxes
         .execute(
@@ -1008,6 +1009,7 @@ async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Resul
             },
         )
         .await?;
+    crate::metrics::moved(action);
     Case::try_from(moved)
 }
 
