@@ -97,7 +97,7 @@ pub fn start(state: &AppState, webhook: Option<String>) {
 async fn lead(state: &AppState, key: i64, what: &str) -> Leadership {
     loop {
         if let Some(l) = try_lead(state, key).await {
-            tracing::info!(worker = what, "leads on this node");
+            tracing::info!("{what} leads on this node");
             return l;
         }
         actix_web::rt::time::sleep(Duration::from_secs(2)).await;
