@@ -175,6 +175,8 @@ pub struct Limits {
     pub max_query_cost: u64,
     /// How long a client may take to send a request body; a slower body is answered 408.
     pub body_read_timeout: Duration,
+    /// How long one GraphQL request may run; a longer one is answered `QUERY_TIMEOUT` (503).
+    pub request_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -193,6 +195,7 @@ impl Default for Settings {
                 max_query_complexity: 2_000,
                 max_query_cost: 20_000,
                 body_read_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(30),
             },
             proxies: Proxies::default(),
             dev: false,
@@ -246,6 +249,7 @@ struct FileSettings {
     max_query_complexity: Option<usize>,
     max_query_cost: Option<u64>,
     body_read_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
     client_ip_header: Option<String>,
     dev: Option<bool>,
@@ -346,6 +350,9 @@ impl Settings {
         if let Some(v) = f.client_ip_header {
             self.proxies.header = v;
         }
+        if let Some(v) = f.request_timeout_secs {
+            self.limits.request_timeout = Duration::from_secs(positive("request_timeout_secs", v)?);
+        }
         if let Some(v) = f.body_read_timeout_secs {
             self.limits.body_read_timeout =
                 Duration::from_secs(positive("body_read_timeout_secs", v)?);
@@ -410,6 +417,10 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_CLIENT_IP_HEADER") {
             self.proxies.header = v;
+        }
+        if let Some(v) = env("QYZMET_REQUEST_TIMEOUT_SECS") {
+            self.limits.request_timeout =
+                Duration::from_secs(parse_positive("QYZMET_REQUEST_TIMEOUT_SECS", &v)?);
         }
         if let Some(v) = env("QYZMET_BODY_READ_TIMEOUT_SECS") {
             self.limits.body_read_timeout =

@@ -106,7 +106,21 @@ async fn graphql(
     let operation = crate::metrics::operation_type(&request.query);
     let started = std::time::Instant::now();
     let request = request.data(auth).data(ClientAddr(addr));
-    let mut response = schema.execute(request).await;
+    let Ok(mut response) =
+        actix_web::rt::time::timeout(limits.request_timeout, schema.execute(request)).await
+    else {
+        crate::metrics::request(operation, "QUERY_TIMEOUT", started.elapsed().as_secs_f64());
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+            .json(error_body(
+                "QUERY_TIMEOUT",
+                &format!(
+                    "the request ran longer than {} s and was stopped; a move it carried may \
+                     still have been made: read the case before retrying",
+                    limits.request_timeout.as_secs()
+                ),
+            ));
+    };
     code_request_errors(&mut response);
     let code = response
         .errors

@@ -284,3 +284,39 @@ async fn a_leader_whose_session_was_cut_knows_it_and_another_takes_over() {
         }
     }
 }
+
+/// A request that runs past the request timeout is stopped and answered `QUERY_TIMEOUT` (503):
+/// here a refresh waits for a table another session holds locked.
+#[actix_web::test]
+async fn a_request_past_the_timeout_is_stopped_with_query_timeout() {
+    let app = spawn_app_with(|s| {
+        s.limits.request_timeout = Duration::from_secs(1);
+        s.database.acquire_timeout = Duration::from_secs(10);
+    })
+    .await;
+    clerk(&app, "clerk").await;
+    let (_, body) = app
+        .graphql(LOGIN, json!({ "u": "clerk", "p": PASSWORD }))
+        .await;
+    let refresh = body["data"]["login"]["refreshToken"].clone();
+    let mut opts = ConnectOptions::new(app.database_url().to_owned());
+    opts.max_connections(1);
+    let other = Database::connect(opts).await.expect("another session");
+    let lock = match test_backend() {
+        Backend::Sqlite => "BEGIN EXCLUSIVE",
+        Backend::Postgres => "BEGIN; LOCK TABLE refresh_token IN ACCESS EXCLUSIVE MODE",
+    };
+    other.execute_unprepared(lock).await.expect("locked");
+    let started = std::time::Instant::now();
+    let (status, body) = app.graphql(REFRESH, json!({ "t": refresh })).await;
+    assert_eq!(
+        (status, code(&body)),
+        (503, "QUERY_TIMEOUT".into()),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    other
+        .execute_unprepared("ROLLBACK")
+        .await
+        .expect("released");
+}
