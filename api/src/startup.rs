@@ -139,6 +139,7 @@ pub async fn prepare_state(
         regions: Arc::new(regions.into_iter().map(|r| (r.code.clone(), r)).collect()),
         regulations: Default::default(),
         sockets: Default::default(),
+        live: Default::default(),
         clock,
         tokens,
     };

@@ -38,6 +38,30 @@ pub struct AppState {
     pub regulations: crate::store::regulation::RegulationCache,
     /// Open subscription sockets per account, for the per-account cap.
     pub sockets: SocketCounts,
+    /// Subscription loads shared by every subscriber of one change (see `crate::shared`).
+    pub live: LiveLoads,
+}
+
+/// What subscribers of one change load once between them.
+#[derive(Clone)]
+pub struct LiveLoads {
+    /// A case at a version.
+    pub cases: crate::shared::Shared<(i64, i32), Arc<entity::service_case::Model>>,
+    /// A mailbox's counts after a change: (case, version, organisation, mailbox).
+    pub counts: crate::shared::Shared<(i64, i32, i64, &'static str), (i64, i64, i64)>,
+    /// Whether an account is still active in its role, checked once per change: (subject,
+    /// role, case, version).
+    pub accounts: crate::shared::Shared<(String, &'static str, i64, i32), bool>,
+}
+
+impl Default for LiveLoads {
+    fn default() -> Self {
+        LiveLoads {
+            cases: crate::shared::Shared::new(1024),
+            counts: crate::shared::Shared::new(1024),
+            accounts: crate::shared::Shared::new(4096),
+        }
+    }
 }
 
 /// The compiled calendar in force; replaced whole when a new version is imported.

@@ -450,17 +450,72 @@ async fn a_deactivated_users_socket_is_closed() {
         json!({}),
     )
     .await;
+    let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
     api::store::accounts::deactivate(&app.db, "aktau-school-1-head")
         .await
         .expect("deactivated");
     let started = std::time::Instant::now();
+    // A case enters the head's mailbox right after: the deactivated head is not sent it.
+    let input = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        "850305400120",
+        json!({}),
+    );
+    let _ = open(&app, &clerk, "registerApplication", input).await;
     let reason = loop {
         match next(&mut socket).await {
             Err(reason) => break reason,
-            Ok(m) => assert_ne!(m["type"], "next", "no events after deactivation: {m}"),
+            Ok(m) => assert!(
+                m["type"] != "next" || m["payload"]["data"].is_null(),
+                "no events after deactivation: {m}"
+            ),
         }
     };
     let reason = reason.expect("a close reason");
     assert_eq!(u16::from(reason.code), 4403, "{reason:?}");
     assert!(started.elapsed() <= api::socket::HEARTBEAT + Duration::from_secs(2));
+}
+
+/// Twenty subscribers of one case on one socket all get the move — loaded once between them
+/// (`crate::shared`), the same payload for each.
+#[actix_web::test]
+async fn many_subscribers_of_one_case_all_get_the_same_move() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let org = "aktau-school-1";
+    let clerk = people.staff(org, Role::OfficeClerk).await;
+    let head = people.staff(org, Role::Head).await;
+    people.staff(org, Role::Executor).await;
+    let input = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        "850305400120",
+        json!({}),
+    );
+    let case = open(&app, &clerk, "registerApplication", input).await["data"]["r"].clone();
+    let mut socket = connect(&app, &head).await.expect("accepted");
+    let q = "subscription($c: ID!) { caseUpdated(caseId: $c) { version stage assignee } }";
+    for i in 0..api::socket::MAX_SUBSCRIPTIONS_PER_SOCKET {
+        let msg = json!({ "id": format!("s{i}"), "type": "subscribe",
+            "payload": { "query": q, "variables": { "c": case["id"] } } });
+        socket
+            .send(ws::Message::Text(msg.to_string().into()))
+            .await
+            .expect("sends");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    advance(&mut people, &case, org, None, false).await;
+    let mut payloads = std::collections::BTreeMap::new();
+    while payloads.len() < api::socket::MAX_SUBSCRIPTIONS_PER_SOCKET {
+        let m = next(&mut socket).await.expect("a message");
+        assert_eq!(m["type"], "next", "{m}");
+        payloads.insert(
+            m["id"].as_str().unwrap_or_default().to_owned(),
+            m["payload"]["data"]["caseUpdated"].clone(),
+        );
+    }
+    let first = payloads.values().next().cloned().unwrap_or_default();
+    assert_eq!(first["stage"], "PREPARE", "{first}");
+    assert!(payloads.values().all(|p| *p == first), "{payloads:#?}");
 }

@@ -9,7 +9,7 @@ use domain::identity::Role as DomainRole;
 use futures_util::stream::{self, Stream, StreamExt};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::auth::require;
+use crate::auth::{require, Auth, Principal};
 use crate::error::ApiError;
 use crate::graphql::cases::Case;
 use crate::graphql::catalog::Mailbox;
@@ -80,6 +80,45 @@ async fn counts(state: &AppState, key: MailboxKey) -> Result<(i64, i64, i64), Ap
     Ok((total, overdue, due_today))
 }
 
+/// The case of a change, loaded once for all its subscribers.
+async fn case_of(state: &AppState, c: CaseChange) -> Result<Case, ApiError> {
+    let db = state.db.clone();
+    let model = state
+        .live
+        .cases
+        .get_or_load((c.case_id, c.version), || async move {
+            store_cases::find(&db, c.case_id)
+                .await?
+                .map(std::sync::Arc::new)
+                .ok_or_else(|| ApiError::NotFound("no such case".into()))
+        })
+        .await?;
+    Case::try_from((*model).clone())
+}
+
+/// The subscriber's account as it is now, checked once per change for all its subscriptions:
+/// deactivated, or in another role or organisation, and nothing more is sent (the socket is
+/// closed at its next heartbeat).
+async fn still_active(state: &AppState, p: &Principal, c: CaseChange) -> Result<(), ApiError> {
+    let key = (p.subject.claim(), p.role.as_str(), c.case_id, c.version);
+    let (state2, p2) = (state.clone(), p.clone());
+    let active = state
+        .live
+        .accounts
+        .get_or_load(key, || async move {
+            Ok::<_, ApiError>(matches!(
+                crate::auth::load_principal(&state2, p2.subject.clone()).await?,
+                Some(now) if now.role == p2.role && now.organisation_id == p2.organisation_id
+            ))
+        })
+        .await?;
+    if active {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 fn changes(state: &AppState) -> impl Stream<Item = CaseChange> + use<> {
     let rx = state.events.subscribe();
     stream::unfold(rx, |mut rx| async move {
@@ -127,6 +166,7 @@ impl Subscription {
             org_id: p.organisation_id.ok_or(ApiError::Forbidden)?,
             mailbox: mb,
         };
+        let p = p.clone();
         let state = state(ctx)?.clone();
         Ok(changes(&state)
             .filter_map(move |c| {
@@ -140,17 +180,29 @@ impl Subscription {
                 std::future::ready(kind.map(|k| (k, c)))
             })
             .then(move |(change, c)| {
-                let state = state.clone();
+                let (state, p) = (state.clone(), p.clone());
                 async move {
                     let load = async {
-                        let model = store_cases::find(&state.db, c.case_id)
-                            .await?
-                            .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
-                        let (total, overdue, due_today) = counts(&state, key).await?;
+                        still_active(&state, &p, c).await?;
+                        let case = case_of(&state, c).await?;
+                        let db_state = state.clone();
+                        let (total, overdue, due_today) = state
+                            .live
+                            .counts
+                            .get_or_load(
+                                (
+                                    c.case_id,
+                                    c.version,
+                                    key.org_id,
+                                    store_cases::mailbox_str(key.mailbox),
+                                ),
+                                || async move { counts(&db_state, key).await },
+                            )
+                            .await?;
                         Ok::<_, ApiError>(MailboxChange {
                             mailbox,
                             change,
-                            case: Case::try_from(model)?,
+                            case,
                             total,
                             overdue,
                             due_today,
@@ -169,18 +221,20 @@ impl Subscription {
         #[graphql(desc = "Case id.")] case_id: ID,
     ) -> Result<impl Stream<Item = async_graphql::Result<Case>>, ApiError> {
         let c = crate::graphql::cases::load_visible(ctx, &case_id).await?;
+        let p = match ctx.data_opt::<Auth>() {
+            Some(Auth::Principal(p)) => p.clone(),
+            _ => return Err(ApiError::Unauthenticated),
+        };
         let state = state(ctx)?.clone();
         let id = c.id;
         Ok(changes(&state)
             .filter(move |change| std::future::ready(change.case_id == id))
-            .then(move |_| {
-                let state = state.clone();
+            .then(move |change| {
+                let (state, p) = (state.clone(), p.clone());
                 async move {
                     let load = async {
-                        let model = store_cases::find(&state.db, id)
-                            .await?
-                            .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
-                        Case::try_from(model)
+                        still_active(&state, &p, change).await?;
+                        case_of(&state, change).await
                     };
                     load.await.map_err(async_graphql::Error::from)
                 }
