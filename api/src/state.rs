@@ -42,13 +42,16 @@ pub struct AppState {
     pub live: LiveLoads,
 }
 
+/// A mailbox after a change: (case, version, organisation, mailbox).
+pub type CountsKey = (i64, i32, i64, &'static str);
+
 /// What subscribers of one change load once between them.
 #[derive(Clone)]
 pub struct LiveLoads {
     /// A case at a version.
     pub cases: crate::shared::Shared<(i64, i32), Arc<entity::service_case::Model>>,
-    /// A mailbox's counts after a change: (case, version, organisation, mailbox).
-    pub counts: crate::shared::Shared<(i64, i32, i64, &'static str), (i64, i64, i64)>,
+    /// A mailbox's counts (total, overdue, due today) after a change.
+    pub counts: crate::shared::Shared<CountsKey, (i64, i64, i64)>,
     /// Whether an account is still active in its role, checked once per change: (subject,
     /// role, case, version).
     pub accounts: crate::shared::Shared<(String, &'static str, i64, i32), bool>,
