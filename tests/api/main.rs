@@ -15,5 +15,6 @@ mod nodes;
 mod reports;
 mod resilience;
 mod schema_contract;
+mod soak;
 mod storage;
 mod subscriptions;
