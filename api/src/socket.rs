@@ -9,7 +9,9 @@
 //!   a `TOO_MANY_SUBSCRIPTIONS` error message) and [`MAX_SOCKETS_PER_ACCOUNT`] sockets per
 //!   account (another is closed with 4429);
 //! - a refused token closes with 4403, and so does the accepted token expiring, the account
-//!   being deactivated or its role changing (re-checked every [`HEARTBEAT`]);
+//!   being deactivated or its role changing (re-checked every [`HEARTBEAT`]); a token that
+//!   cannot be checked because the database is out closes with 1013 (try again later), so the
+//!   client keeps its session;
 //! - a client silent (no pong) for [`CLIENT_TIMEOUT`] is dropped.
 
 use std::collections::HashSet;
@@ -44,6 +46,9 @@ pub const MAX_SOCKETS_PER_ACCOUNT: usize = 5;
 const REFUSED: &str = "a valid access token is required";
 const EXPIRED: &str = "the access token expired";
 const INACTIVE: &str = "the account is no longer active in this role";
+const UNAVAILABLE: &str = "the service is unavailable for a moment; retry shortly";
+/// RFC 6455: try again later.
+const TRY_AGAIN_LATER: u16 = 1013;
 /// graphql-transport-ws: the server refuses the connection (init) — and, here, ends it when the
 /// token that opened it expires or the account changes.
 const FORBIDDEN: u16 = 4403;
@@ -128,8 +133,12 @@ async fn run(
             let bearer = ["Authorization", "authorization"]
                 .iter()
                 .find_map(|k| init.get(k).and_then(|v| v.as_str()).map(str::to_owned));
-            let Auth::Principal(p) = authenticate(&state, bearer.as_deref()).await else {
-                return Err(async_graphql::Error::new(REFUSED));
+            let p = match authenticate(&state, bearer.as_deref()).await {
+                Auth::Principal(p) => p,
+                // The token may be good: the accounts could not be read. Try again later (1013),
+                // not 4403, so that the client keeps its session.
+                Auth::Unavailable => return Err(async_graphql::Error::new(UNAVAILABLE)),
+                _ => return Err(async_graphql::Error::new(REFUSED)),
             };
             let token = bearer
                 .as_deref()
@@ -237,6 +246,8 @@ async fn run(
                         TOO_MANY
                     } else if reason == REFUSED {
                         FORBIDDEN
+                    } else if reason == UNAVAILABLE {
+                        TRY_AGAIN_LATER
                     } else {
                         code
                     };

@@ -519,3 +519,23 @@ async fn many_subscribers_of_one_case_all_get_the_same_move() {
     assert_eq!(first["stage"], "PREPARE", "{first}");
     assert!(payloads.values().all(|p| *p == first), "{payloads:#?}");
 }
+
+/// With the database out, a socket whose token cannot be checked is closed with 1013 (try again
+/// later), not 4403: the client keeps its session.
+#[actix_web::test]
+async fn a_socket_opened_during_an_outage_is_told_to_try_again_later() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let head = people.staff("aktau-school-1", Role::Head).await;
+    app.db
+        .clone()
+        .close()
+        .await
+        .expect("the database goes away");
+    let reason = connect(&app, &head)
+        .await
+        .err()
+        .flatten()
+        .expect("a close reason");
+    assert_eq!(u16::from(reason.code), 1013, "{reason:?}");
+}
