@@ -27,6 +27,9 @@ pub struct Settings {
     pub limits: Limits,
     /// Reverse proxies whose client-address header is believed.
     pub proxies: Proxies,
+    /// Web origins allowed to call the API from a browser (CORS, and the subscription socket's
+    /// `Origin`). In development mode `http://localhost:*` and `http://127.0.0.1:*` are added.
+    pub cors_origins: Vec<String>,
     /// Explicit development mode: relaxed secrets and demo data hang on it.
     pub dev: bool,
     /// How long in-flight requests may run after SIGTERM/ctrl-c.
@@ -60,6 +63,46 @@ impl Default for Proxies {
             trusted: Vec::new(),
             header: "X-Forwarded-For".to_owned(),
         }
+    }
+}
+
+/// Which browser origins may call the API.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Origins {
+    /// Exact origins, e.g. `https://clerk.example.kz`.
+    pub exact: Vec<String>,
+    /// Development mode: any `http://localhost[:port]` or `http://127.0.0.1[:port]` too.
+    pub localhost: bool,
+}
+
+impl Origins {
+    /// The origins of `settings`.
+    pub fn of(settings: &Settings) -> Origins {
+        Origins {
+            exact: settings
+                .cors_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .collect(),
+            localhost: settings.dev,
+        }
+    }
+
+    /// Whether a browser on `origin` may call the API.
+    pub fn allows(&self, origin: &str) -> bool {
+        if self.exact.iter().any(|o| o == origin) {
+            return true;
+        }
+        self.localhost
+            && ["http://localhost", "http://127.0.0.1"].iter().any(|h| {
+                origin == *h
+                    || origin
+                        .strip_prefix(h)
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        .is_some_and(|port| {
+                            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                        })
+            })
     }
 }
 
@@ -177,6 +220,9 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// How long one GraphQL request may run; a longer one is answered `QUERY_TIMEOUT` (503).
     pub request_timeout: Duration,
+    /// Whether the schema can be introspected (GraphiQL's docs, codegen from the URL). On by
+    /// default: the schema is public (`schema.graphql`); switch it off if policy wants.
+    pub introspection: bool,
 }
 
 impl Default for Settings {
@@ -196,8 +242,10 @@ impl Default for Settings {
                 max_query_cost: 20_000,
                 body_read_timeout: Duration::from_secs(10),
                 request_timeout: Duration::from_secs(30),
+                introspection: true,
             },
             proxies: Proxies::default(),
+            cors_origins: Vec::new(),
             dev: false,
             shutdown_timeout: Duration::from_secs(30),
             auth: AuthSettings {
@@ -250,7 +298,9 @@ struct FileSettings {
     max_query_cost: Option<u64>,
     body_read_timeout_secs: Option<u64>,
     request_timeout_secs: Option<u64>,
+    introspection: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
+    cors_origins: Option<Vec<String>>,
     client_ip_header: Option<String>,
     dev: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
@@ -347,8 +397,14 @@ impl Settings {
         if let Some(v) = f.trusted_proxies {
             self.proxies.trusted = parse_proxies("trusted_proxies", &v)?;
         }
+        if let Some(v) = f.cors_origins {
+            self.cors_origins = v;
+        }
         if let Some(v) = f.client_ip_header {
             self.proxies.header = v;
+        }
+        if let Some(v) = f.introspection {
+            self.limits.introspection = v;
         }
         if let Some(v) = f.request_timeout_secs {
             self.limits.request_timeout = Duration::from_secs(positive("request_timeout_secs", v)?);
@@ -415,8 +471,22 @@ impl Settings {
             let items: Vec<String> = v.split(',').map(str::to_owned).collect();
             self.proxies.trusted = parse_proxies("QYZMET_TRUSTED_PROXIES", &items)?;
         }
+        if let Some(v) = env("QYZMET_CORS_ORIGINS") {
+            self.cors_origins = v
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
         if let Some(v) = env("QYZMET_CLIENT_IP_HEADER") {
             self.proxies.header = v;
+        }
+        if let Some(v) = env("QYZMET_INTROSPECTION") {
+            self.limits.introspection = match v.trim() {
+                "1" | "true" | "on" => true,
+                "0" | "false" | "off" => false,
+                other => return Err(invalid("QYZMET_INTROSPECTION", other, "expected 1 or 0")),
+            };
         }
         if let Some(v) = env("QYZMET_REQUEST_TIMEOUT_SECS") {
             self.limits.request_timeout =

@@ -145,6 +145,15 @@ async fn graphql(
             .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
             .json(response);
     }
+    // Locked out: HTTP 429, and when to try again.
+    if code == "TOO_MANY_ATTEMPTS" {
+        return HttpResponse::TooManyRequests()
+            .insert_header((
+                header::RETRY_AFTER,
+                (crate::store::accounts::LOCK_MINUTES * 60).to_string(),
+            ))
+            .json(response);
+    }
     HttpResponse::Ok().json(response)
 }
 

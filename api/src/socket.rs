@@ -74,6 +74,16 @@ pub fn start(
     if !speaks {
         return Ok(HttpResponse::BadRequest().body("use the graphql-transport-ws subprotocol"));
     }
+    // A browser says where the page came from; only the allowed origins may open a socket
+    // (other clients send no Origin).
+    if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
+        let allowed = req
+            .app_data::<web::Data<crate::configuration::Origins>>()
+            .is_some_and(|o| origin.to_str().is_ok_and(|v| o.allows(v)));
+        if !allowed {
+            return Ok(HttpResponse::Forbidden().body("this origin may not open a socket"));
+        }
+    }
     let (response, session, stream) =
         actix_ws::handle_with_protocols(req, payload, &["graphql-transport-ws"])?;
     let stream = stream

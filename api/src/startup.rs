@@ -189,12 +189,30 @@ impl Application {
         let schema = web::Data::new(schema);
         let limits = web::Data::new(settings.limits.clone());
         let proxies = web::Data::new(settings.proxies.clone());
+        let origins = web::Data::new(crate::configuration::Origins::of(settings));
         let app_state = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
+            let allowed = origins.clone();
+            // Browsers on the allowed origins may call the API (bearer tokens, no cookies).
+            let cors = actix_cors::Cors::default()
+                .allowed_origin_fn(move |origin, _| {
+                    origin.to_str().is_ok_and(|o| allowed.allows(o))
+                })
+                .allowed_methods(["GET", "POST"])
+                .allowed_headers([
+                    actix_web::http::header::AUTHORIZATION,
+                    actix_web::http::header::CONTENT_TYPE,
+                    actix_web::http::header::ACCEPT,
+                ])
+                .expose_headers([actix_web::http::header::RETRY_AFTER])
+                .max_age(3600);
             App::new()
+                .wrap(actix_web::middleware::Compress::default())
+                .wrap(cors)
                 .app_data(schema.clone())
                 .app_data(limits.clone())
                 .app_data(proxies.clone())
+                .app_data(origins.clone())
                 .app_data(app_state.clone())
                 .configure(http::routes)
         })

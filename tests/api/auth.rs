@@ -372,10 +372,24 @@ async fn repeated_failures_lock_the_account_without_revealing_whether_it_exists(
         assert_eq!(codes[..4], ["UNAUTHENTICATED"; 4], "{name}");
         assert_eq!(codes[4..], ["TOO_MANY_ATTEMPTS"; 2], "{name}");
     }
-    // Locked: even the right password is refused for a while.
-    let (_, body) = app
-        .graphql(LOGIN, json!({ "u": "clerk", "p": PASSWORD }))
-        .await;
+    // Locked: even the right password is refused for a while — HTTP 429 saying how long.
+    let mut resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header(("content-type", "application/json"))
+        .send_body(
+            json!({ "query": LOGIN, "variables": { "u": "clerk", "p": PASSWORD } }).to_string(),
+        )
+        .await
+        .expect("answers");
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("900")
+    );
+    let body: Value = resp.json().await.expect("JSON");
     assert_eq!(error_code(&body), "TOO_MANY_ATTEMPTS");
 }
 

@@ -93,3 +93,83 @@ async fn metrics_count_requests_and_read_the_gauges() {
         assert!(text.contains(line), "{line} missing from:\n{text}");
     }
 }
+
+/// Browsers on an allowed origin may call the API (CORS preflight and response headers); other
+/// origins get no CORS headers and cannot open a subscription socket. In development mode the
+/// localhost origins are allowed; configured origins always are.
+#[actix_web::test]
+async fn cors_allows_configured_and_development_origins_only() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.dev = true;
+        s.cors_origins = vec!["https://clerk.example.kz".into()];
+    })
+    .await;
+    for (origin, allowed) in [
+        ("https://clerk.example.kz", true),
+        ("http://localhost:5173", true),
+        ("https://evil.example", false),
+        ("http://localhost.evil.example", false),
+    ] {
+        let resp = app
+            .client
+            .request(
+                actix_web::http::Method::OPTIONS,
+                format!("{}/graphql", app.address),
+            )
+            .insert_header(("origin", origin))
+            .insert_header(("access-control-request-method", "POST"))
+            .insert_header((
+                "access-control-request-headers",
+                "authorization, content-type",
+            ))
+            .send()
+            .await
+            .expect("answers");
+        let header = resp
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if allowed {
+            assert_eq!(
+                header.as_deref(),
+                Some(origin),
+                "{origin}: {}",
+                resp.status()
+            );
+        } else {
+            assert_eq!(header, None, "{origin}");
+        }
+    }
+    let ws = app
+        .client
+        .ws(format!(
+            "{}/graphql",
+            app.address.replace("http://", "ws://")
+        ))
+        .protocols(["graphql-transport-ws"])
+        .origin("https://evil.example")
+        .connect()
+        .await;
+    assert!(ws.is_err(), "a socket from a foreign origin is refused");
+}
+
+/// Answers worth compressing are compressed when the client accepts it.
+#[actix_web::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("accept-encoding", "gzip"))
+        .send_body(json!({ "query": "{ regulations { code nameKk nameEn steps { actionEn outputEn } } }" }).to_string())
+        .await
+        .expect("answers");
+    assert_eq!(
+        resp.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+}

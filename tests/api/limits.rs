@@ -18,7 +18,7 @@ async fn a_too_deep_query_is_refused_with_query_too_deep() {
     let app = spawn_app_with(|s| s.limits.max_query_depth = 3).await;
     let (status, body) = app
         .graphql(
-            "{ __schema { types { fields { type { name } } } } }",
+            "{ inbox(mailbox: OFFICE) { nodes { timeline { seq } } } }",
             json!({}),
         )
         .await;
@@ -179,4 +179,46 @@ async fn a_stalled_request_body_is_answered_408_after_the_read_timeout() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("REQUEST_TIMEOUT"), "{text}");
+}
+
+/// The standard introspection query (GraphiQL's, codegen's) needs depth 15: it is allowed at the
+/// default settings within its own bound, while ordinary queries keep the depth limit; and it can
+/// be switched off.
+const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name }
+  subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description
+  args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description
+  isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
+#[actix_web::test]
+async fn the_standard_introspection_query_works_at_the_default_limits() {
+    let app = spawn_app().await;
+    let (status, body) = app.graphql(INTROSPECTION, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(body["data"]["__schema"]["types"]
+        .as_array()
+        .is_some_and(|t| t.len() > 50));
+    // Ordinary queries are still held to the depth limit.
+    let deep = spawn_app_with(|s| s.limits.max_query_depth = 2).await;
+    let (_, body) = deep.graphql(INTROSPECTION, json!({})).await;
+    assert!(
+        body["errors"].is_null(),
+        "introspection has its own bound: {body}"
+    );
+    let (_, body) = deep
+        .graphql("{ regulations { steps { order } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), "QUERY_TOO_DEEP");
+    // Switched off by policy.
+    let closed = spawn_app_with(|s| s.limits.introspection = false).await;
+    let (_, body) = closed.graphql(INTROSPECTION, json!({})).await;
+    assert!(
+        body["data"].is_null() || body["data"]["__schema"].is_null(),
+        "{body}"
+    );
 }

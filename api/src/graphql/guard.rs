@@ -42,18 +42,27 @@ pub const MAX_PAGE: u64 = 200;
 pub struct RequestGuard {
     /// The highest accepted cost.
     pub max_cost: u64,
+    /// The deepest accepted selection, introspection (`__schema`, `__type`) excepted: it has
+    /// its own bound (see `INTROSPECTION_DEPTH`).
+    pub max_depth: usize,
 }
+
+/// The depth async-graphql allows any query, introspection included: the standard
+/// introspection query needs 15; ordinary queries are held to `max_depth` by the guard.
+pub const INTROSPECTION_DEPTH: usize = 20;
 
 impl ExtensionFactory for RequestGuard {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Guard {
             max_cost: self.max_cost,
+            max_depth: self.max_depth,
         })
     }
 }
 
 struct Guard {
     max_cost: u64,
+    max_depth: usize,
 }
 
 fn refuse(code: &str, message: String) -> ServerError {
@@ -142,11 +151,22 @@ impl Extension for Guard {
             fragments: HashMap::new(),
         };
         let mut total: u64 = 0;
+        let mut deepest = 0;
         for (_, op) in doc.operations.iter() {
-            let c = cost
+            let (c, d) = cost
                 .selection(&op.node.selection_set.node, 0)
                 .map_err(|m| refuse("QUERY_TOO_COMPLEX", m))?;
             total = total.saturating_add(c);
+            deepest = deepest.max(d);
+        }
+        if deepest > self.max_depth {
+            return Err(refuse(
+                "QUERY_TOO_DEEP",
+                format!(
+                    "the query is nested too deep: {deepest} levels, above the limit of {}",
+                    self.max_depth
+                ),
+            ));
         }
         // String literals inside the query are text too.
         if let Some(p) = cost.literal_problem() {
@@ -170,23 +190,35 @@ impl Extension for Guard {
 struct Cost<'a> {
     doc: &'a ExecutableDocument,
     variables: &'a Variables,
-    /// `None` while a fragment is being computed (a spread of it then is a cycle).
-    fragments: HashMap<Name, Option<u64>>,
+    /// Cost and depth of each fragment; `None` while it is being computed (a spread of it then
+    /// is a cycle).
+    fragments: HashMap<Name, Option<(u64, usize)>>,
 }
 
 impl Cost<'_> {
-    fn selection(&mut self, set: &SelectionSet, depth: usize) -> Result<u64, String> {
+    /// The cost of a selection set and its depth in fields (introspection fields count 1 and
+    /// 0: their subtree is bounded by async-graphql's own limits).
+    fn selection(&mut self, set: &SelectionSet, depth: usize) -> Result<(u64, usize), String> {
         if depth > MAX_FRAGMENT_DEPTH * 4 {
             return Err("the query is nested too deep".into());
         }
         let mut total: u64 = 0;
+        let mut deepest = 0;
         for item in &set.items {
-            let c = match &item.node {
+            let (c, d) = match &item.node {
                 Selection::Field(f) => {
                     let f = &f.node;
-                    let inner = self.selection(&f.selection_set.node, depth + 1)?;
-                    let page = self.page(f.name.node.as_str(), &f.arguments);
-                    1u64.saturating_add(inner.saturating_mul(page))
+                    if f.name.node.starts_with("__") {
+                        (1, 0)
+                    } else {
+                        let (inner, inner_depth) =
+                            self.selection(&f.selection_set.node, depth + 1)?;
+                        let page = self.page(f.name.node.as_str(), &f.arguments);
+                        (
+                            1u64.saturating_add(inner.saturating_mul(page)),
+                            inner_depth + 1,
+                        )
+                    }
                 }
                 Selection::InlineFragment(i) => {
                     self.selection(&i.node.selection_set.node, depth + 1)?
@@ -196,11 +228,12 @@ impl Cost<'_> {
                 }
             };
             total = total.saturating_add(c);
+            deepest = deepest.max(d);
         }
-        Ok(total)
+        Ok((total, deepest))
     }
 
-    fn fragment(&mut self, name: &Name, depth: usize) -> Result<u64, String> {
+    fn fragment(&mut self, name: &Name, depth: usize) -> Result<(u64, usize), String> {
         match self.fragments.get(name) {
             Some(Some(c)) => return Ok(*c),
             Some(None) => return Err(format!("fragment {name} spreads itself")),
@@ -212,7 +245,7 @@ impl Cost<'_> {
         let doc = self.doc;
         let Some(def): Option<&Positioned<FragmentDefinition>> = doc.fragments.get(name) else {
             // Unknown fragments are reported by validation.
-            return Ok(0);
+            return Ok((0, 0));
         };
         self.fragments.insert(name.clone(), None);
         let c = self.selection(&def.node.selection_set.node, depth)?;
@@ -285,7 +318,7 @@ mod tests {
         };
         let mut total = 0u64;
         for (_, op) in doc.operations.iter() {
-            total = total.saturating_add(c.selection(&op.node.selection_set.node, 0)?);
+            total = total.saturating_add(c.selection(&op.node.selection_set.node, 0)?.0);
         }
         Ok(total)
     }

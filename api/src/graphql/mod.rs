@@ -49,19 +49,26 @@ pub type QyzmetSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Builds the schema with the request limits applied and the shared state attached.
 pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
-    Schema::build(
+    let builder = Schema::build(
         Query::default(),
         Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(limits.max_query_depth)
+    // Ordinary queries are held to `max_query_depth` by the guard; async-graphql's own depth
+    // limit is the introspection query's.
+    .limit_depth(limits.max_query_depth.max(guard::INTROSPECTION_DEPTH))
     .limit_complexity(limits.max_query_complexity)
     .limit_recursive_depth(64)
     .extension(guard::RequestGuard {
         max_cost: limits.max_query_cost,
+        max_depth: limits.max_query_depth,
     })
-    .data(state)
-    .finish()
+    .data(state);
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.
