@@ -13,14 +13,7 @@ use crate::helpers::{spawn_app_with, TestApp};
 type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
 
 async fn connect(app: &TestApp, token: &str) -> Result<Socket, Option<ws::CloseReason>> {
-    let url = format!("{}/graphql", app.address.replace("http://", "ws://"));
-    let (_, mut socket) = app
-        .client
-        .ws(url)
-        .protocols(["graphql-transport-ws"])
-        .connect()
-        .await
-        .expect("upgrades");
+    let mut socket = raw_socket(app).await;
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
     socket
         .send(ws::Message::Text(init.to_string().into()))
@@ -327,18 +320,24 @@ async fn an_applicants_live_updates_and_notices_hold_no_internal_material() {
     }
 }
 
-/// A socket that never sends `connection_init` is closed with 4408 when the init timeout passes.
-#[actix_web::test]
-async fn a_socket_without_connection_init_is_closed_with_4408() {
-    let app = spawn_app_with(|_| {}).await;
+/// A socket that speaks the protocol but has sent nothing yet (no `connection_init`).
+async fn raw_socket(app: &TestApp) -> Socket {
     let url = format!("{}/graphql", app.address.replace("http://", "ws://"));
-    let (_, mut socket) = app
+    let (_, socket) = app
         .client
         .ws(url)
         .protocols(["graphql-transport-ws"])
         .connect()
         .await
         .expect("upgrades");
+    socket
+}
+
+/// A socket that never sends `connection_init` is closed with 4408 when the init timeout passes.
+#[actix_web::test]
+async fn a_socket_without_connection_init_is_closed_with_4408() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut socket = raw_socket(&app).await;
     let started = std::time::Instant::now();
     let reason = loop {
         match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
@@ -361,14 +360,7 @@ async fn a_socket_without_connection_init_is_closed_with_4408() {
 #[actix_web::test]
 async fn an_endless_fragmented_message_is_cut_off_at_the_limit() {
     let app = spawn_app_with(|_| {}).await;
-    let url = format!("{}/graphql", app.address.replace("http://", "ws://"));
-    let (_, mut socket) = app
-        .client
-        .ws(url)
-        .protocols(["graphql-transport-ws"])
-        .connect()
-        .await
-        .expect("upgrades");
+    let mut socket = raw_socket(&app).await;
     let chunk = actix_web::web::Bytes::from(vec![b'x'; 16 * 1024]);
     socket
         .send(ws::Message::Continuation(actix_http::ws::Item::FirstText(

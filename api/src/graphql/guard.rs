@@ -73,12 +73,17 @@ fn refuse(code: &str, message: String) -> ServerError {
     e
 }
 
+const CONTROL: &str = "text must not contain NUL or other control characters";
+
+/// A character no text may hold: a control character other than tab, line feed, carriage return.
+fn forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
 /// Why a text is not accepted, if it is not.
 pub fn text_problem(s: &str) -> Option<String> {
-    if s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Some("text must not contain NUL or other control characters".into());
+    if s.chars().any(forbidden) {
+        return Some(CONTROL.into());
     }
     let n = s.chars().count();
     (n > MAX_TEXT_CHARS)
@@ -120,15 +125,8 @@ impl Extension for Guard {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // The query text itself: control characters are not GraphQL outside strings either.
-        if request
-            .query
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-        {
-            return Err(refuse(
-                "BAD_USER_INPUT",
-                "text must not contain NUL or other control characters".into(),
-            ));
+        if request.query.chars().any(forbidden) {
+            return Err(refuse("BAD_USER_INPUT", CONTROL.into()));
         }
         let vars = Value::Object(
             request
