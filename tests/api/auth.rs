@@ -544,3 +544,36 @@ async fn admins_import_regulations_and_calendars_through_the_api() {
         json!([{ "date": "2026-01-03" }])
     );
 }
+
+/// `me` tells a client who is calling and which mailboxes they work; anonymous callers get
+/// `UNAUTHENTICATED`.
+#[actix_web::test]
+async fn me_describes_the_caller() {
+    let app = spawn_app().await;
+    user(&app, "head", Role::Head, Some("aktau-school-1"), None).await;
+    user(
+        &app,
+        "ek-analyst",
+        Role::Analyst,
+        None,
+        Some("east-kazakhstan"),
+    )
+    .await;
+    let q = "{ me { username iin fullName role organisation region mailboxes } }";
+    let (_, body) = app
+        .graphql_as(&token(&app, "head").await, q, json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["me"],
+        json!({ "username": "head", "iin": null, "fullName": null, "role": "HEAD",
+                "organisation": "aktau-school-1", "region": "mangystau", "mailboxes": ["HEAD"] }),
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql_as(&token(&app, "ek-analyst").await, q, json!({}))
+        .await;
+    assert_eq!(body["data"]["me"]["mailboxes"], json!([]), "{body}");
+    assert_eq!(body["data"]["me"]["region"], "east-kazakhstan");
+    let (_, body) = app.graphql(q, json!({})).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+}

@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::identity::Iin;
+use sea_orm::EntityTrait;
 
 use crate::auth::{load_principal, password, ClientAddr, Principal, Subject};
 use crate::error::ApiError;
@@ -247,5 +248,76 @@ impl AuthMutation {
         #[graphql(desc = "The refresh token of the session to end.")] refresh_token: String,
     ) -> Result<bool, ApiError> {
         accounts::logout(&state(ctx)?.db, &refresh_token, Utc::now()).await
+    }
+}
+
+/// The caller: who they are and where they work, for a client's header and navigation.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    /// The staff user's login name; null for an applicant.
+    username: Option<String>,
+    /// The applicant's IIN; null for staff.
+    iin: Option<String>,
+    /// The applicant's full name as registered; null for staff (staff have no display name yet).
+    full_name: Option<String>,
+    /// The role.
+    role: Role,
+    /// The organisation's code, for staff of an organisation.
+    organisation: Option<String>,
+    /// The region's code: the organisation's, or a regional analyst's; null for national roles.
+    region: Option<String>,
+    /// The mailboxes this caller works (their `inbox` and `mailboxChanged` arguments); empty for
+    /// analysts, administrators and applicants.
+    mailboxes: Vec<crate::graphql::catalog::Mailbox>,
+}
+
+/// The caller's own account.
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// Who is calling: their account, role, organisation, region and mailboxes.
+    /// `UNAUTHENTICATED` without a valid token.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Viewer, ApiError> {
+        let p = match ctx.data_opt::<crate::auth::Auth>() {
+            Some(crate::auth::Auth::Principal(p)) => p,
+            Some(crate::auth::Auth::Unavailable) => return Err(crate::auth::unavailable()),
+            _ => return Err(ApiError::Unauthenticated),
+        };
+        let db = &state(ctx)?.db;
+        let (username, iin, full_name) = match p.subject {
+            Subject::User(id) => (
+                entity::app_user::Entity::find_by_id(id)
+                    .one(db)
+                    .await?
+                    .map(|u| u.username),
+                None,
+                None,
+            ),
+            Subject::Applicant(id) => {
+                let a = entity::applicant::Entity::find_by_id(id).one(db).await?;
+                (
+                    None,
+                    a.as_ref().map(|a| a.iin.clone()),
+                    a.map(|a| a.full_name),
+                )
+            }
+        };
+        use domain::regulation::Mailbox as M;
+        let mailboxes = [M::Office, M::Head, M::Executor, M::Corporation]
+            .into_iter()
+            .filter(|m| domain::engine::mailbox_role(*m) == p.role)
+            .map(Into::into)
+            .collect();
+        Ok(Viewer {
+            username,
+            iin,
+            full_name,
+            role: p.role.into(),
+            organisation: p.organisation_code.clone(),
+            region: p.region.clone(),
+            mailboxes,
+        })
     }
 }

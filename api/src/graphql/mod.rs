@@ -29,6 +29,7 @@ pub(crate) fn state<'a>(
 #[derive(MergedObject, Default)]
 pub struct Query(
     system::SystemQuery,
+    auth::ViewerQuery,
     catalog::CatalogQuery,
     calendar::CalendarQuery,
     cases::CaseQuery,
