@@ -248,7 +248,8 @@ const LOGOUT: &str = "mutation($t: String!) { logout(refreshToken: $t) }";
 
 #[actix_web::test]
 async fn a_refresh_token_works_once_and_reuse_revokes_the_family() {
-    let app = spawn_app().await;
+    let start = chrono::Utc::now();
+    let app = crate::helpers::spawn_app_with(|s| s.fixed_clock = Some(start)).await;
     user(
         &app,
         "clerk",
@@ -268,7 +269,17 @@ async fn a_refresh_token_works_once_and_reuse_revokes_the_family() {
         .to_owned();
     assert_ne!(first, second);
 
-    // The old token again: refused, and the whole family with it.
+    // A second tab presenting the same token within the grace window gets the same session.
+    app.clock.set(start + chrono::Duration::seconds(10));
+    let (_, again) = app.graphql(REFRESH, json!({ "t": first })).await;
+    assert_eq!(
+        again["data"]["refreshToken"]["refreshToken"], second,
+        "{again}"
+    );
+
+    // The old token again after the window: refused, and the whole family with it.
+    app.clock
+        .set(start + chrono::Duration::seconds(api::store::accounts::REFRESH_GRACE_SECONDS + 1));
     let (_, reused) = app.graphql(REFRESH, json!({ "t": first })).await;
     assert_eq!(error_code(&reused), "UNAUTHENTICATED");
     let (_, after) = app.graphql(REFRESH, json!({ "t": second })).await;
@@ -276,6 +287,35 @@ async fn a_refresh_token_works_once_and_reuse_revokes_the_family() {
         error_code(&after),
         "UNAUTHENTICATED",
         "the successor dies with the family"
+    );
+}
+
+/// Within the grace window the same token gives the same successor only while that successor
+/// is unused: once the successor was itself used, presenting the old token is a reuse.
+#[actix_web::test]
+async fn an_old_token_after_its_successor_was_used_revokes_the_family() {
+    let app = spawn_app().await;
+    user(
+        &app,
+        "clerk",
+        Role::OfficeClerk,
+        Some("aktau-school-1"),
+        None,
+    )
+    .await;
+    let first = login(&app, "clerk").await["refreshToken"].clone();
+    let (_, rotated) = app.graphql(REFRESH, json!({ "t": first })).await;
+    let second = rotated["data"]["refreshToken"]["refreshToken"].clone();
+    let (_, third) = app.graphql(REFRESH, json!({ "t": second })).await;
+    let third = third["data"]["refreshToken"]["refreshToken"].clone();
+    assert!(third.is_string());
+    let (_, reused) = app.graphql(REFRESH, json!({ "t": first })).await;
+    assert_eq!(error_code(&reused), "UNAUTHENTICATED");
+    let (_, after) = app.graphql(REFRESH, json!({ "t": third })).await;
+    assert_eq!(
+        error_code(&after),
+        "UNAUTHENTICATED",
+        "the family is revoked"
     );
 }
 

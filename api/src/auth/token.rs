@@ -45,6 +45,9 @@ pub struct TokenKeys {
     pub access_ttl: chrono::Duration,
     /// Refresh token lifetime.
     pub refresh_ttl: chrono::Duration,
+    /// Derives a refresh token's successor from it (see `store::accounts::rotate`): a key of
+    /// its own, hashed from the signing secret.
+    successor_key: String,
 }
 
 /// Random bytes as lowercase hex.
@@ -75,7 +78,20 @@ impl TokenKeys {
                 .unwrap_or(chrono::Duration::minutes(15)),
             refresh_ttl: chrono::Duration::from_std(refresh_ttl)
                 .unwrap_or(chrono::Duration::days(30)),
+            successor_key: crate::store::calendar::content_hash(&format!(
+                "qyzmet refresh successor:{}",
+                secret
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )),
         }
+    }
+
+    /// The successor of a refresh token: the same for the same token, unguessable without the
+    /// secret, never stored (only its hash is).
+    pub fn successor(&self, raw: &str) -> String {
+        crate::store::calendar::content_hash(&format!("{}:{raw}", self.successor_key))
     }
 
     /// Signs an access token for a subject; returns it with its expiry.

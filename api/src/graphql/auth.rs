@@ -223,8 +223,9 @@ impl AuthMutation {
         let rotated = accounts::rotate(
             &state.db,
             &refresh_token,
+            &|raw| state.tokens.successor(raw),
             state.tokens.refresh_ttl,
-            Utc::now(),
+            state.clock.now(),
         )
         .await?;
         let (subject, next) = match rotated {

@@ -253,6 +253,18 @@ pub async fn issue_refresh(
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let raw = random_hex(32)?;
+    store_refresh(db, subject, family, ttl, now, raw).await
+}
+
+/// Stores the hash of the refresh token `raw` and returns it.
+async fn store_refresh(
+    db: &impl ConnectionTrait,
+    subject: &Subject,
+    family: Option<String>,
+    ttl: chrono::Duration,
+    now: DateTime<Utc>,
+    raw: String,
+) -> Result<String, ApiError> {
     let family = match family {
         Some(f) => f,
         None => random_hex(16)?,
@@ -283,20 +295,27 @@ pub enum RefreshRefused {
     Reused,
 }
 
-/// Rotates a refresh token: marks it used and issues its successor in the same family. A
-/// token presented twice revokes the whole family.
+/// How long a refresh token presented again still gives the session its first use gave: two
+/// tabs (or a retry after a lost answer) refreshing at once keep the login.
+pub const REFRESH_GRACE_SECONDS: i64 = 30;
+
+/// Rotates a refresh token: marks it used and issues its successor in the same family. The
+/// successor is derived from the token (`successor`), so the same token presented again within
+/// [`REFRESH_GRACE_SECONDS`] of its first use gives the same successor — while that is unused —
+/// instead of a second session. Later, or once the successor was used, a token presented again
+/// revokes the whole family.
 pub async fn rotate(
     db: &DatabaseConnection,
     raw: &str,
+    successor: &(dyn Fn(&str) -> String + Sync),
     ttl: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Result<Result<(Subject, String), RefreshRefused>, ApiError> {
     let txn = crate::store::begin_write(db).await?;
-    let Some(row) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(content_hash(raw)))
-        .one(&txn)
-        .await?
-    else {
+    let by_hash = |hash: String| {
+        refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash))
+    };
+    let Some(row) = by_hash(content_hash(raw)).one(&txn).await? else {
         return Ok(Err(RefreshRefused::Invalid));
     };
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -306,22 +325,41 @@ pub async fn rotate(
         "user" => Subject::User(row.subject_id),
         _ => Subject::Applicant(row.subject_id),
     };
-    // Mark used only if nobody did first: a concurrent second use is a reuse too.
+    let next = successor(raw);
+    // Mark used only if nobody did first: a concurrent second use waits here and then finds it
+    // used.
     let marked = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(row.id))
         .filter(refresh_token::Column::UsedAt.is_null())
         .exec(&txn)
         .await?;
-    if marked.rows_affected != 1 {
-        revoke_family(&txn, &row.family, now).await?;
+    if marked.rows_affected == 1 {
+        let next = store_refresh(&txn, &subject, Some(row.family.clone()), ttl, now, next).await?;
         txn.commit().await?;
-        tracing::warn!(family = %row.family, "refresh token reused: family revoked");
-        return Ok(Err(RefreshRefused::Reused));
+        return Ok(Ok((subject, next)));
     }
-    let next = issue_refresh(&txn, &subject, Some(row.family.clone()), ttl, now).await?;
+    // Used before. Within the grace window, and while its successor is unused, the same
+    // successor again.
+    let used_at = by_hash(content_hash(raw))
+        .one(&txn)
+        .await?
+        .and_then(|r| r.used_at);
+    let in_grace = used_at.is_some_and(|u| (now - u).num_seconds() <= REFRESH_GRACE_SECONDS);
+    if in_grace {
+        let unused = by_hash(content_hash(&next))
+            .one(&txn)
+            .await?
+            .is_some_and(|s| s.used_at.is_none() && s.revoked_at.is_none());
+        if unused {
+            txn.commit().await?;
+            return Ok(Ok((subject, next)));
+        }
+    }
+    revoke_family(&txn, &row.family, now).await?;
     txn.commit().await?;
-    Ok(Ok((subject, next)))
+    tracing::warn!(family = %row.family, "refresh token reused: family revoked");
+    Ok(Err(RefreshRefused::Reused))
 }
 
 /// Revokes the family a raw token belongs to (logout). Unknown tokens are ignored.
