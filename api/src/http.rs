@@ -13,6 +13,38 @@ use crate::graphql::QyzmetSchema;
 use crate::state::AppState;
 use crate::store;
 
+/// Gives every request an id: the client's `X-Request-Id` when it is a short token of letters,
+/// digits and dashes, a new random one otherwise. It is echoed in the response header and every
+/// log line of the request carries it (a tracing span), so a client's report and the server's
+/// logs meet.
+pub async fn request_id(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned);
+    let id = match given {
+        Some(id) => id,
+        None => crate::auth::token::random_hex(8).unwrap_or_default(),
+    };
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    let mut res = next.call(req).instrument(span).await?;
+    if let Ok(v) = header::HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    Ok(res)
+}
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql))

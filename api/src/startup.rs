@@ -204,9 +204,13 @@ impl Application {
                     actix_web::http::header::CONTENT_TYPE,
                     actix_web::http::header::ACCEPT,
                 ])
-                .expose_headers([actix_web::http::header::RETRY_AFTER])
+                .expose_headers([
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderName::from_static("x-request-id"),
+                ])
                 .max_age(3600);
             App::new()
+                .wrap(actix_web::middleware::from_fn(http::request_id))
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap(cors)
                 .app_data(schema.clone())

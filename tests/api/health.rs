@@ -173,3 +173,39 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         Some("gzip")
     );
 }
+
+/// Every answer carries a request id: the client's when it is a sane token, a new one otherwise.
+#[actix_web::test]
+async fn every_answer_carries_a_request_id() {
+    let app = spawn_app().await;
+    let id_of = |resp: &awc::ClientResponse<_>| {
+        resp.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let resp = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("answers");
+    let fresh = id_of(&resp).expect("an id");
+    assert_eq!(fresh.len(), 16, "{fresh}");
+    let resp = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .insert_header(("x-request-id", "web-7f3a-42"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(id_of(&resp).as_deref(), Some("web-7f3a-42"));
+    let resp = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .insert_header(("x-request-id", "no spaces; or <html>"))
+        .send()
+        .await
+        .expect("answers");
+    assert_ne!(id_of(&resp).as_deref(), Some("no spaces; or <html>"));
+}
