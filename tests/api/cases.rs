@@ -1366,3 +1366,61 @@ async fn the_applicant_sees_no_internal_material() {
         "{body}"
     );
 }
+
+/// A head's inbox mixes cases to assign and to sign: the stage filter separates them, and a
+/// case is found by its number (any case) or its applicant's IIN.
+#[actix_web::test]
+async fn the_inbox_filters_by_stage_and_finds_by_number_or_iin() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let org = "aktau-school-1";
+    let clerk = people.staff(org, Role::OfficeClerk).await;
+    let head = people.staff(org, Role::Head).await;
+    people.staff(org, Role::Executor).await;
+    let reg = "mangystau-secondary-education-duplicates";
+    let mut a = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(reg, None, APPLICANT_IIN, json!({})),
+    )
+    .await["data"]["r"]
+        .clone();
+    for iin in ["901122600340", "010715500567"] {
+        let r = open(
+            &app,
+            &clerk,
+            "registerApplication",
+            application(reg, None, iin, json!({})),
+        )
+        .await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    while a["stage"] != "SIGN" {
+        a = advance(&mut people, &a, org, None, false).await;
+    }
+    let q = "query($f: InboxFilter) { inbox(mailbox: HEAD, filter: $f) { totalCount nodes { number stage } } }";
+    let count = |body: &Value| body["data"]["inbox"]["totalCount"].as_i64().unwrap_or(-1);
+    let (_, to_sign) = app
+        .graphql_as(&head, q, json!({ "f": { "stages": ["SIGN"] } }))
+        .await;
+    assert_eq!(count(&to_sign), 1, "{to_sign}");
+    assert_eq!(to_sign["data"]["inbox"]["nodes"][0]["number"], a["number"]);
+    let (_, to_assign) = app
+        .graphql_as(&head, q, json!({ "f": { "stages": ["RESOLUTION"] } }))
+        .await;
+    assert_eq!(count(&to_assign), 2, "{to_assign}");
+    let number = a["number"].as_str().unwrap_or_default().to_lowercase();
+    let (_, found) = app
+        .graphql_as(&head, q, json!({ "f": { "search": number } }))
+        .await;
+    assert_eq!(count(&found), 1, "{found}");
+    let (_, by_iin) = app
+        .graphql_as(&head, q, json!({ "f": { "search": "901122600340" } }))
+        .await;
+    assert_eq!(count(&by_iin), 1, "{by_iin}");
+    let (_, none) = app
+        .graphql_as(&head, q, json!({ "f": { "search": "KZ00-nothing" } }))
+        .await;
+    assert_eq!(count(&none), 0, "{none}");
+}

@@ -569,6 +569,13 @@ pub struct InboxFilter {
     /// Only cases assigned to this executor (username).
     #[graphql(validator(max_length = 64))]
     assignee: Option<String>,
+    /// Only cases at these stages (e.g. a head's `RESOLUTION` to assign, or `SIGN` to sign).
+    #[graphql(validator(max_items = 12))]
+    stages: Option<Vec<Stage>>,
+    /// Find a case: a registration number (exact, any case), or an applicant's IIN (12
+    /// digits, exact). Both are indexed; names are not searched.
+    #[graphql(validator(max_length = 40))]
+    search: Option<String>,
 }
 
 /// One page of an inbox, sorted by the current step's due time.
@@ -661,6 +668,22 @@ impl CaseQuery {
             Some(true) => cond = cond.add(service_case::Column::StepDueAt.lt(now)),
             Some(false) => cond = cond.add(service_case::Column::StepDueAt.gte(now)),
             None => {}
+        }
+        if let Some(stages) = &filter.stages {
+            let names: Vec<&str> = stages
+                .iter()
+                .map(|s| domain::case::Stage::from(*s).as_str())
+                .collect();
+            cond = cond.add(service_case::Column::Stage.is_in(names));
+        }
+        if let Some(text) = filter.search.as_deref().map(str::trim) {
+            cond = cond.add(
+                if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+                    service_case::Column::ApplicantIin.eq(text)
+                } else {
+                    service_case::Column::Number.eq(text.to_uppercase())
+                },
+            );
         }
         if let Some(a) = &filter.assignee {
             let id = app_user::Entity::find()
