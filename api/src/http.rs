@@ -125,6 +125,16 @@ async fn graphql(
             ))
         }
     };
+    execute(&schema, &limits, &req, request).await
+}
+
+/// Runs one GraphQL request (from a POST body or a GET query string) and answers it.
+async fn execute(
+    schema: &QyzmetSchema,
+    limits: &Limits,
+    req: &HttpRequest,
+    request: async_graphql::Request,
+) -> HttpResponse {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let authorization = req
         .headers()
@@ -134,7 +144,7 @@ async fn graphql(
         Some(state) => authenticate(state, authorization).await,
         None => Auth::Anonymous,
     };
-    let addr = client_addr(&req);
+    let addr = client_addr(req);
     let operation = crate::metrics::operation_type(&request.query);
     let started = std::time::Instant::now();
     let request = request.data(auth).data(ClientAddr(addr));
@@ -205,6 +215,61 @@ pub fn client_addr(req: &HttpRequest) -> String {
     addr.map(|a| a.to_string()).unwrap_or_default()
 }
 
+/// The parameters of a GraphQL GET request.
+#[derive(serde::Deserialize)]
+struct GetParams {
+    query: String,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    /// JSON text.
+    variables: Option<String>,
+}
+
+async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
+    let bad = |m: &str| HttpResponse::BadRequest().json(error_body("BAD_REQUEST", m));
+    let Ok(params) = web::Query::<GetParams>::from_query(req.query_string()) else {
+        return bad("expected ?query=…&variables=…&operationName=…");
+    };
+    let Some(limits) = req.app_data::<web::Data<Limits>>() else {
+        return bad("not configured");
+    };
+    if params.query.len() > limits.max_body_bytes {
+        return too_large_get(limits.max_body_bytes);
+    }
+    let mutation = async_graphql::parser::parse_query(&params.query).is_ok_and(|doc| {
+        doc.operations
+            .iter()
+            .any(|(_, op)| op.node.ty != async_graphql::parser::types::OperationType::Query)
+    });
+    if mutation {
+        return HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .json(error_body(
+                "BAD_REQUEST",
+                "only queries may be sent with GET; send mutations with POST",
+            ));
+    }
+    let variables = match params.variables.as_deref() {
+        Some(v) => match serde_json::from_str::<async_graphql::Variables>(v) {
+            Ok(v) => v,
+            Err(_) => return bad("variables must be a JSON object"),
+        },
+        None => async_graphql::Variables::default(),
+    };
+    let mut request = async_graphql::Request::new(params.query.clone()).variables(variables);
+    if let Some(name) = &params.operation_name {
+        request = request.operation_name(name.clone());
+    }
+    execute(schema, limits, req, request).await
+}
+
+fn too_large_get(max: usize) -> HttpResponse {
+    HttpResponse::PayloadTooLarge().json(error_body(
+        "PAYLOAD_TOO_LARGE",
+        &format!("the query exceeds the limit of {max} bytes"),
+    ))
+}
+
 /// How long a client waits before retrying a `SERVICE_UNAVAILABLE` answer.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
@@ -221,6 +286,10 @@ async fn graphiql_or_subscription(
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    // GraphQL over HTTP: a GET with `?query=` runs a query (never a mutation: those need POST).
+    if !upgrade && req.query_string().contains("query=") {
+        return Ok(get_query(&schema, &req).await);
+    }
     if !upgrade {
         return Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")

@@ -209,3 +209,47 @@ async fn every_answer_carries_a_request_id() {
         .expect("answers");
     assert_ne!(id_of(&resp).as_deref(), Some("no spaces; or <html>"));
 }
+
+/// GraphQL over HTTP as clients expect: a GET with `?query=` runs a query (urql's default for
+/// queries); a mutation over GET is refused (405, use POST); a bare GET is still GraphiQL.
+#[actix_web::test]
+async fn get_runs_queries_and_refuses_mutations() {
+    let app = spawn_app().await;
+    let url = |q: &str| {
+        format!(
+            "{}/graphql?query={}",
+            app.address,
+            q.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        )
+    };
+    let mut resp = app
+        .client
+        .get(url("{ apiVersion }"))
+        .insert_header(("accept", "application/json"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.expect("JSON");
+    assert_eq!(
+        body["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION"),
+        "{body}"
+    );
+    let resp = app
+        .client
+        .get(url("mutation { logout(refreshToken: \"x\") }"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status().as_u16(), 405);
+    let (status, page) = app.get("/graphql").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("graphiql"));
+}
