@@ -1,4 +1,5 @@
-//! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/healthz`, `/readyz`.
+//! The HTTP surface: `/graphql` (POST executes; GET runs a query given as `?query=`, upgrades to the
+//! subscription socket, or serves GraphiQL), `/healthz`, `/readyz`, `/metrics`, the CSV reports.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -182,15 +182,31 @@ async fn run(
     let mut last_seen = Instant::now();
     let mut heartbeat = actix_web::rt::time::interval(HEARTBEAT);
     let mut subscriptions: HashSet<String> = HashSet::new();
+    let mut pending: Option<Vec<u8>> = None;
     let init_deadline = actix_web::rt::time::sleep(INIT_TIMEOUT);
     let mut init_deadline = std::pin::pin!(init_deadline);
     let outcome: Option<(u16, &str)> = loop {
         let waiting_for_init = opened.lock().map(|o| o.principal.is_none()).unwrap_or(true);
+        // A message the protocol has no room for yet waits here, and the client is not read
+        // meanwhile (back-pressure) — while the protocol's output keeps being polled, which is
+        // what makes room.
+        let blocked = pending.clone();
         tokio::select! {
             _ = &mut init_deadline, if waiting_for_init => {
                 break Some((INIT_TIMED_OUT, "connection initialisation timeout"));
             }
-            incoming = stream.next() => {
+            sent = async {
+                match blocked {
+                    Some(b) => tx.send(b).await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            }, if pending.is_some() => {
+                if !sent {
+                    break None;
+                }
+                pending = None;
+            }
+            incoming = stream.next(), if pending.is_none() => {
                 let bytes = match incoming {
                     Some(Ok(AggregatedMessage::Text(t))) => t.as_bytes().to_vec(),
                     Some(Ok(AggregatedMessage::Binary(b))) => b.to_vec(),
@@ -234,8 +250,10 @@ async fn run(
                     }
                     _ => {}
                 }
-                if tx.send(bytes).await.is_err() {
-                    break None;
+                match tx.try_send(bytes) {
+                    Ok(()) => {}
+                    Err(async_channel::TrySendError::Full(b)) => pending = Some(b),
+                    Err(async_channel::TrySendError::Closed(_)) => break None,
                 }
             }
             outgoing = protocol.next() => match outgoing {
