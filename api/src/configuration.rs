@@ -26,7 +26,7 @@ pub struct Settings {
     /// Request limits.
     pub limits: Limits,
     /// Reverse proxies whose client-address header is believed.
-    pub proxies: Proxies,
+    pub proxies: crate::network::Proxies,
     /// Web origins allowed to call the API from a browser (CORS, and the subscription socket's
     /// `Origin`). In development mode `http://localhost:*` and `http://127.0.0.1:*` are added.
     pub cors_origins: Vec<String>,
@@ -46,104 +46,9 @@ pub struct Settings {
     pub fixed_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Reverse proxies in front of qyzmet (a load balancer, a State Corporation hall's gateway).
-/// Only a request that arrives *from* one of them has its client address taken from
-/// `header`; anyone else's header is ignored, so a client cannot choose its own address.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Proxies {
-    /// Addresses or CIDR ranges of the trusted proxies.
-    pub trusted: Vec<ipnet::IpNet>,
-    /// The header they set, `X-Forwarded-For` style: a comma-separated list, the client first.
-    pub header: String,
-}
-
-impl Default for Proxies {
-    fn default() -> Self {
-        Proxies {
-            trusted: Vec::new(),
-            header: "X-Forwarded-For".to_owned(),
-        }
-    }
-}
-
-/// Which browser origins may call the API.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Origins {
-    /// Exact origins, e.g. `https://clerk.example.kz`.
-    pub exact: Vec<String>,
-    /// Development mode: any `http://localhost[:port]` or `http://127.0.0.1[:port]` too.
-    pub localhost: bool,
-}
-
-impl Origins {
-    /// The origins of `settings`.
-    pub fn of(settings: &Settings) -> Origins {
-        Origins {
-            exact: settings
-                .cors_origins
-                .iter()
-                .map(|o| o.trim_end_matches('/').to_owned())
-                .collect(),
-            localhost: settings.dev,
-        }
-    }
-
-    /// Whether a browser on `origin` may call the API.
-    pub fn allows(&self, origin: &str) -> bool {
-        if self.exact.iter().any(|o| o == origin) {
-            return true;
-        }
-        self.localhost
-            && ["http://localhost", "http://127.0.0.1"].iter().any(|h| {
-                origin == *h
-                    || origin
-                        .strip_prefix(h)
-                        .and_then(|rest| rest.strip_prefix(':'))
-                        .is_some_and(|port| {
-                            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-                        })
-            })
-    }
-}
-
-impl Proxies {
-    fn trusts(&self, ip: std::net::IpAddr) -> bool {
-        self.trusted.iter().any(|n| n.contains(&ip))
-    }
-
-    /// The client's address: the peer's, unless the peer is a trusted proxy; then the
-    /// right-most address in the header that is not itself a trusted proxy (each proxy appends
-    /// the address it received from).
-    pub fn client_addr(
-        &self,
-        peer: Option<std::net::IpAddr>,
-        header: Option<&str>,
-    ) -> Option<std::net::IpAddr> {
-        let peer = peer?;
-        if !self.trusts(peer) {
-            return Some(peer);
-        }
-        let forwarded = header
-            .into_iter()
-            .flat_map(|h| h.split(','))
-            .rev()
-            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-            .find(|ip| !self.trusts(*ip));
-        Some(forwarded.unwrap_or(peer))
-    }
-}
-
 fn parse_proxies(setting: &str, items: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-    items
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<ipnet::IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| invalid(setting, s, "expected an IP address or a CIDR range"))
-        })
-        .collect()
+    crate::network::parse_proxies(items)
+        .map_err(|bad| invalid(setting, &bad, "expected an IP address or a CIDR range"))
 }
 
 /// Token signing and lifetimes.
@@ -244,7 +149,7 @@ impl Default for Settings {
                 request_timeout: Duration::from_secs(30),
                 introspection: true,
             },
-            proxies: Proxies::default(),
+            proxies: crate::network::Proxies::default(),
             cors_origins: Vec::new(),
             dev: false,
             shutdown_timeout: Duration::from_secs(30),
@@ -786,30 +691,5 @@ mod tests {
             acquire_timeout: Duration::from_secs(1),
         };
         assert!(!format!("{s:?}").contains("secret"));
-    }
-}
-
-#[cfg(test)]
-mod proxy_tests {
-    use super::*;
-
-    #[test]
-    fn only_a_trusted_proxy_names_the_client() {
-        let p = Proxies {
-            trusted: parse_proxies("t", &["10.0.0.0/8".into(), "192.168.1.1".into()])
-                .expect("valid"),
-            header: "X-Forwarded-For".into(),
-        };
-        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
-        // Anyone else's header is ignored.
-        assert_eq!(p.client_addr(ip("8.8.8.8"), Some("1.2.3.4")), ip("8.8.8.8"));
-        // From the proxy: the right-most address that is not a proxy.
-        assert_eq!(
-            p.client_addr(ip("10.1.2.3"), Some("6.6.6.6, 5.5.5.5, 192.168.1.1")),
-            ip("5.5.5.5")
-        );
-        // A proxy without the header: the proxy itself.
-        assert_eq!(p.client_addr(ip("10.1.2.3"), None), ip("10.1.2.3"));
-        assert!(parse_proxies("t", &["not an address".into()]).is_err());
     }
 }

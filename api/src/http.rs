@@ -8,9 +8,10 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::auth::{authenticate, Auth, ClientAddr};
-use crate::configuration::{Limits, Proxies};
+use crate::configuration::Limits;
 use crate::error::code_request_errors;
 use crate::graphql::QyzmetSchema;
+use crate::network::Proxies;
 use crate::state::AppState;
 use crate::store;
 
@@ -67,12 +68,7 @@ async fn graphql(
     mut payload: web::Payload,
 ) -> HttpResponse {
     let max = limits.max_body_bytes;
-    let too_large = || {
-        HttpResponse::PayloadTooLarge().json(error_body(
-            "PAYLOAD_TOO_LARGE",
-            &format!("the request body exceeds the limit of {max} bytes"),
-        ))
-    };
+    let over = || too_large("request body", max);
     // Refuse on the declared length before reading anything; then count what actually arrives.
     let declared = req
         .headers()
@@ -80,7 +76,7 @@ async fn graphql(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
-        return too_large();
+        return over();
     }
     // The whole body within the read timeout: a client that stalls is answered and let go.
     let read = async {
@@ -93,7 +89,7 @@ async fn graphql(
                 )));
             };
             if body.len() + chunk.len() > max {
-                return Err(too_large());
+                return Err(over());
             }
             body.extend_from_slice(&chunk);
         }
@@ -201,7 +197,7 @@ async fn execute(
 }
 
 /// The client's address for throttling: the peer's, or — behind a trusted proxy — the one the
-/// proxy names (see `configuration::Proxies`).
+/// proxy names (see `network::Proxies`).
 pub fn client_addr(req: &HttpRequest) -> String {
     let peer = req.peer_addr().map(|a| a.ip());
     let addr = match req.app_data::<web::Data<Proxies>>() {
@@ -235,7 +231,7 @@ async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
         return bad("not configured");
     };
     if params.query.len() > limits.max_body_bytes {
-        return too_large_get(limits.max_body_bytes);
+        return too_large("query", limits.max_body_bytes);
     }
     let mutation = async_graphql::parser::parse_query(&params.query).is_ok_and(|doc| {
         doc.operations
@@ -264,10 +260,11 @@ async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
     execute(schema, limits, req, request).await
 }
 
-fn too_large_get(max: usize) -> HttpResponse {
+/// `PAYLOAD_TOO_LARGE` (413) for a request body or a GET query over the limit.
+fn too_large(what: &str, max: usize) -> HttpResponse {
     HttpResponse::PayloadTooLarge().json(error_body(
         "PAYLOAD_TOO_LARGE",
-        &format!("the query exceeds the limit of {max} bytes"),
+        &format!("the {what} exceeds the limit of {max} bytes"),
     ))
 }
 

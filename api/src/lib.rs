@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod mailbox;
 pub mod metrics;
+pub mod network;
 pub mod shared;
 pub mod socket;
 pub mod startup;

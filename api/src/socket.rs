@@ -78,7 +78,7 @@ pub fn start(
     // (other clients send no Origin).
     if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
         let allowed = req
-            .app_data::<web::Data<crate::configuration::Origins>>()
+            .app_data::<web::Data<crate::network::Origins>>()
             .is_some_and(|o| origin.to_str().is_ok_and(|v| o.allows(v)));
         if !allowed {
             return Ok(HttpResponse::Forbidden().body("this origin may not open a socket"));

@@ -189,7 +189,10 @@ impl Application {
         let schema = web::Data::new(schema);
         let limits = web::Data::new(settings.limits.clone());
         let proxies = web::Data::new(settings.proxies.clone());
-        let origins = web::Data::new(crate::configuration::Origins::of(settings));
+        let origins = web::Data::new(crate::network::Origins::new(
+            &settings.cors_origins,
+            settings.dev,
+        ));
         let app_state = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             let allowed = origins.clone();

@@ -1,0 +1,126 @@
+//! Who is on the other end of a connection: the client's address behind trusted reverse
+//! proxies, and the browser origins allowed to call the API (CORS and the socket's `Origin`).
+
+/// Reverse proxies in front of qyzmet (a load balancer, a State Corporation hall's gateway).
+/// Only a request that arrives *from* one of them has its client address taken from
+/// `header`; anyone else's header is ignored, so a client cannot choose its own address.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proxies {
+    /// Addresses or CIDR ranges of the trusted proxies.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// The header they set, `X-Forwarded-For` style: a comma-separated list, the client first.
+    pub header: String,
+}
+
+impl Default for Proxies {
+    fn default() -> Self {
+        Proxies {
+            trusted: Vec::new(),
+            header: "X-Forwarded-For".to_owned(),
+        }
+    }
+}
+
+/// Which browser origins may call the API.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Origins {
+    /// Exact origins, e.g. `https://clerk.example.kz`.
+    pub exact: Vec<String>,
+    /// Development mode: any `http://localhost[:port]` or `http://127.0.0.1[:port]` too.
+    pub localhost: bool,
+}
+
+impl Origins {
+    /// The configured origins (`cors_origins`), and the localhost ones in development mode.
+    pub fn new(configured: &[String], dev: bool) -> Origins {
+        Origins {
+            exact: configured
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .collect(),
+            localhost: dev,
+        }
+    }
+
+    /// Whether a browser on `origin` may call the API.
+    pub fn allows(&self, origin: &str) -> bool {
+        if self.exact.iter().any(|o| o == origin) {
+            return true;
+        }
+        self.localhost
+            && ["http://localhost", "http://127.0.0.1"].iter().any(|h| {
+                origin == *h
+                    || origin
+                        .strip_prefix(h)
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        .is_some_and(|port| {
+                            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                        })
+            })
+    }
+}
+
+impl Proxies {
+    fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted proxy; then the
+    /// right-most address in the header that is not itself a trusted proxy (each proxy appends
+    /// the address it received from).
+    pub fn client_addr(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        header: Option<&str>,
+    ) -> Option<std::net::IpAddr> {
+        let peer = peer?;
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let forwarded = header
+            .into_iter()
+            .flat_map(|h| h.split(','))
+            .rev()
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .find(|ip| !self.trusts(*ip));
+        Some(forwarded.unwrap_or(peer))
+    }
+}
+
+/// Addresses or CIDR ranges; `Err` names the first item that is neither.
+pub fn parse_proxies(items: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| s.to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let p = Proxies {
+            trusted: parse_proxies(&["10.0.0.0/8".into(), "192.168.1.1".into()]).expect("valid"),
+            header: "X-Forwarded-For".into(),
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+        // Anyone else's header is ignored.
+        assert_eq!(p.client_addr(ip("8.8.8.8"), Some("1.2.3.4")), ip("8.8.8.8"));
+        // From the proxy: the right-most address that is not a proxy.
+        assert_eq!(
+            p.client_addr(ip("10.1.2.3"), Some("6.6.6.6, 5.5.5.5, 192.168.1.1")),
+            ip("5.5.5.5")
+        );
+        // A proxy without the header: the proxy itself.
+        assert_eq!(p.client_addr(ip("10.1.2.3"), None), ip("10.1.2.3"));
+        assert!(parse_proxies(&["not an address".into()]).is_err());
+    }
+}
