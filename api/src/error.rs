@@ -63,6 +63,18 @@ impl ApiError {
     }
 }
 
+/// A domain refusal as the client sees it.
+pub fn case_error(e: domain::case::CaseError) -> ApiError {
+    match e {
+        domain::case::CaseError::NotYourTurn => ApiError::Forbidden,
+        domain::case::CaseError::BadInput(m) => ApiError::BadUserInput(m),
+        e => ApiError::Rule {
+            code: e.code(),
+            message: e.to_string(),
+        },
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         if unavailable(&e) {

@@ -14,6 +14,7 @@ use crate::configuration::{redact_url, Backend, DatabaseSettings};
 
 pub mod accounts;
 pub mod calendar;
+pub mod case_rows;
 pub mod cases;
 pub mod demo;
 pub mod directory;
