@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use async_graphql::http::GraphiQLSource;
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -54,7 +53,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .configure(report_routes);
+        .configure(report_routes)
+        .configure(crate::graphiql::routes);
 }
 
 fn error_body(code: &str, message: &str) -> serde_json::Value {
@@ -272,7 +272,7 @@ fn too_large(what: &str, max: usize) -> HttpResponse {
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
 /// `GET /graphql`: a WebSocket upgrade (`graphql-transport-ws`) starts subscriptions; anything
-/// else gets GraphiQL.
+/// else gets GraphiQL (from the bundled assets).
 async fn graphiql_or_subscription(
     schema: web::Data<QyzmetSchema>,
     state: web::Data<AppState>,
@@ -289,15 +289,7 @@ async fn graphiql_or_subscription(
         return Ok(get_query(&schema, &req).await);
     }
     if !upgrade {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(
-                GraphiQLSource::build()
-                    .endpoint("/graphql")
-                    .subscription_endpoint("/graphql")
-                    .title("qyzmet")
-                    .finish(),
-            ));
+        return Ok(crate::graphiql::page());
     }
     crate::socket::start(
         schema.get_ref().clone(),

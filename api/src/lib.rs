@@ -9,6 +9,7 @@ pub mod configuration;
 pub mod error;
 pub mod fanout;
 pub mod generate;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod mailbox;

@@ -94,6 +94,10 @@ async fn aliased_large_pages_are_refused_by_their_cost() {
     assert!(body["errors"][0]["message"]
         .as_str()
         .is_some_and(|m| m.contains("costs")));
+    // The refusal carries the figures, for a client to log or show.
+    let ext = &body["errors"][0]["extensions"];
+    assert_eq!(ext["limit"], json!(20000), "{body}");
+    assert!(ext["cost"].as_u64().is_some_and(|c| c > 20000), "{body}");
 }
 
 /// NUL and other control characters are refused wherever they appear — in variables or in the

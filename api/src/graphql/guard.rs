@@ -16,13 +16,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest,
 };
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::{
+    Name, Positioned, Request, Response, ServerError, ServerResult, Value, Variables,
+};
 use async_graphql_value::Value as QueryValue;
 
 /// The longest string accepted anywhere in a request, in characters: a regulation or calendar
@@ -56,6 +60,7 @@ impl ExtensionFactory for RequestGuard {
         Arc::new(Guard {
             max_cost: self.max_cost,
             max_depth: self.max_depth,
+            cost: AtomicU64::new(NOT_COUNTED),
         })
     }
 }
@@ -63,6 +68,19 @@ impl ExtensionFactory for RequestGuard {
 struct Guard {
     max_cost: u64,
     max_depth: usize,
+    /// This request's cost once counted, reported in the response's `extensions.cost`.
+    cost: AtomicU64,
+}
+
+const NOT_COUNTED: u64 = u64::MAX;
+
+/// `extensions.cost` of a response: what the query cost and the limit it is held to, so that a
+/// client sees how close it is before it is refused.
+fn cost_report(requested: u64, limit: u64) -> Value {
+    let mut map = async_graphql::indexmap::IndexMap::new();
+    map.insert(Name::new("requested"), Value::from(requested));
+    map.insert(Name::new("limit"), Value::from(limit));
+    Value::Object(map)
 }
 
 fn refuse(code: &str, message: String) -> ServerError {
@@ -118,6 +136,14 @@ fn query_value_problem(v: &QueryValue, depth: usize) -> Option<String> {
 
 #[async_trait::async_trait]
 impl Extension for Guard {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let response = next.run(ctx).await;
+        match self.cost.load(Ordering::Relaxed) {
+            NOT_COUNTED => response,
+            cost => response.extension("cost", cost_report(cost, self.max_cost)),
+        }
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -170,15 +196,22 @@ impl Extension for Guard {
         if let Some(p) = cost.literal_problem() {
             return Err(refuse("BAD_USER_INPUT", p));
         }
+        self.cost
+            .store(total.min(NOT_COUNTED - 1), Ordering::Relaxed);
         if total > self.max_cost {
-            return Err(refuse(
+            let mut e = refuse(
                 "QUERY_TOO_COMPLEX",
                 format!(
                     "the query costs {total}, above the limit of {} (each field counts 1, \
                      a list field its selection times its page size)",
                     self.max_cost
                 ),
-            ));
+            );
+            if let Some(ext) = e.extensions.as_mut() {
+                ext.set("cost", total);
+                ext.set("limit", self.max_cost);
+            }
+            return Err(e);
         }
         next.run(ctx, request).await
     }
