@@ -356,6 +356,7 @@ async fn busiest_head(s: &Server) -> (String, i64) {
             role: domain::identity::Role::Head,
             organisation: Some(org),
             region: None,
+            display_name: None,
         },
     )
     .await
@@ -435,6 +436,7 @@ async fn report(url: &str, runs: usize) {
             role: domain::identity::Role::Analyst,
             organisation: None,
             region: None,
+            display_name: None,
         },
     )
     .await

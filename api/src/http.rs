@@ -11,6 +11,7 @@ use crate::configuration::Limits;
 use crate::error::code_request_errors;
 use crate::graphql::QyzmetSchema;
 use crate::network::Proxies;
+use crate::persisted::{PersistedQueries, Refused, Resolved};
 use crate::state::AppState;
 use crate::store;
 
@@ -122,17 +123,59 @@ async fn graphql(
             ))
         }
     };
-    execute(&schema, &limits, &req, request).await
+    execute(&schema, &limits, &req, request, false).await
 }
 
-/// Runs one GraphQL request (from a POST body or a GET query string) and answers it.
+/// Whether a document holds an operation other than a query (GET may carry queries only).
+fn holds_mutation(query: &str) -> bool {
+    async_graphql::parser::parse_query(query).is_ok_and(|doc| {
+        doc.operations
+            .iter()
+            .any(|(_, op)| op.node.ty != async_graphql::parser::types::OperationType::Query)
+    })
+}
+
+/// Runs one GraphQL request (from a POST body or, `get`, a GET query string) and answers it.
 async fn execute(
     schema: &QyzmetSchema,
     limits: &Limits,
     req: &HttpRequest,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
+    get: bool,
 ) -> HttpResponse {
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    // Automatic persisted queries: the text of a known hash, or a new text to register.
+    let persisted = req.app_data::<web::Data<PersistedQueries>>();
+    let mut register = None;
+    if let (Some(pq), Some(state)) = (persisted, &state) {
+        match pq.resolve(&state.db, &mut request).await {
+            Ok(Resolved::Register { hash }) => register = Some(hash),
+            Ok(Resolved::Plain | Resolved::Known) => {}
+            Err(Refused::NotFound) => {
+                return HttpResponse::Ok().json(error_body(
+                    "PERSISTED_QUERY_NOT_FOUND",
+                    "PersistedQueryNotFound",
+                ))
+            }
+            Err(Refused::Bad(why)) => {
+                return HttpResponse::BadRequest().json(error_body("BAD_REQUEST", &why))
+            }
+            Err(Refused::Store(e)) => {
+                return HttpResponse::ServiceUnavailable()
+                    .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+                    .json(error_body("SERVICE_UNAVAILABLE", &e.to_string()))
+            }
+        }
+    }
+    if get && holds_mutation(&request.query) {
+        return HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .json(error_body(
+                "BAD_REQUEST",
+                "only queries may be sent with GET; send mutations with POST",
+            ));
+    }
+    let text = register.is_some().then(|| request.query.clone());
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -161,6 +204,17 @@ async fn execute(
             ));
     };
     code_request_errors(&mut response);
+    // A query is registered once it ran: every error (if any) is a field's, none the request's.
+    if let (Some(hash), Some(text), Some(pq), Some(state)) = (register, text, persisted, &state) {
+        if response.errors.iter().all(|e| !e.path.is_empty()) {
+            if let Err(e) = pq
+                .register(&state.db, hash, &text, chrono::Utc::now())
+                .await
+            {
+                tracing::warn!(error = %e, "a persisted query could not be registered");
+            }
+        }
+    }
     let code = response
         .errors
         .first()
@@ -215,7 +269,11 @@ pub fn client_addr(req: &HttpRequest) -> String {
 /// The parameters of a GraphQL GET request.
 #[derive(serde::Deserialize)]
 struct GetParams {
+    /// Absent when a persisted query's hash is sent instead.
+    #[serde(default)]
     query: String,
+    /// JSON text, e.g. `{"persistedQuery":{"version":1,"sha256Hash":"…"}}`.
+    extensions: Option<String>,
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
     /// JSON text.
@@ -230,21 +288,8 @@ async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
     let Some(limits) = req.app_data::<web::Data<Limits>>() else {
         return bad("not configured");
     };
-    if params.query.len() > limits.max_body_bytes {
+    if req.query_string().len() > limits.max_body_bytes {
         return too_large("query", limits.max_body_bytes);
-    }
-    let mutation = async_graphql::parser::parse_query(&params.query).is_ok_and(|doc| {
-        doc.operations
-            .iter()
-            .any(|(_, op)| op.node.ty != async_graphql::parser::types::OperationType::Query)
-    });
-    if mutation {
-        return HttpResponse::MethodNotAllowed()
-            .insert_header((header::ALLOW, "POST"))
-            .json(error_body(
-                "BAD_REQUEST",
-                "only queries may be sent with GET; send mutations with POST",
-            ));
     }
     let variables = match params.variables.as_deref() {
         Some(v) => match serde_json::from_str::<async_graphql::Variables>(v) {
@@ -257,7 +302,13 @@ async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
     if let Some(name) = &params.operation_name {
         request = request.operation_name(name.clone());
     }
-    execute(schema, limits, req, request).await
+    if let Some(ext) = params.extensions.as_deref() {
+        match serde_json::from_str(ext) {
+            Ok(ext) => request.extensions = ext,
+            Err(_) => return bad("extensions must be a JSON object"),
+        }
+    }
+    execute(schema, limits, req, request, true).await
 }
 
 /// `PAYLOAD_TOO_LARGE` (413) for a request body or a GET query over the limit.
@@ -285,7 +336,8 @@ async fn graphiql_or_subscription(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     // GraphQL over HTTP: a GET with `?query=` runs a query (never a mutation: those need POST).
-    if !upgrade && req.query_string().contains("query=") {
+    let q = req.query_string();
+    if !upgrade && (q.contains("query=") || q.contains("extensions=")) {
         return Ok(get_query(&schema, &req).await);
     }
     if !upgrade {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod mailbox;
 pub mod metrics;
 pub mod network;
+pub mod persisted;
 pub mod shared;
 pub mod socket;
 pub mod startup;

@@ -125,6 +125,12 @@ pub async fn prepare_state(
             "report rollups recomputed for the current counting rules"
         );
     }
+    let keyed = store::inbox::fill_name_keys(&db)
+        .await
+        .map_err(|e| data(&crate::error::ErrorChain(&e)))?;
+    if keyed > 0 {
+        tracing::info!(cases = keyed, "applicant name search keys filled");
+    }
     let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
     let state = AppState {
         events: tokio::sync::broadcast::channel(1024).0,
@@ -194,6 +200,7 @@ impl Application {
             settings.dev,
         ));
         let app_state = web::Data::new(state.clone());
+        let persisted = web::Data::new(crate::persisted::PersistedQueries::default());
         let server = HttpServer::new(move || {
             let allowed = origins.clone();
             // Browsers on the allowed origins may call the API (bearer tokens, no cookies).
@@ -221,6 +228,7 @@ impl Application {
                 .app_data(proxies.clone())
                 .app_data(origins.clone())
                 .app_data(app_state.clone())
+                .app_data(persisted.clone())
                 .configure(http::routes)
         })
         .listen(listener)

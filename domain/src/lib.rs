@@ -6,6 +6,7 @@ pub mod deadline;
 pub mod documents;
 pub mod engine;
 pub mod identity;
+pub mod inbox;
 pub mod organisation;
 pub mod region;
 pub mod regulation;

@@ -24,6 +24,9 @@ pub struct OrganisationEntry {
     pub name_kk: String,
     /// Name in English.
     pub name_en: String,
+    /// Name in Russian: a translation unless the organisation publishes its own.
+    #[serde(default)]
+    pub name_ru: Option<String>,
     /// Own working hours; absent: the default for the kind.
     pub working_hours: Option<WorkingHours>,
 }

@@ -17,6 +17,9 @@ pub struct Region {
     pub name_kk: String,
     /// Name in English.
     pub name_en: String,
+    /// Name in Russian (the usual Russian form of the official name).
+    #[serde(default)]
+    pub name_ru: Option<String>,
     /// IANA time zone name.
     pub time_zone: String,
 }

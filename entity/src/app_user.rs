@@ -14,6 +14,8 @@ pub struct Model {
     pub organisation_id: Option<i64>,
     pub region_code: Option<String>,
     pub active: bool,
+    /// The name shown to colleagues ("Айгүл Серікова"); the username when not set.
+    pub display_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

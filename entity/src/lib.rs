@@ -8,6 +8,7 @@ pub mod case_step;
 pub mod login_throttle;
 pub mod notification_outbox;
 pub mod organisation;
+pub mod persisted_query;
 pub mod refresh_token;
 pub mod region;
 pub mod regulation;

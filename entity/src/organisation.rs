@@ -12,6 +12,7 @@ pub struct Model {
     pub kind: String,
     pub name_kk: String,
     pub name_en: String,
+    pub name_ru: Option<String>,
     pub region_code: String,
     pub district: Option<String>,
     /// JSON of the organisation's own working hours; `None` uses the default for its kind.

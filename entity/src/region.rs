@@ -11,6 +11,7 @@ pub struct Model {
     pub kind: String,
     pub name_kk: String,
     pub name_en: String,
+    pub name_ru: Option<String>,
     pub time_zone: String,
 }
 

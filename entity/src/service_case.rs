@@ -25,6 +25,8 @@ pub struct Model {
     pub assignee_id: Option<i64>,
     pub applicant_iin: String,
     pub applicant_name: String,
+    /// The applicant's name lower-cased with single spaces, for prefix search.
+    pub applicant_name_key: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub applicant_contacts: String,
     pub applicant_id: Option<i64>,

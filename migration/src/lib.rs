@@ -13,6 +13,7 @@ mod m20261122_000007_create_outbox_and_watch;
 mod m20261122_000008_create_report_rollup;
 mod m20261130_000009_typed_documents;
 mod m20261130_000010_awaiting_collection;
+mod m20261130_000011_frontend;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_report_rollup::Migration),
             Box::new(m20261130_000009_typed_documents::Migration),
             Box::new(m20261130_000010_awaiting_collection::Migration),
+            Box::new(m20261130_000011_frontend::Migration),
         ]
     }
 }

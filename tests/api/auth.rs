@@ -18,6 +18,7 @@ async fn user(app: &TestApp, username: &str, role: Role, org: Option<&str>, regi
         role,
         organisation: org.map(str::to_owned),
         region: region.map(str::to_owned),
+        display_name: None,
     };
     api::store::accounts::create_user(&app.db, &new)
         .await

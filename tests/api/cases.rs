@@ -47,6 +47,7 @@ impl<'a> People<'a> {
             role,
             organisation: org.map(str::to_owned),
             region: region.map(str::to_owned),
+            display_name: None,
         };
         api::store::accounts::create_user(&self.app.db, &new)
             .await

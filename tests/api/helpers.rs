@@ -186,6 +186,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// Starts a second server (another node) on this test's database; returns its address.
+    #[allow(dead_code)]
+    pub async fn spawn_peer(&self) -> String {
+        let mut settings = test_settings(&self.database);
+        settings.listen = "127.0.0.1:0".parse().expect("literal address");
+        let app = Application::build(&settings)
+            .await
+            .expect("the peer server builds");
+        let port = app.port();
+        actix_web::rt::spawn(app.run_until_stopped());
+        format!("http://127.0.0.1:{port}")
+    }
+
     /// The URL of the test's database.
     #[allow(dead_code)]
     pub fn database_url(&self) -> &str {

@@ -24,6 +24,7 @@ async fn clerk(app: &TestApp, username: &str) {
         role: Role::OfficeClerk,
         organisation: Some("aktau-school-1".into()),
         region: None,
+        display_name: None,
     };
     api::store::accounts::create_user(&app.db, &new)
         .await

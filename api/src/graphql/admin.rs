@@ -21,6 +21,8 @@ const ADMIN: &[DomainRole] = &[DomainRole::Admin];
 pub struct User {
     /// Login name.
     username: String,
+    /// The name colleagues see (the username when none is set).
+    display_name: String,
     /// Role.
     role: Role,
     /// Organisation code, for staff of an organisation.
@@ -45,6 +47,7 @@ async fn user_view(db: &sea_orm::DatabaseConnection, u: app_user::Model) -> Resu
         ApiError::internal(std::io::Error::other(format!("stored role {:?}", u.role)))
     })?;
     Ok(User {
+        display_name: accounts::display_name(&u),
         username: u.username,
         role: role.into(),
         organisation,
@@ -107,6 +110,9 @@ pub struct CreateOrganisationInput {
     /// Name in English (at most 500 characters).
     #[graphql(validator(max_length = 500))]
     name_en: String,
+    /// Name in Russian (at most 500 characters).
+    #[graphql(validator(max_length = 500))]
+    name_ru: Option<String>,
     /// Own working hours; the default for the kind when omitted.
     working_hours: Option<WorkingHoursInput>,
 }
@@ -126,6 +132,10 @@ pub struct CreateUserInput {
     organisation: Option<String>,
     /// Region code for a regional analyst; omit for a national analyst.
     region: Option<String>,
+    /// The name colleagues see ("Гүлнар Сейітова"), at most 200 characters; the username when
+    /// omitted.
+    #[graphql(validator(max_length = 200))]
+    display_name: Option<String>,
 }
 
 /// Administration queries.
@@ -225,6 +235,12 @@ impl AdminMutation {
             kind: Set(input.kind),
             name_kk: Set(input.name_kk.trim().to_owned()),
             name_en: Set(input.name_en.trim().to_owned()),
+            name_ru: Set(input
+                .name_ru
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)),
             region_code: Set(input.region),
             district: Set(input.district),
             working_hours: Set(hours),
@@ -257,6 +273,12 @@ impl AdminMutation {
             role: input.role.into(),
             organisation: input.organisation,
             region: input.region,
+            display_name: input
+                .display_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
         };
         let created = accounts::create_user(&state.db, &new).await?;
         user_view(&state.db, created).await

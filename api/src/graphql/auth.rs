@@ -259,8 +259,11 @@ pub struct Viewer {
     username: Option<String>,
     /// The applicant's IIN; null for staff.
     iin: Option<String>,
-    /// The applicant's full name as registered; null for staff (staff have no display name yet).
+    /// The applicant's full name as registered; null for staff.
     full_name: Option<String>,
+    /// The name to greet the caller by: a staff user's display name (their username when none
+    /// is set), an applicant's full name.
+    display_name: String,
     /// The role.
     role: Role,
     /// The organisation's code, for staff of an organisation.
@@ -270,6 +273,19 @@ pub struct Viewer {
     /// The mailboxes this caller works (their `inbox` and `mailboxChanged` arguments); empty for
     /// analysts, administrators and applicants.
     mailboxes: Vec<crate::graphql::catalog::Mailbox>,
+}
+
+/// A colleague in the caller's organisation, as the staff directory lists them.
+#[derive(SimpleObject)]
+pub struct Colleague {
+    /// Login name: what `assignExecutor` and the inbox's `assignee` filter take.
+    username: String,
+    /// The name to show.
+    display_name: String,
+    /// Role.
+    role: Role,
+    /// Open cases assigned to them now (a head's view of the workload before assigning).
+    open_assigned: i64,
 }
 
 /// The caller's own account.
@@ -287,22 +303,25 @@ impl ViewerQuery {
             _ => return Err(ApiError::Unauthenticated),
         };
         let db = &state(ctx)?.db;
-        let (username, iin, full_name) = match p.subject {
-            Subject::User(id) => (
-                entity::app_user::Entity::find_by_id(id)
+        let (username, iin, full_name, display_name) = match p.subject {
+            Subject::User(id) => {
+                let u = entity::app_user::Entity::find_by_id(id)
                     .one(db)
                     .await?
-                    .map(|u| u.username),
-                None,
-                None,
-            ),
-            Subject::Applicant(id) => {
-                let a = entity::applicant::Entity::find_by_id(id).one(db).await?;
+                    .ok_or(ApiError::Unauthenticated)?;
                 (
+                    Some(u.username.clone()),
                     None,
-                    a.as_ref().map(|a| a.iin.clone()),
-                    a.map(|a| a.full_name),
+                    None,
+                    accounts::display_name(&u),
                 )
+            }
+            Subject::Applicant(id) => {
+                let a = entity::applicant::Entity::find_by_id(id)
+                    .one(db)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?;
+                (None, Some(a.iin), Some(a.full_name.clone()), a.full_name)
             }
         };
         use domain::regulation::Mailbox as M;
@@ -315,10 +334,43 @@ impl ViewerQuery {
             username,
             iin,
             full_name,
+            display_name,
             role: p.role.into(),
             organisation: p.organisation_code.clone(),
             region: p.region.clone(),
             mailboxes,
         })
+    }
+
+    /// The active staff of the caller's own organisation, of one role or all, by display name
+    /// (at most 1,000): the executors a head assigns cases to, with their open workload. Staff
+    /// of an organisation only; others get `FORBIDDEN`.
+    async fn colleagues(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this role, e.g. `EXECUTOR`; all roles when omitted.")] role: Option<
+            Role,
+        >,
+    ) -> Result<Vec<Colleague>, ApiError> {
+        use domain::identity::Role as R;
+        let p = crate::auth::require(
+            ctx,
+            &[R::OfficeClerk, R::Head, R::Executor, R::CorporationOperator],
+        )?;
+        let org = p.organisation_id.ok_or(ApiError::Forbidden)?;
+        let list = accounts::colleagues(&state(ctx)?.db, org, role.map(Into::into)).await?;
+        list.into_iter()
+            .map(|(u, open_assigned)| {
+                let role = R::parse(&u.role).ok_or_else(|| {
+                    ApiError::internal(std::io::Error::other(format!("stored role {:?}", u.role)))
+                })?;
+                Ok(Colleague {
+                    display_name: accounts::display_name(&u),
+                    username: u.username,
+                    role: role.into(),
+                    open_assigned,
+                })
+            })
+            .collect()
     }
 }

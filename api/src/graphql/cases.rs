@@ -12,9 +12,7 @@ use domain::identity::{Iin, Role as DomainRole};
 use domain::regulation::Channel as DomainChannel;
 use domain::view::Audience;
 use entity::{app_user, applicant, organisation, service_case};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::auth::{require, Auth, Principal, Subject};
 use crate::error::ApiError;
@@ -280,6 +278,20 @@ impl Case {
     async fn corporation(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
         match self.model.corporation_id {
             Some(id) => org_code(state(ctx)?, id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The assigned executor's display name; staff only (null for applicants).
+    async fn assignee_name(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        if !audience(ctx).sees_internal() {
+            return Ok(None);
+        }
+        match self.model.assignee_id {
+            Some(id) => Ok(app_user::Entity::find_by_id(id)
+                .one(&state(ctx)?.db)
+                .await?
+                .map(|u| crate::store::accounts::display_name(&u))),
             None => Ok(None),
         }
     }
@@ -572,19 +584,59 @@ pub struct InboxFilter {
     /// Only cases at these stages (e.g. a head's `RESOLUTION` to assign, or `SIGN` to sign).
     #[graphql(validator(max_items = 12))]
     stages: Option<Vec<Stage>>,
-    /// Find a case: a registration number (exact, any case), or an applicant's IIN (12
-    /// digits, exact). Both are indexed; names are not searched.
-    #[graphql(validator(max_length = 40))]
+    /// Find cases: an applicant's IIN (12 digits, exact), a registration number (exact, any
+    /// letter case), or else the start of the applicant's name (at least 2 letters, any letter
+    /// case, words in the order written: "Серікова Ай"). All three are indexed.
+    #[graphql(validator(max_length = 100))]
     search: Option<String>,
 }
 
-/// One page of an inbox, sorted by the current step's due time.
+/// The orders an inbox can be read in; ties go by case id in the same direction.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum InboxSort {
+    /// The most urgent step first: what to do next.
+    #[default]
+    DueSoonest,
+    /// The step due last first.
+    DueLatest,
+    /// The oldest application first.
+    RegisteredOldest,
+    /// The newest application first.
+    RegisteredNewest,
+}
+
+impl From<InboxSort> for domain::inbox::InboxSort {
+    fn from(s: InboxSort) -> Self {
+        match s {
+            InboxSort::DueSoonest => Self::DueSoonest,
+            InboxSort::DueLatest => Self::DueLatest,
+            InboxSort::RegisteredOldest => Self::RegisteredOldest,
+            InboxSort::RegisteredNewest => Self::RegisteredNewest,
+        }
+    }
+}
+
+/// How many cases of a mailbox are at one stage.
+#[derive(SimpleObject)]
+pub struct StageCount {
+    /// The stage.
+    stage: Stage,
+    /// Cases at it (under every filter except the stage filter).
+    count: i64,
+}
+
+/// One page of an inbox, with the mailbox's counts under the same filters.
 #[derive(SimpleObject)]
 pub struct InboxPage {
     /// Cases matching the filter in the mailbox.
     total_count: i64,
     /// Of which past their step's due time.
     overdue_count: i64,
+    /// Of which due from now until the end of the organisation's local day.
+    due_today_count: i64,
+    /// Per stage, under every filter except the stage filter (a tab bar's counts); stages
+    /// with no case are left out.
+    stage_counts: Vec<StageCount>,
     /// This page.
     nodes: Vec<Case>,
     /// Pass as `after` for the next page.
@@ -635,13 +687,16 @@ pub struct CaseQuery;
 
 #[Object]
 impl CaseQuery {
-    /// A mailbox of the caller's organisation, sorted by the current step's due time
-    /// (keyset-paginated), with its total and overdue counts.
+    /// A mailbox of the caller's organisation, filtered, sorted (by default the most urgent
+    /// step first) and keyset-paginated, with its counts: total, overdue, due today and per
+    /// stage.
     async fn inbox(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The mailbox.")] mailbox: Mailbox,
         #[graphql(desc = "Filters.")] filter: Option<InboxFilter>,
+        #[graphql(desc = "The order (default `DUE_SOONEST`). A cursor belongs to its sort.")]
+        sort: Option<InboxSort>,
         #[graphql(desc = "Page size, 1–200 (default 50).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<InboxPage, ApiError> {
@@ -652,92 +707,72 @@ impl CaseQuery {
         if corporation_staff != (mailbox == domain::regulation::Mailbox::Corporation) {
             return Err(ApiError::Forbidden);
         }
-        let org = p.organisation_id.ok_or(ApiError::Forbidden)?;
+        let org_id = p.organisation_id.ok_or(ApiError::Forbidden)?;
         let filter = filter.unwrap_or_default();
+        let search = match filter.search.as_deref() {
+            Some(text) => Some(
+                domain::inbox::Search::parse(text)
+                    .map_err(|e| ApiError::BadUserInput(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let assignee = match &filter.assignee {
+            Some(a) => Some(
+                app_user::Entity::find()
+                    .filter(app_user::Column::Username.eq(a.as_str()))
+                    .one(&state.db)
+                    .await?
+                    .map(|u| u.id)
+                    .unwrap_or(-1),
+            ),
+            None => None,
+        };
+        let org = organisation::Entity::find_by_id(org_id)
+            .one(&state.db)
+            .await?
+            .ok_or(ApiError::Forbidden)?;
+        let (_, tz) = cases::hours_and_zone(state, &org)?;
         let now = state.clock.now();
-        let mut cond = Condition::all()
-            .add(service_case::Column::CurrentOrgId.eq(org))
-            .add(service_case::Column::CurrentMailbox.eq(cases::mailbox_str(mailbox)));
-        if let Some(s) = &filter.service {
-            cond = cond.add(service_case::Column::ServiceCode.eq(s.as_str()));
-        }
-        if let Some(b) = filter.due_before {
-            cond = cond.add(service_case::Column::StepDueAt.lt(b));
-        }
-        match filter.overdue {
-            Some(true) => cond = cond.add(service_case::Column::StepDueAt.lt(now)),
-            Some(false) => cond = cond.add(service_case::Column::StepDueAt.gte(now)),
-            None => {}
-        }
-        if let Some(stages) = &filter.stages {
-            let names: Vec<&str> = stages
-                .iter()
-                .map(|s| domain::case::Stage::from(*s).as_str())
-                .collect();
-            cond = cond.add(service_case::Column::Stage.is_in(names));
-        }
-        if let Some(text) = filter.search.as_deref().map(str::trim) {
-            cond = cond.add(
-                if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-                    service_case::Column::ApplicantIin.eq(text)
-                } else {
-                    service_case::Column::Number.eq(text.to_uppercase())
-                },
-            );
-        }
-        if let Some(a) = &filter.assignee {
-            let id = app_user::Entity::find()
-                .filter(app_user::Column::Username.eq(a.as_str()))
-                .one(&state.db)
-                .await?
-                .map(|u| u.id)
-                .unwrap_or(-1);
-            cond = cond.add(service_case::Column::AssigneeId.eq(id));
-        }
-        let total_count = service_case::Entity::find()
-            .filter(cond.clone())
-            .count(&state.db)
-            .await? as i64;
-        let overdue_count = service_case::Entity::find()
-            .filter(cond.clone())
-            .filter(service_case::Column::StepDueAt.lt(now))
-            .count(&state.db)
-            .await? as i64;
-        let mut page_cond = cond;
-        if let Some(after) = after {
-            let (due, id) = parse_cursor(&after)?;
-            page_cond = page_cond.add(
-                Condition::any()
-                    .add(service_case::Column::StepDueAt.gt(due))
-                    .add(
-                        Condition::all()
-                            .add(service_case::Column::StepDueAt.eq(due))
-                            .add(service_case::Column::Id.gt(id)),
-                    ),
-            );
-        }
-        let size = page_size(first)?;
-        let mut rows = service_case::Entity::find()
-            .filter(page_cond)
-            .order_by_asc(service_case::Column::StepDueAt)
-            .order_by_asc(service_case::Column::Id)
-            .limit(size + 1)
-            .all(&state.db)
-            .await?;
-        let has_next_page = rows.len() as u64 > size;
-        rows.truncate(size as usize);
-        let end_cursor = rows
-            .last()
-            .map(|c| cursor(c.step_due_at.unwrap_or_else(cases::far_future), c.id));
+        let query = crate::store::inbox::InboxQuery {
+            org: org_id,
+            mailbox,
+            service: filter.service,
+            overdue: filter.overdue,
+            due_before: filter.due_before,
+            assignee,
+            stages: filter
+                .stages
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            search,
+            sort: sort.unwrap_or_default().into(),
+            after,
+            size: page_size(first)?,
+        };
+        let page =
+            crate::store::inbox::page(&state.db, &query, now, domain::inbox::due_today(now, tz))
+                .await?;
         Ok(InboxPage {
-            total_count,
-            overdue_count,
-            nodes: rows
+            total_count: page.total,
+            overdue_count: page.overdue,
+            due_today_count: page.due_today,
+            stage_counts: page
+                .per_stage
+                .into_iter()
+                .map(|(stage, count)| StageCount {
+                    stage: stage.into(),
+                    count,
+                })
+                .collect(),
+            nodes: page
+                .rows
                 .into_iter()
                 .map(Case::try_from)
                 .collect::<Result<_, _>>()?,
-            end_cursor,
-            has_next_page,
+            end_cursor: page.end_cursor,
+            has_next_page: page.has_next_page,
         })
     }
 

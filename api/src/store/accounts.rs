@@ -27,6 +27,8 @@ pub struct NewUser {
     pub organisation: Option<String>,
     /// Region code, for a regional analyst; none for a national analyst.
     pub region: Option<String>,
+    /// The name colleagues see; the username when not given.
+    pub display_name: Option<String>,
 }
 
 fn check_username(username: &str) -> Result<(), ApiError> {
@@ -124,6 +126,7 @@ pub async fn create_user(
         organisation_id: Set(organisation_id),
         region_code: Set(region_code),
         active: Set(true),
+        display_name: Set(new.display_name.clone()),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -190,6 +193,68 @@ pub async fn find_user(
         .filter(app_user::Column::Username.eq(username))
         .one(db)
         .await?)
+}
+
+/// The name a staff user is shown by: their display name, else their username.
+pub fn display_name(u: &app_user::Model) -> String {
+    u.display_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| u.username.clone())
+}
+
+/// An organisation's active staff of one role (or all roles), by display name, each with the
+/// number of cases assigned to them that are still open (a head's view before assigning).
+pub async fn colleagues(
+    db: &impl ConnectionTrait,
+    organisation: i64,
+    role: Option<Role>,
+) -> Result<Vec<(app_user::Model, i64)>, ApiError> {
+    use entity::service_case;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+    use sea_orm::QuerySelect;
+    /// An organisation's staff is at most a few hundred; the list is bounded all the same.
+    const MAX_COLLEAGUES: u64 = 1000;
+    let mut q = app_user::Entity::find()
+        .filter(app_user::Column::OrganisationId.eq(organisation))
+        .filter(app_user::Column::Active.eq(true))
+        .order_by_asc(app_user::Column::Username)
+        .limit(MAX_COLLEAGUES);
+    if let Some(role) = role {
+        q = q.filter(app_user::Column::Role.eq(role.as_str()));
+    }
+    let users = q.all(db).await?;
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let load: Vec<(i64, i64)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        service_case::Entity::find()
+            .select_only()
+            .column(service_case::Column::AssigneeId)
+            .column_as(
+                Expr::expr(Func::count(Expr::col(service_case::Column::Id)))
+                    .cast_as(Alias::new("BIGINT")),
+                "n",
+            )
+            .filter(service_case::Column::AssigneeId.is_in(ids))
+            .filter(service_case::Column::ClosedAt.is_null())
+            .group_by(service_case::Column::AssigneeId)
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    let mut out: Vec<(app_user::Model, i64)> = users
+        .into_iter()
+        .map(|u| {
+            let n = load
+                .iter()
+                .find(|(id, _)| *id == u.id)
+                .map_or(0, |(_, n)| *n);
+            (u, n)
+        })
+        .collect();
+    out.sort_by_key(|(u, _)| display_name(u).to_lowercase());
+    Ok(out)
 }
 
 /// Users, optionally of one organisation, by username.

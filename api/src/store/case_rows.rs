@@ -267,6 +267,7 @@ pub(crate) fn new_row(
         assignee_id: Set(None),
         applicant_iin: Set(case.applicant.iin.clone()),
         applicant_name: Set(case.applicant.full_name.clone()),
+        applicant_name_key: Set(Some(domain::inbox::name_key(&case.applicant.full_name))),
         applicant_contacts: Set(text(o.contacts)?),
         applicant_id: Set(o.applicant_id),
         attributes: Set(text(&case.attributes)?),

@@ -64,6 +64,20 @@ pub fn demo_users() -> Vec<(String, Role, Option<&'static str>, Option<&'static 
     out
 }
 
+/// A demo account's display name: an invented name per role (the same in every region), so that
+/// screens show names as they will in production.
+pub fn demo_display_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Администратор",
+        Role::OfficeClerk => "Гүлнар Сейітова",
+        Role::Head => "Марат Әбенов",
+        Role::Executor => "Әсем Қайратқызы",
+        Role::CorporationOperator => "Нұрлан Тоқтаров",
+        Role::Analyst => "Жанар Мұқанова",
+        Role::Applicant => "",
+    }
+}
+
 /// Creates the demo accounts that do not exist yet; returns how many were created.
 pub async fn ensure(db: &DatabaseConnection, password: &str) -> Result<usize, ApiError> {
     let mut created = 0;
@@ -77,6 +91,7 @@ pub async fn ensure(db: &DatabaseConnection, password: &str) -> Result<usize, Ap
             role,
             organisation: organisation.map(str::to_owned),
             region: region.map(str::to_owned),
+            display_name: Some(demo_display_name(role).to_owned()),
         };
         accounts::create_user(db, &new).await?;
         created += 1;

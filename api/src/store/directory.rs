@@ -17,6 +17,7 @@ pub async fn sync_regions(db: &DatabaseConnection, regions: &[Region]) -> Result
             kind: Set(r.kind.as_str().to_owned()),
             name_kk: Set(r.name_kk.clone()),
             name_en: Set(r.name_en.clone()),
+            name_ru: Set(r.name_ru.clone()),
             time_zone: Set(r.time_zone.clone()),
         };
         match region::Entity::find_by_id(r.code.clone()).one(&txn).await? {
@@ -30,6 +31,7 @@ pub async fn sync_regions(db: &DatabaseConnection, regions: &[Region]) -> Result
                     && existing.kind == r.kind.as_str()
                     && existing.name_kk == r.name_kk
                     && existing.name_en == r.name_en
+                    && existing.name_ru == r.name_ru
                     && existing.time_zone == r.time_zone;
                 if !same {
                     region::Entity::update(row).exec(&txn).await?;
@@ -80,6 +82,7 @@ pub async fn sync_organisations(
             kind: Set(o.kind.clone()),
             name_kk: Set(o.name_kk.clone()),
             name_en: Set(o.name_en.clone()),
+            name_ru: Set(o.name_ru.clone()),
             region_code: Set(o.region.clone()),
             district: Set(o.district.clone()),
             working_hours: Set(hours),

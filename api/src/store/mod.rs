@@ -18,6 +18,8 @@ pub mod case_rows;
 pub mod cases;
 pub mod demo;
 pub mod directory;
+pub mod inbox;
+pub mod persisted;
 pub mod regulation;
 pub mod reports;
 pub mod rollup;
