@@ -399,10 +399,23 @@ fn csv_error(e: crate::error::ApiError) -> HttpResponse {
     }
 }
 
+/// The analyst a report download is for: from a signed link's `token` parameter (removed from
+/// `q`, see `crate::links`), or else from the `Authorization` header.
 async fn analyst(
     state: &AppState,
     req: &HttpRequest,
+    q: &mut std::collections::HashMap<String, String>,
 ) -> Result<crate::auth::Principal, crate::error::ApiError> {
+    use crate::error::ApiError;
+    if let Some(token) = q.remove(crate::links::TOKEN_PARAM) {
+        let params = q.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let subject = crate::links::verify(&state.tokens, req.path(), &params, &token)?;
+        return match crate::auth::load_principal(state, subject).await? {
+            Some(p) if p.role == domain::identity::Role::Analyst => Ok(p),
+            Some(_) => Err(ApiError::Forbidden),
+            None => Err(ApiError::Unauthenticated),
+        };
+    }
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -576,8 +589,9 @@ const KEY_HEADER: [&str; 7] = [
 ];
 
 async fn cases_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> HttpResponse {
+    let mut q = q.into_inner();
     let run = async {
-        let p = analyst(&state, &req).await?;
+        let p = analyst(&state, &req, &mut q).await?;
         let (filter, groups) = report_request(&q)?;
         let rows = crate::graphql::reports::report_rows(&state, &p, filter, &groups).await?;
         let codes = crate::graphql::reports::provider_codes(&state).await?;
@@ -635,8 +649,9 @@ async fn cases_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> H
 }
 
 async fn steps_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> HttpResponse {
+    let mut q = q.into_inner();
     let run = async {
-        let p = analyst(&state, &req).await?;
+        let p = analyst(&state, &req, &mut q).await?;
         let (filter, groups) = report_request(&q)?;
         let rows = crate::graphql::reports::step_rows(&state, &p, filter, &groups).await?;
         let codes = crate::graphql::reports::provider_codes(&state).await?;

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod graphiql;
 pub mod graphql;
 pub mod http;
+pub mod links;
 pub mod mailbox;
 pub mod metrics;
 pub mod network;

@@ -595,3 +595,90 @@ async fn the_csv_download_carries_the_same_figures_with_kazakh_names() {
         .expect("answers");
     assert_eq!(bad.status().as_u16(), 400);
 }
+
+/// A signed link downloads the CSV with no `Authorization` header (a plain `<a href>`): the
+/// same bytes as the authorised request, for exactly those parameters, while the account is an
+/// analyst; a changed parameter, another report, a made-up token, or a deactivated account is
+/// `401`/`403` and gives no data.
+#[actix_web::test]
+async fn a_signed_link_downloads_the_csv_without_a_header_for_its_parameters_only() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = histories(&app).await;
+    let national = people.user("national", Role::Analyst, None, None).await;
+    let (_, body) = app
+        .graphql_as(
+            &national,
+            "query($f: ReportFilter) { reportDownload(report: CASES, filter: $f, groupBy: [REGION, CHANNEL]) { url expiresAt } }",
+            json!({ "f": { "regions": ["east-kazakhstan"], "channels": ["PORTAL", "PROVIDER_OFFICE"] } }),
+        )
+        .await;
+    let url = body["data"]["reportDownload"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    assert!(url.starts_with("/reports/cases.csv?"), "{url}");
+    let fetch = |path: String, bearer: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(format!("{}{}", app.address, path));
+            if let Some(t) = bearer {
+                req = req.insert_header(("authorization", format!("Bearer {t}")));
+            }
+            let mut resp = req.send().await.expect("answers");
+            let body = resp.body().limit(1 << 20).await.expect("body");
+            (resp.status().as_u16(), body.to_vec())
+        }
+    };
+    let (status, linked) = fetch(url.clone(), None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&linked));
+    let plain = url.split("&token=").next().unwrap_or_default().to_owned();
+    let (status, authorised) = fetch(plain.clone(), Some(national.clone())).await;
+    assert_eq!(status, 200);
+    assert_eq!(linked, authorised, "the link gives what the header gives");
+    assert!(String::from_utf8_lossy(&linked).contains("east-kazakhstan"));
+
+    let token = url
+        .rsplit_once("token=")
+        .map(|(_, t)| t.to_owned())
+        .unwrap_or_default();
+    let widened = url.replace(
+        "regions=east-kazakhstan",
+        "regions=east-kazakhstan%2Catyrau",
+    );
+    assert_ne!(widened, url);
+    assert_eq!(fetch(widened, None).await.0, 401, "a changed parameter");
+    let other = format!(
+        "/reports/steps.csv?{}",
+        url.split_once('?').map(|(_, q)| q).unwrap_or_default()
+    );
+    assert_eq!(fetch(other, None).await.0, 401, "another report");
+    assert_eq!(
+        fetch(format!("{plain}&token=x{token}"), None).await.0,
+        401,
+        "a made-up token"
+    );
+    // The access token itself is not a link.
+    assert_eq!(
+        fetch(format!("{plain}&token={national}"), None).await.0,
+        401
+    );
+
+    // Analysts only; and the account is checked when the link is opened.
+    let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
+    let (_, refused) = app
+        .graphql_as(
+            &clerk,
+            "{ reportDownload(report: STEPS, groupBy: []) { url } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+    api::store::accounts::deactivate(&app.db, "national")
+        .await
+        .expect("deactivated");
+    assert_eq!(
+        fetch(url, None).await.0,
+        401,
+        "a deactivated account's link"
+    );
+}

@@ -46,7 +46,8 @@ impl Subject {
         }
     }
 
-    fn parse(sub: &str) -> Option<Subject> {
+    /// Reads `user:ID` or `applicant:ID`.
+    pub fn parse(sub: &str) -> Option<Subject> {
         let (kind, id) = sub.split_once(':')?;
         let id = id.parse().ok()?;
         match kind {

@@ -35,6 +35,29 @@ pub struct Claims {
     pub aud: String,
 }
 
+/// The audience of a signed download link's token: never accepted as an access token, and an
+/// access token is never accepted as a link.
+pub const DOWNLOAD_AUDIENCE: &str = "qyzmet-download";
+
+/// Claims of a signed download link (see `crate::links`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadClaims {
+    /// `user:ID`: whose scope the download is read in (checked again when it is used).
+    pub sub: String,
+    /// The path the link opens, e.g. `/reports/cases.csv`.
+    pub path: String,
+    /// SHA-256 of the link's other parameters in canonical order: they cannot be changed.
+    pub params: String,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience: [`DOWNLOAD_AUDIENCE`].
+    pub aud: String,
+}
+
 /// Keys and lifetimes, built once from the settings.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -123,5 +146,25 @@ impl TokenKeys {
     /// Verifies signature, algorithm, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    }
+
+    /// Signs a download link's claims (their audience set to [`DOWNLOAD_AUDIENCE`]).
+    pub fn sign_download(&self, mut claims: DownloadClaims) -> Result<String, ApiError> {
+        claims.iss = ISSUER.to_owned();
+        claims.aud = DOWNLOAD_AUDIENCE.to_owned();
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))
+    }
+
+    /// Verifies a download link's token: signature, issuer, its own audience, expiry (no
+    /// leeway: a link's life is short and exact).
+    pub fn verify_download(
+        &self,
+        token: &str,
+    ) -> Result<DownloadClaims, jsonwebtoken::errors::Error> {
+        let mut v = self.validation.clone();
+        v.set_audience(&[DOWNLOAD_AUDIENCE]);
+        v.leeway = 0;
+        decode::<DownloadClaims>(token, &self.decoding, &v).map(|d| d.claims)
     }
 }

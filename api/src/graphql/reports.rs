@@ -304,8 +304,97 @@ fn scope_condition(f: &Filter) -> Condition {
 #[derive(Default)]
 pub struct ReportQuery;
 
+/// A report as a CSV file.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReportFile {
+    /// `report` as `/reports/cases.csv`.
+    Cases,
+    /// `stepReport` as `/reports/steps.csv`.
+    Steps,
+}
+
+/// A short-lived link that downloads a file without an `Authorization` header.
+#[derive(SimpleObject)]
+pub struct DownloadLink {
+    /// The path and query to open on this server (prefix it with the API's origin).
+    url: String,
+    /// When the link stops working (five minutes after it was made).
+    expires_at: DateTime<Utc>,
+}
+
+/// The CSV endpoints' query parameters for a filter and groupings, as `http.rs` reads them.
+fn csv_params(
+    filter: &ReportFilter,
+    groups: &[Group],
+) -> std::collections::BTreeMap<String, String> {
+    let mut p = std::collections::BTreeMap::new();
+    let group_name = |g: &Group| match g {
+        Group::Region => "REGION",
+        Group::Service => "SERVICE",
+        Group::Provider => "PROVIDER",
+        Group::Channel => "CHANNEL",
+        Group::Month => "MONTH",
+    };
+    if !groups.is_empty() {
+        p.insert(
+            "groupBy".to_owned(),
+            groups.iter().map(group_name).collect::<Vec<_>>().join(","),
+        );
+    }
+    for (key, list) in [
+        ("regions", &filter.regions),
+        ("services", &filter.services),
+        ("providers", &filter.providers),
+    ] {
+        if let Some(list) = list {
+            p.insert(key.to_owned(), list.join(","));
+        }
+    }
+    if let Some(cs) = &filter.channels {
+        let names: Vec<&str> = cs
+            .iter()
+            .map(|c| crate::store::cases::channel_str((*c).into()))
+            .collect();
+        p.insert("channels".to_owned(), names.join(","));
+    }
+    for (key, t) in [("from", filter.from), ("to", filter.to)] {
+        if let Some(t) = t {
+            p.insert(key.to_owned(), t.to_rfc3339());
+        }
+    }
+    p
+}
+
 #[Object]
 impl ReportQuery {
+    /// A link that downloads `report` or `stepReport` as CSV (UTF-8 with a byte-order mark)
+    /// with the same filter and groupings, for a browser to open without an `Authorization`
+    /// header. It works for five minutes, for these parameters only, and within the caller's
+    /// scope as it is when the link is opened.
+    async fn report_download(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which report.")] report: ReportFile,
+        #[graphql(desc = "What to report on.")] filter: Option<ReportFilter>,
+        #[graphql(
+            desc = "Groupings, e.g. [REGION, SERVICE]; none gives one total row.",
+            validator(max_items = 5)
+        )]
+        group_by: Vec<ReportGroup>,
+    ) -> Result<DownloadLink, ApiError> {
+        let p = require(ctx, ANALYSTS)?;
+        let state = state(ctx)?;
+        let groups: Vec<Group> = group_by.into_iter().map(Into::into).collect();
+        let params = csv_params(&filter.unwrap_or_default(), &groups);
+        let path = match report {
+            ReportFile::Cases => "/reports/cases.csv",
+            ReportFile::Steps => "/reports/steps.csv",
+        };
+        let (url, expires_at) =
+            crate::links::sign(&state.tokens, p.subject.clone(), path, &params, Utc::now())?;
+        Ok(DownloadLink { url, expires_at })
+    }
+
     /// SLA compliance by group: received, in progress, completed on time and late, refusals,
     /// returned unclaimed, overdue now, on-time rate, median and 90th-percentile working days.
     async fn report(
