@@ -498,8 +498,8 @@ fn report_request(
             services: list("services"),
             providers: list("providers"),
             channels,
-            from: time("from")?,
-            to: time("to")?,
+            from: time("from")?.map(Into::into),
+            to: time("to")?.map(Into::into),
         },
         groups,
     ))

@@ -362,3 +362,69 @@ async fn the_inbox_sorts_both_ways_finds_by_name_and_counts_per_stage_and_due_to
     let body = find("с").await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
 }
+
+/// The scalars a client generates types for are documented and name their specification
+/// (`specifiedByURL`), carry no Rust names, and stage fields are the `Stage` enum.
+#[actix_web::test]
+async fn scalars_are_documented_with_their_specification_and_stages_are_enums() {
+    let app = spawn_app().await;
+    let (_, body) = app
+        .graphql(
+            r#"{ dt: __type(name: "DateTime") { kind description specifiedByURL }
+                 d: __type(name: "Date") { kind specifiedByURL }
+                 t: __type(name: "LocalTime") { kind specifiedByURL }
+                 nd: __type(name: "NaiveDate") { name }
+                 nt: __type(name: "NaiveTime") { name }
+                 row: __type(name: "StepComplianceRow") { fields { name type { ofType { name kind } } } }
+                 risk: __type(name: "AtRiskStep") { fields { name type { ofType { name kind } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let d = &body["data"];
+    assert_eq!(
+        d["dt"]["specifiedByURL"], "https://scalars.graphql.org/andimarek/date-time",
+        "{body}"
+    );
+    assert!(
+        d["dt"]["description"]
+            .as_str()
+            .is_some_and(|s| s.contains("RFC 3339") && !s.contains("Utc")),
+        "{body}"
+    );
+    assert_eq!(d["d"]["kind"], "SCALAR");
+    assert!(d["d"]["specifiedByURL"]
+        .as_str()
+        .is_some_and(|u| u.contains("rfc3339")));
+    assert!(d["t"]["specifiedByURL"]
+        .as_str()
+        .is_some_and(|u| u.contains("local-time")));
+    assert!(
+        d["nd"].is_null() && d["nt"].is_null(),
+        "no Rust type names: {body}"
+    );
+    for ty in ["row", "risk"] {
+        let stage = d[ty]["fields"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["name"] == "stage"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            stage["type"]["ofType"],
+            json!({ "name": "Stage", "kind": "ENUM" }),
+            "{ty}: {body}"
+        );
+    }
+    // A malformed instant is a typed input error naming the format.
+    let (_, bad) = app
+        .graphql(
+            "query($b: DateTime) { inbox(mailbox: OFFICE, filter: { dueBefore: $b }) { totalCount } }",
+            json!({ "b": "30.11.2026" }),
+        )
+        .await;
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("RFC 3339")),
+        "{bad}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Administration: organisations, users, regulation and calendar versions. `ADMIN` only.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::Utc;
 use domain::deadline::WorkingHours;
 use domain::identity::Role as DomainRole;
 use entity::{app_user, organisation};
@@ -11,6 +11,7 @@ use crate::auth::{Requires, Subject};
 use crate::error::ApiError;
 use crate::graphql::auth::Role;
 use crate::graphql::catalog::Organisation;
+use crate::graphql::scalars::{Instant, LocalTime};
 use crate::graphql::state;
 use crate::store::{self, accounts};
 
@@ -32,7 +33,7 @@ pub struct User {
     /// False once deactivated: the account can no longer log in or use its tokens.
     active: bool,
     /// When the account was created.
-    created_at: DateTime<Utc>,
+    created_at: Instant,
 }
 
 async fn user_view(db: &sea_orm::DatabaseConnection, u: app_user::Model) -> Result<User, ApiError> {
@@ -53,7 +54,7 @@ async fn user_view(db: &sea_orm::DatabaseConnection, u: app_user::Model) -> Resu
         organisation,
         region: u.region_code,
         active: u.active,
-        created_at: u.created_at,
+        created_at: u.created_at.into(),
     })
 }
 
@@ -81,13 +82,13 @@ pub struct CalendarImport {
 #[derive(InputObject)]
 pub struct WorkingHoursInput {
     /// Opening time.
-    open: NaiveTime,
+    open: LocalTime,
     /// Closing time.
-    close: NaiveTime,
+    close: LocalTime,
     /// Start of lunch, if any.
-    lunch_start: Option<NaiveTime>,
+    lunch_start: Option<LocalTime>,
     /// End of lunch, if any.
-    lunch_end: Option<NaiveTime>,
+    lunch_end: Option<LocalTime>,
 }
 
 /// A new organisation.
@@ -215,7 +216,7 @@ impl AdminMutation {
         let hours = match input.working_hours {
             Some(h) => {
                 let lunch = match (h.lunch_start, h.lunch_end) {
-                    (Some(a), Some(b)) => Some((a, b)),
+                    (Some(a), Some(b)) => Some((a.0, b.0)),
                     (None, None) => None,
                     _ => {
                         return Err(ApiError::BadUserInput(
@@ -223,7 +224,7 @@ impl AdminMutation {
                         ))
                     }
                 };
-                let checked = WorkingHours::new(h.open, h.close, lunch)
+                let checked = WorkingHours::new(h.open.0, h.close.0, lunch)
                     .map_err(|e| ApiError::BadUserInput(e.to_string()))?;
                 Some(serde_json::to_string(&checked).map_err(ApiError::internal)?)
             }

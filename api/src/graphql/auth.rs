@@ -2,12 +2,13 @@
 //! tokens.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use domain::identity::Iin;
 use sea_orm::EntityTrait;
 
 use crate::auth::{load_principal, password, ClientAddr, Principal, Subject};
 use crate::error::ApiError;
+use crate::graphql::scalars::Instant;
 use crate::graphql::state;
 use crate::state::AppState;
 use crate::store::accounts::{self, RefreshRefused, MAX_FAILURES};
@@ -38,7 +39,7 @@ pub struct Session {
     /// Short-lived access token (JWT): send as `Authorization: Bearer …`.
     access_token: String,
     /// When the access token expires.
-    access_token_expires_at: DateTime<Utc>,
+    access_token_expires_at: Instant,
     /// Opaque refresh token: exchange it with `refreshToken` for a new session; single use.
     refresh_token: String,
     /// The caller's role.
@@ -84,7 +85,7 @@ async fn session(
     };
     Ok(Session {
         access_token,
-        access_token_expires_at: expires,
+        access_token_expires_at: expires.into(),
         refresh_token,
         role: principal.role.into(),
         organisation: principal.organisation_code,

@@ -8,6 +8,7 @@ use entity::organisation;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::ApiError;
+use crate::graphql::scalars::{Date, Instant};
 use crate::graphql::state;
 use crate::store;
 
@@ -65,7 +66,7 @@ pub enum DayOffReason {
 #[derive(SimpleObject)]
 pub struct DayOff {
     /// The date.
-    date: NaiveDate,
+    date: Date,
     /// Why it is not worked.
     reason: DayOffReason,
     /// The holiday's key (`nauryz`, `kurban_ait`…); null for a transfer.
@@ -75,18 +76,18 @@ pub struct DayOff {
     /// Name in English.
     name_en: String,
     /// For a moved holiday: the Saturday or Sunday it fell on.
-    moved_from: Option<NaiveDate>,
+    moved_from: Option<Date>,
     /// For a transfer: the decree or order.
     act: Option<String>,
     /// For a transfer: the weekend day worked instead.
-    worked_instead: Option<NaiveDate>,
+    worked_instead: Option<Date>,
 }
 
 /// A Saturday or Sunday made a working day by a transfer.
 #[derive(SimpleObject)]
 pub struct WorkedWeekendDay {
     /// The date.
-    date: NaiveDate,
+    date: Date,
     /// The decree or order.
     act: String,
 }
@@ -165,7 +166,7 @@ pub struct CalendarVersion {
     /// Where the file came from.
     source: String,
     /// When it was stored.
-    loaded_at: DateTime<Utc>,
+    loaded_at: Instant,
     /// Whether this is the version in force.
     in_force: bool,
 }
@@ -188,7 +189,7 @@ fn day_off(cal: &domain::calendar::WorkingCalendar, date: NaiveDate, why: &Domai
         DomainDayOff::Holiday { key } => {
             let (kk, en) = names(key);
             DayOff {
-                date,
+                date: date.into(),
                 reason: DayOffReason::Holiday,
                 holiday_key: Some(key.clone()),
                 name_kk: kk,
@@ -201,25 +202,25 @@ fn day_off(cal: &domain::calendar::WorkingCalendar, date: NaiveDate, why: &Domai
         DomainDayOff::Moved { key, from } => {
             let (kk, en) = names(key);
             DayOff {
-                date,
+                date: date.into(),
                 reason: DayOffReason::MovedHoliday,
                 holiday_key: Some(key.clone()),
                 name_kk: kk,
                 name_en: en,
-                moved_from: Some(*from),
+                moved_from: Some((*from).into()),
                 act: None,
                 worked_instead: None,
             }
         }
         DomainDayOff::Transfer { act, worked } => DayOff {
-            date,
+            date: date.into(),
             reason: DayOffReason::Transfer,
             holiday_key: None,
             name_kk: "Демалыс күнін ауыстыру".to_owned(),
             name_en: "Day off transferred".to_owned(),
             moved_from: None,
             act: Some(act.clone()),
-            worked_instead: Some(*worked),
+            worked_instead: Some((*worked).into()),
         },
     }
 }
@@ -247,7 +248,7 @@ impl CalendarQuery {
             .map_err(rule)?
             .into_iter()
             .map(|(date, act)| WorkedWeekendDay {
-                date,
+                date: date.into(),
                 act: act.to_owned(),
             })
             .collect();
@@ -337,7 +338,7 @@ impl CalendarQuery {
                 last_year: m.last_year,
                 content_hash: m.content_hash,
                 source: m.source,
-                loaded_at: m.loaded_at,
+                loaded_at: m.loaded_at.into(),
             })
             .collect())
     }

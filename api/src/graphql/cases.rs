@@ -21,6 +21,7 @@ use crate::graphql::documents::{
     AvailableAction, PublicProgress, ReasonedRefusal, Receipt, RefusalReceipt, Registration,
     ServiceResult,
 };
+use crate::graphql::scalars::Instant;
 use crate::graphql::state;
 use crate::mailbox::{Execute, MailboxKey};
 use crate::state::AppState;
@@ -115,11 +116,11 @@ pub struct TimelineEntry {
     /// Who finished it.
     actor: Option<String>,
     /// When it started.
-    started_at: DateTime<Utc>,
+    started_at: Instant,
     /// When it was legally due (none while a result waits in storage).
-    due_at: Option<DateTime<Utc>>,
+    due_at: Option<Instant>,
     /// When it finished; none while open.
-    finished_at: Option<DateTime<Utc>>,
+    finished_at: Option<Instant>,
     /// Whether it finished by its due time; none while open.
     on_time: Option<bool>,
     /// Whether it is or was late: finished after its due time, or open past it.
@@ -142,7 +143,7 @@ pub struct CaseEvent {
     /// Who.
     actor: String,
     /// When.
-    at: DateTime<Utc>,
+    at: Instant,
     /// SHA-256 of the previous event (zeros for the first).
     prev_hash: String,
     /// SHA-256 of this event.
@@ -174,21 +175,21 @@ pub struct Case {
     /// Attributes the regulation depends on.
     attributes: Vec<Attribute>,
     /// When it was registered (the legal term starts here).
-    registered_at: DateTime<Utc>,
+    registered_at: Instant,
     /// The legal result date.
-    term_due_at: Option<DateTime<Utc>>,
+    term_due_at: Option<Instant>,
     /// For State Corporation cases: when the provider must hand the result over.
-    provider_due_at: Option<DateTime<Utc>>,
+    provider_due_at: Option<Instant>,
     /// When the current stop started.
-    step_started_at: Option<DateTime<Utc>>,
+    step_started_at: Option<Instant>,
     /// When the current stop is legally due.
-    step_due_at: Option<DateTime<Utc>>,
+    step_due_at: Option<Instant>,
     /// When an uncollected result goes back to the provider.
-    storage_due_at: Option<DateTime<Utc>>,
+    storage_due_at: Option<Instant>,
     /// The working-calendar version its due times were computed on.
     calendar_version: i32,
     /// When it closed.
-    closed_at: Option<DateTime<Utc>>,
+    closed_at: Option<Instant>,
     #[graphql(skip)]
     model: service_case::Model,
 }
@@ -239,14 +240,17 @@ impl TryFrom<service_case::Model> for Case {
                 .into_iter()
                 .map(|(name, value)| Attribute { name, value })
                 .collect(),
-            registered_at: m.registered_at,
-            term_due_at: m.term_due_at,
-            provider_due_at: m.provider_due_at,
-            step_started_at: m.step_started_at,
-            step_due_at: m.step_due_at.filter(|d| *d < cases::far_future()),
-            storage_due_at: m.storage_due_at,
+            registered_at: m.registered_at.into(),
+            term_due_at: m.term_due_at.map(Into::into),
+            provider_due_at: m.provider_due_at.map(Into::into),
+            step_started_at: m.step_started_at.map(Into::into),
+            step_due_at: m
+                .step_due_at
+                .filter(|d| *d < cases::far_future())
+                .map(Into::into),
+            storage_due_at: m.storage_due_at.map(Into::into),
             calendar_version: m.calendar_version,
-            closed_at: m.closed_at,
+            closed_at: m.closed_at.map(Into::into),
             model: m,
         })
     }
@@ -313,7 +317,7 @@ impl Case {
     /// Whether the current stop is past its due time.
     async fn overdue(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
         let now = state(ctx)?.clock.now();
-        Ok(self.step_due_at.is_some_and(|d| d < now))
+        Ok(self.step_due_at.is_some_and(|d| d.0 < now))
     }
 
     /// Where the case stands, as the applicant is told (a public label for every audience).
@@ -449,9 +453,9 @@ impl Case {
                 step_order: s.step_order,
                 leg: s.leg,
                 actor: s.actor_name.filter(|_| internal),
-                started_at: s.started_at,
-                due_at: s.due_at,
-                finished_at: s.finished_at,
+                started_at: s.started_at.into(),
+                due_at: s.due_at.map(Into::into),
+                finished_at: s.finished_at.map(Into::into),
                 on_time: s.on_time,
                 late,
                 outcome: s.outcome.filter(|_| internal),
@@ -474,7 +478,7 @@ impl Case {
                 kind: e.kind,
                 payload: Json(serde_json::from_str(&e.payload).unwrap_or_default()),
                 actor: e.actor,
-                at: e.at,
+                at: e.at.into(),
                 prev_hash: e.prev_hash,
                 hash: e.hash,
             })
@@ -577,7 +581,7 @@ pub struct InboxFilter {
     /// Only cases past (true) or within (false) their step's due time.
     overdue: Option<bool>,
     /// Only cases whose step is due before this instant.
-    due_before: Option<DateTime<Utc>>,
+    due_before: Option<Instant>,
     /// Only cases assigned to this executor (username).
     #[graphql(validator(max_length = 64))]
     assignee: Option<String>,
@@ -738,7 +742,7 @@ impl CaseQuery {
             mailbox,
             service: filter.service,
             overdue: filter.overdue,
-            due_before: filter.due_before,
+            due_before: filter.due_before.map(|t| t.0),
             assignee,
             stages: filter
                 .stages

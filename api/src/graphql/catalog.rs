@@ -1,13 +1,13 @@
 //! The catalog: regions, regulations (versioned) and the providers directory. Public.
 
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
 use domain::regulation as reg;
 use entity::organisation;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::ApiError;
 use crate::graphql::calendar::{DurationUnit, WorkingHoursInfo};
+use crate::graphql::scalars::{Date, Instant};
 use crate::graphql::state;
 use crate::store::regulation::StoredRegulation;
 
@@ -117,7 +117,7 @@ pub struct ActRef {
     /// Number.
     number: String,
     /// Date.
-    date: NaiveDate,
+    date: Date,
     /// What it changed, where stated.
     scope: Option<String>,
 }
@@ -126,7 +126,7 @@ impl From<&reg::ActRef> for ActRef {
     fn from(a: &reg::ActRef) -> Self {
         ActRef {
             number: a.number.clone(),
-            date: a.date,
+            date: a.date.into(),
             scope: a.scope.clone(),
         }
     }
@@ -142,11 +142,11 @@ pub struct Act {
     /// Number.
     number: String,
     /// Date.
-    date: NaiveDate,
+    date: Date,
     /// State registration number with the justice bodies, where stated.
     registration_number: Option<String>,
     /// State registration date, where stated.
-    registration_date: Option<NaiveDate>,
+    registration_date: Option<Date>,
     /// Earlier acts this one restates.
     restates: Vec<ActRef>,
     /// Amendments.
@@ -501,7 +501,7 @@ pub struct Regulation {
     /// Where the file came from.
     source: String,
     /// When this version was stored.
-    loaded_at: DateTime<Utc>,
+    loaded_at: Instant,
 }
 
 #[ComplexObject]
@@ -537,9 +537,14 @@ impl From<&StoredRegulation> for Regulation {
                 issuer_kk: r.act.issuer_kk.clone(),
                 issuer_en: r.act.issuer_en.clone(),
                 number: r.act.number.clone(),
-                date: r.act.date,
+                date: r.act.date.into(),
                 registration_number: r.act.registration.as_ref().map(|g| g.number.clone()),
-                registration_date: r.act.registration.as_ref().and_then(|g| g.date),
+                registration_date: r
+                    .act
+                    .registration
+                    .as_ref()
+                    .and_then(|g| g.date)
+                    .map(Into::into),
                 restates: r.act.restates.iter().map(ActRef::from).collect(),
                 amendments: r.act.amendments.iter().map(ActRef::from).collect(),
                 repealed_by: r.act.repealed_by.as_ref().map(ActRef::from),
@@ -640,7 +645,7 @@ impl From<&StoredRegulation> for Regulation {
             routes: routes(r),
             content_hash: s.row.content_hash.clone(),
             source: s.row.source.clone(),
-            loaded_at: s.row.loaded_at,
+            loaded_at: s.row.loaded_at.into(),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! every time in UTC.
 
 use async_graphql::{Enum, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use crate::graphql::catalog::Channel;
+use crate::graphql::scalars::Instant;
 
 /// Where a case stands, as the applicant is told.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -50,9 +50,9 @@ pub struct Receipt {
     /// The documents accepted.
     documents: Vec<String>,
     /// The legal result date.
-    legal_result_date: Option<DateTime<Utc>>,
+    legal_result_date: Option<Instant>,
     /// When the documents were accepted.
-    accepted_at: DateTime<Utc>,
+    accepted_at: Instant,
     /// The organisation (code) whose employee accepted them.
     accepted_organisation: String,
     /// The employee who accepted them (username); staff only, null for applicants.
@@ -71,8 +71,8 @@ impl Receipt {
             applicant: r.applicant,
             iin: r.iin,
             documents: r.documents,
-            legal_result_date: r.legal_result_date,
-            accepted_at: r.accepted_at,
+            legal_result_date: r.legal_result_date.map(Into::into),
+            accepted_at: r.accepted_at.into(),
             accepted_organisation: r.accepted_organisation,
             accepted_by: names.then_some(r.accepted_by),
         }
@@ -83,7 +83,7 @@ impl Receipt {
 #[derive(SimpleObject)]
 pub struct Registration {
     /// When the provider registered it.
-    registered_at: DateTime<Utc>,
+    registered_at: Instant,
     /// The provider (code).
     organisation: String,
     /// The clerk who registered it (username); staff only, null for applicants.
@@ -98,7 +98,7 @@ pub struct RefusalReceipt {
     /// Documents handed in but expired.
     expired: Vec<String>,
     /// When it was issued.
-    issued_at: DateTime<Utc>,
+    issued_at: Instant,
     /// The organisation (code) that issued it.
     issued_organisation: String,
     /// The employee who issued it (username); staff only, null for applicants.
@@ -115,11 +115,11 @@ pub struct ReasonedRefusal {
     /// The executor who prepared it (username); staff only.
     prepared_by: Option<String>,
     /// When it was prepared.
-    prepared_at: Option<DateTime<Utc>>,
+    prepared_at: Option<Instant>,
     /// The head who signed it (username); staff only.
     signed_by: Option<String>,
     /// When it was signed.
-    signed_at: Option<DateTime<Utc>>,
+    signed_at: Option<Instant>,
 }
 
 /// One of the regulation's result documents.
@@ -142,9 +142,9 @@ pub struct ServiceResult {
     /// receipt is the result.
     signed_by: Option<String>,
     /// When it was signed.
-    signed_at: Option<DateTime<Utc>>,
+    signed_at: Option<Instant>,
     /// When it was issued to the applicant (office, portal, State Corporation counter).
-    issued_at: Option<DateTime<Utc>>,
+    issued_at: Option<Instant>,
     /// Who issued it (username); staff only.
     issued_by: Option<String>,
 }
@@ -189,9 +189,9 @@ pub struct AvailableAction {
     /// The arguments it needs besides `caseId` and `version`.
     needs: Vec<String>,
     /// When the stop it completes is due; null where no staff deadline runs.
-    due_at: Option<DateTime<Utc>>,
+    due_at: Option<Instant>,
     /// Not before this instant (an uncollected result goes back only after storage).
-    not_before: Option<DateTime<Utc>>,
+    not_before: Option<Instant>,
 }
 
 impl From<domain::engine::AvailableAction> for AvailableAction {
@@ -215,8 +215,8 @@ impl From<domain::engine::AvailableAction> for AvailableAction {
             action: a.action.into(),
             mutation: mutation.to_owned(),
             needs: needs.iter().map(|s| (*s).to_owned()).collect(),
-            due_at: a.due,
-            not_before: a.not_before,
+            due_at: a.due.map(Into::into),
+            not_before: a.not_before.map(Into::into),
         }
     }
 }
@@ -225,7 +225,7 @@ impl Registration {
     /// The registration as `names` allows.
     pub(crate) fn from_domain(r: domain::documents::Registration, names: bool) -> Registration {
         Registration {
-            registered_at: r.registered_at,
+            registered_at: r.registered_at.into(),
             organisation: r.organisation,
             registered_by: names.then_some(r.registered_by),
         }
@@ -238,7 +238,7 @@ impl RefusalReceipt {
         RefusalReceipt {
             missing: x.missing,
             expired: x.expired,
-            issued_at: x.issued_at,
+            issued_at: x.issued_at.into(),
             issued_organisation: x.issued_organisation,
             issued_by: names.then_some(x.issued_by),
         }
@@ -254,13 +254,13 @@ impl ReasonedRefusal {
         ReasonedRefusal {
             grounds: x.grounds,
             prepared_by: names.then_some(x.prepared_by),
-            prepared_at: x.prepared_at,
+            prepared_at: x.prepared_at.map(Into::into),
             signed: x.signature.is_some(),
             signed_by: x
                 .signature
                 .as_ref()
                 .and_then(|s| names.then(|| s.signed_by.clone())),
-            signed_at: x.signature.map(|s| s.signed_at),
+            signed_at: x.signature.map(|s| s.signed_at).map(Into::into),
         }
     }
 }
@@ -289,8 +289,8 @@ impl ServiceResult {
                 .signature
                 .as_ref()
                 .and_then(|s| names.then(|| s.signed_by.clone())),
-            signed_at: r.signature.as_ref().map(|s| s.signed_at),
-            issued_at: r.issued_at,
+            signed_at: r.signature.as_ref().map(|s| s.signed_at).map(Into::into),
+            issued_at: r.issued_at.map(Into::into),
             issued_by: r.issued_by.filter(|_| names),
         }
     }

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod documents;
 pub mod guard;
 pub mod reports;
+pub mod scalars;
 pub mod subscription;
 mod system;
 
@@ -80,5 +81,5 @@ pub fn sdl() -> String {
         subscription::Subscription,
     )
     .finish()
-    .sdl()
+    .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use domain::deadline::WorkingClock;
 use domain::identity::Role as DomainRole;
 use entity::{case_step, organisation, service_case};
@@ -13,7 +13,8 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use crate::auth::{require, Principal};
 use crate::error::ApiError;
 use crate::graphql::cases::{cursor, page_size, parse_cursor, Case};
-use crate::graphql::catalog::{Channel, Mailbox};
+use crate::graphql::catalog::{Channel, Mailbox, Stage};
+use crate::graphql::scalars::Instant;
 use crate::graphql::state;
 use crate::state::AppState;
 use crate::store::cases as store_cases;
@@ -26,6 +27,13 @@ const AT_RISK_BATCH: u64 = 500;
 const AT_RISK_SCAN_LIMIT: usize = 20_000;
 
 const ANALYSTS: &[DomainRole] = &[DomainRole::Analyst];
+
+/// A stage as stored; an unknown one is a defect, not the client's fault.
+fn stored_stage(s: &str) -> Result<Stage, ApiError> {
+    domain::case::Stage::parse(s)
+        .map(Into::into)
+        .ok_or_else(|| ApiError::internal(std::io::Error::other(format!("stored stage {s:?}"))))
+}
 
 /// A grouping of reports.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -55,9 +63,9 @@ pub struct ReportFilter {
     /// Channels.
     pub channels: Option<Vec<Channel>>,
     /// Cases registered at or after this instant.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Instant>,
     /// Cases registered before this instant.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Instant>,
 }
 
 /// One row of the SLA report.
@@ -111,7 +119,7 @@ pub struct StepComplianceRow {
     /// The mailbox.
     mailbox: Mailbox,
     /// What the step does, e.g. `RESOLUTION`, `PREPARE`, `CORPORATION_TRANSFER`.
-    stage: String,
+    stage: Stage,
     /// Region code, when grouped by region.
     region: Option<String>,
     /// Service code, when grouped by service.
@@ -150,13 +158,13 @@ pub struct AtRiskStep {
     /// The case.
     case: Case,
     /// What the step does.
-    stage: String,
+    stage: Stage,
     /// The mailbox holding it.
     mailbox: Mailbox,
     /// When it started.
-    started_at: DateTime<Utc>,
+    started_at: Instant,
     /// When it is due.
-    due_at: DateTime<Utc>,
+    due_at: Instant,
     /// Share of the allowed working time used so far (above 1.0: overdue).
     share_used: f64,
 }
@@ -226,8 +234,8 @@ pub async fn resolve_filter(
                 .map(|c| store_cases::channel_str(c.into()).to_owned())
                 .collect()
         }),
-        from: input.from,
-        to: input.to,
+        from: input.from.map(|t| t.0),
+        to: input.to.map(|t| t.0),
     })
 }
 
@@ -319,7 +327,7 @@ pub struct DownloadLink {
     /// The path and query to open on this server (prefix it with the API's origin).
     url: String,
     /// When the link stops working (five minutes after it was made).
-    expires_at: DateTime<Utc>,
+    expires_at: Instant,
 }
 
 /// The CSV endpoints' query parameters for a filter and groupings, as `http.rs` reads them.
@@ -359,7 +367,7 @@ fn csv_params(
     }
     for (key, t) in [("from", filter.from), ("to", filter.to)] {
         if let Some(t) = t {
-            p.insert(key.to_owned(), t.to_rfc3339());
+            p.insert(key.to_owned(), t.0.to_rfc3339());
         }
     }
     p
@@ -392,7 +400,10 @@ impl ReportQuery {
         };
         let (url, expires_at) =
             crate::links::sign(&state.tokens, p.subject.clone(), path, &params, Utc::now())?;
-        Ok(DownloadLink { url, expires_at })
+        Ok(DownloadLink {
+            url,
+            expires_at: expires_at.into(),
+        })
     }
 
     /// SLA compliance by group: received, in progress, completed on time and late, refusals,
@@ -458,7 +469,7 @@ impl ReportQuery {
                     mailbox: store_cases::parse_mailbox(&r.mailbox)
                         .ok_or_else(|| ApiError::internal(std::io::Error::other("stored mailbox")))?
                         .into(),
-                    stage: r.stage,
+                    stage: stored_stage(&r.stage)?,
                     channel: channel_of(&r.keys),
                     provider: r.keys.provider.and_then(|id| codes.get(&id).cloned()),
                     region: r.keys.region,
@@ -629,14 +640,14 @@ impl ReportQuery {
                     cursor(due, s.id),
                     AtRiskStep {
                         case: Case::try_from(c)?,
-                        stage: s.stage.clone(),
+                        stage: stored_stage(&s.stage)?,
                         mailbox: store_cases::parse_mailbox(&s.mailbox)
                             .ok_or_else(|| {
                                 ApiError::internal(std::io::Error::other("stored mailbox"))
                             })?
                             .into(),
-                        started_at: s.started_at,
-                        due_at: due,
+                        started_at: s.started_at.into(),
+                        due_at: due.into(),
                         share_used: share,
                     },
                 ));
