@@ -37,6 +37,22 @@ enum ServiceCase {
 }
 
 #[derive(DeriveIden)]
+enum CaseStep {
+    Table,
+    OrganisationId,
+    Mailbox,
+    StartedAt,
+    FinishedAt,
+}
+
+/// The indexes that serve a resumed `mailboxChanged` subscription: the steps a mailbox started
+/// and finished after an instant.
+const STEP_INDEXES: [(&str, CaseStep); 2] = [
+    ("ix_case_step_mailbox_started", CaseStep::StartedAt),
+    ("ix_case_step_mailbox_finished", CaseStep::FinishedAt),
+];
+
+#[derive(DeriveIden)]
 enum PersistedQuery {
     Table,
     Hash,
@@ -123,6 +139,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        for (name, at) in STEP_INDEXES {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(CaseStep::Table)
+                        .col(CaseStep::OrganisationId)
+                        .col(CaseStep::Mailbox)
+                        .col(at)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
@@ -157,6 +186,11 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(PersistedQuery::Table).to_owned())
             .await?;
+        for (name, _) in STEP_INDEXES {
+            manager
+                .drop_index(Index::drop().name(name).table(CaseStep::Table).to_owned())
+                .await?;
+        }
         manager
             .drop_index(
                 Index::drop()

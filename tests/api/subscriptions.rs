@@ -540,3 +540,121 @@ async fn a_socket_opened_during_an_outage_is_told_to_try_again_later() {
         .expect("a close reason");
     assert_eq!(u16::from(reason.code), 1013, "{reason:?}");
 }
+
+/// A client that reconnects (a dropped network, a new token) loses nothing: `mailboxChanged`
+/// given the last `position` first sends what was missed (`replayed`), then goes live; and
+/// `caseUpdated` given the last `version` sends the case as it is now when it has moved since.
+#[actix_web::test]
+async fn a_reconnecting_subscriber_is_sent_what_it_missed_then_live_changes() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let org = "aktau-school-1";
+    let clerk = people.staff(org, Role::OfficeClerk).await;
+    let head = people.staff(org, Role::Head).await;
+    people.staff(org, Role::Executor).await;
+    let reg = "mangystau-secondary-education-duplicates";
+    let q = "subscription($a: String) { mailboxChanged(mailbox: HEAD, after: $a) { change position replayed total case { number version } } }";
+
+    let mut socket = connect(&app, &head).await.expect("accepted");
+    subscribe(&mut socket, "1", q, json!({})).await;
+    let a = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(reg, None, "850305400120", json!({})),
+    )
+    .await["data"]["r"]
+        .clone();
+    let first = next(&mut socket).await.expect("a message");
+    let first = first["payload"]["data"]["mailboxChanged"].clone();
+    assert_eq!(
+        (first["change"].clone(), first["replayed"].clone()),
+        (json!("ENTERED"), json!(false)),
+        "{first}"
+    );
+    let position = first["position"].as_str().expect("a position").to_owned();
+    drop(socket);
+
+    // While the head is away: two cases arrive, the first one leaves.
+    app.clock
+        .set(app.clock.now() + chrono::Duration::minutes(30));
+    let b = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(reg, None, "901122600340", json!({})),
+    )
+    .await["data"]["r"]
+        .clone();
+    let c = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(reg, None, "010715500567", json!({})),
+    )
+    .await["data"]["r"]
+        .clone();
+    advance(&mut people, &a, org, None, false).await;
+
+    let mut socket = connect(&app, &head).await.expect("accepted");
+    subscribe(&mut socket, "2", q, json!({ "a": position })).await;
+    let mut replayed = Vec::new();
+    for _ in 0..4 {
+        let m = next(&mut socket).await.expect("a message");
+        let m = m["payload"]["data"]["mailboxChanged"].clone();
+        assert_eq!(m["replayed"], true, "{m}");
+        replayed.push((m["case"]["number"].clone(), m["change"].clone()));
+    }
+    assert_eq!(
+        replayed,
+        vec![
+            // Within the grace before the position: sent again (at least once).
+            (a["number"].clone(), json!("ENTERED")),
+            (b["number"].clone(), json!("ENTERED")),
+            (c["number"].clone(), json!("ENTERED")),
+            (a["number"].clone(), json!("LEFT")),
+        ],
+        "missed changes, in order"
+    );
+    // Then live.
+    advance(&mut people, &b, org, None, false).await;
+    let live = next(&mut socket).await.expect("a message");
+    let live = live["payload"]["data"]["mailboxChanged"].clone();
+    assert_eq!(
+        (live["replayed"].clone(), live["change"].clone()),
+        (json!(false), json!("LEFT")),
+        "{live}"
+    );
+    assert_eq!(live["case"]["number"], b["number"]);
+    assert_eq!(live["total"], 1, "only c is left in the mailbox: {live}");
+
+    // A position that is not one is a typed error.
+    subscribe(&mut socket, "3", q, json!({ "a": "not-a-position" })).await;
+    let bad = next(&mut socket).await.expect("a message");
+    assert_eq!(bad["id"], "3", "{bad}");
+    assert_eq!(
+        bad["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bad}"
+    );
+
+    // caseUpdated: the case as it is now when it moved since the version the client holds.
+    let applicant = people.applicant("010715500567").await;
+    let mut socket = connect(&app, &applicant).await.expect("accepted");
+    let cq = "subscription($c: ID!, $v: Int) { caseUpdated(caseId: $c, afterVersion: $v) { version stage } }";
+    let held = c["version"].as_i64().unwrap_or_default();
+    let c2 = advance(&mut people, &c, org, None, false).await;
+    let c3 = advance(&mut people, &c2, org, None, false).await;
+    subscribe(&mut socket, "4", cq, json!({ "c": c["id"], "v": held })).await;
+    let caught = next(&mut socket).await.expect("a message");
+    assert_eq!(
+        caught["payload"]["data"]["caseUpdated"]["version"], c3["version"],
+        "{caught}"
+    );
+    advance(&mut people, &c3, org, None, false).await;
+    let live = next(&mut socket).await.expect("a message");
+    assert_eq!(
+        live["payload"]["data"]["caseUpdated"]["version"].as_i64(),
+        c3["version"].as_i64().map(|v| v + 1),
+        "{live}"
+    );
+}

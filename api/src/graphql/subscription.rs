@@ -5,9 +5,11 @@
 //! is open (see `crate::socket`).
 
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use domain::identity::Role as DomainRole;
 use futures_util::stream::{self, Stream, StreamExt};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
 use crate::auth::{require, Auth, Principal};
 use crate::error::ApiError;
@@ -40,48 +42,75 @@ pub struct MailboxChange {
     total: i64,
     /// Of which past their step's due time.
     overdue: i64,
-    /// Of which due before the end of today (local time of the organisation).
+    /// Of which due from now until the end of the organisation's local day (as the inbox's
+    /// `dueTodayCount`).
     due_today: i64,
+    /// Where this change stands in the mailbox's stream: pass the last one received as
+    /// `after` when subscribing again (after a reconnect, a new token) to be sent what was
+    /// missed first. Opaque.
+    position: String,
+    /// True for a change sent again on resumption rather than live. Delivery is at least once:
+    /// a change may come twice (same case, same `case.version`, same `change`).
+    replayed: bool,
+}
+
+/// How far before a resumption's position changes are sent again: a move that committed a
+/// moment after a later one is not missed.
+pub const REPLAY_GRACE_SECONDS: i64 = 10;
+/// The most changes sent on resumption; more missed, and the subscription answers
+/// `RESYNC_REQUIRED` (reload the inbox, then subscribe without a position).
+pub const MAX_REPLAY: u64 = 500;
+
+fn position(at: chrono::DateTime<chrono::Utc>) -> String {
+    URL_SAFE_NO_PAD.encode(format!("t{}", at.timestamp_micros()))
+}
+
+fn parse_position(s: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let bad = || ApiError::BadUserInput("invalid position".into());
+    let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let micros = text
+        .strip_prefix('t')
+        .ok_or_else(bad)?
+        .parse()
+        .map_err(|_| bad())?;
+    chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)
 }
 
 async fn counts(state: &AppState, key: MailboxKey) -> Result<(i64, i64, i64), ApiError> {
     let now = state.clock.now();
-    let base = entity::service_case::Entity::find()
-        .filter(entity::service_case::Column::CurrentOrgId.eq(key.org_id))
-        .filter(
-            entity::service_case::Column::CurrentMailbox.eq(store_cases::mailbox_str(key.mailbox)),
-        );
-    let total = base.clone().count(&state.db).await? as i64;
-    let overdue = base
-        .clone()
-        .filter(entity::service_case::Column::StepDueAt.lt(now))
-        .count(&state.db)
-        .await? as i64;
     let org = entity::organisation::Entity::find_by_id(key.org_id)
         .one(&state.db)
-        .await?;
-    let end_of_day = match org {
-        Some(o) => {
-            let tz = store_cases::hours_and_zone(state, &o)?.1;
-            let local = now.with_timezone(&tz).date_naive();
-            local
-                .succ_opt()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .and_then(|d| d.and_local_timezone(tz).earliest())
-                .map(|d| d.with_timezone(&chrono::Utc))
-                .unwrap_or(now)
-        }
-        None => now,
-    };
-    let due_today = base
-        .filter(entity::service_case::Column::StepDueAt.lt(end_of_day))
-        .count(&state.db)
-        .await? as i64;
-    Ok((total, overdue, due_today))
+        .await?
+        .ok_or(ApiError::Forbidden)?;
+    let tz = store_cases::hours_and_zone(state, &org)?.1;
+    crate::store::inbox::counts(
+        &state.db,
+        key.org_id,
+        key.mailbox,
+        now,
+        domain::inbox::due_today(now, tz),
+    )
+    .await
+}
+
+/// A case as it is now, with when it last moved.
+async fn current(
+    state: &AppState,
+    id: i64,
+) -> Result<(Case, chrono::DateTime<chrono::Utc>), ApiError> {
+    let model = store_cases::find(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
+    let at = model.updated_at;
+    Ok((Case::try_from(model)?, at))
 }
 
 /// The case of a change, loaded once for all its subscribers.
-async fn case_of(state: &AppState, c: CaseChange) -> Result<Case, ApiError> {
+async fn case_of(
+    state: &AppState,
+    c: CaseChange,
+) -> Result<(Case, chrono::DateTime<chrono::Utc>), ApiError> {
     let db = state.db.clone();
     let model = state
         .live
@@ -93,7 +122,7 @@ async fn case_of(state: &AppState, c: CaseChange) -> Result<Case, ApiError> {
                 .ok_or_else(|| ApiError::NotFound("no such case".into()))
         })
         .await?;
-    Case::try_from((*model).clone())
+    Ok((Case::try_from((*model).clone())?, model.updated_at))
 }
 
 /// The subscriber's account as it is now, checked once per change for all its subscriptions:
@@ -105,18 +134,21 @@ async fn still_active(state: &AppState, p: &Principal, c: CaseChange) -> Result<
     let active = state
         .live
         .accounts
-        .get_or_load(key, || async move {
-            Ok::<_, ApiError>(matches!(
-                crate::auth::load_principal(&state2, p2.subject.clone()).await?,
-                Some(now) if now.role == p2.role && now.organisation_id == p2.organisation_id
-            ))
-        })
+        .get_or_load(key, || async move { unchanged(&state2, &p2).await })
         .await?;
     if active {
         Ok(())
     } else {
         Err(ApiError::Forbidden)
     }
+}
+
+/// Whether the subscriber's account is still active, in the same role and organisation.
+async fn unchanged(state: &AppState, p: &Principal) -> Result<bool, ApiError> {
+    Ok(matches!(
+        crate::auth::load_principal(state, p.subject.clone()).await?,
+        Some(now) if now.role == p.role && now.organisation_id == p.organisation_id
+    ))
 }
 
 fn changes(state: &AppState) -> impl Stream<Item = CaseChange> + use<> {
@@ -141,11 +173,17 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// Changes of one of the caller's organisation's mailboxes: a case entered or left, with the
-    /// counts after the change.
+    /// counts after the change. Given `after` (the `position` of the last change received),
+    /// what was missed since is sent first (`replayed: true`), then live changes.
     async fn mailbox_changed(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The mailbox.")] mailbox: Mailbox,
+        #[graphql(
+            desc = "The `position` of the last change received, to resume from.",
+            validator(max_length = 64)
+        )]
+        after: Option<String>,
     ) -> Result<impl Stream<Item = async_graphql::Result<MailboxChange>>, ApiError> {
         let p = require(
             ctx,
@@ -168,8 +206,63 @@ impl Subscription {
         };
         let p = p.clone();
         let state = state(ctx)?.clone();
-        Ok(changes(&state)
-            .filter_map(move |c| {
+        // Subscribed before the missed changes are read: nothing falls between the two.
+        let live = changes(&state);
+        let missed = match after.as_deref() {
+            Some(pos) => {
+                let since = parse_position(pos)? - chrono::Duration::seconds(REPLAY_GRACE_SECONDS);
+                let moves = crate::store::inbox::moves_since(
+                    &state.db,
+                    key.org_id,
+                    key.mailbox,
+                    since,
+                    MAX_REPLAY + 1,
+                )
+                .await?;
+                if moves.len() as u64 > MAX_REPLAY {
+                    return Err(ApiError::Rule {
+                        code: "RESYNC_REQUIRED",
+                        message: format!(
+                            "more than {MAX_REPLAY} changes were missed: reload the inbox, then \
+                             subscribe without a position"
+                        ),
+                    });
+                }
+                moves
+            }
+            None => Vec::new(),
+        };
+        let replay_state = state.clone();
+        let replay_p = p.clone();
+        let replay = stream::iter(missed).then(move |(case_id, entered, at)| {
+            let (state, p) = (replay_state.clone(), replay_p.clone());
+            async move {
+                let load = async {
+                    if !unchanged(&state, &p).await? {
+                        return Err(ApiError::Forbidden);
+                    }
+                    let (case, _) = current(&state, case_id).await?;
+                    let (total, overdue, due_today) = counts(&state, key).await?;
+                    Ok::<_, ApiError>(MailboxChange {
+                        mailbox,
+                        change: if entered {
+                            MailboxChangeKind::Entered
+                        } else {
+                            MailboxChangeKind::Left
+                        },
+                        case,
+                        total,
+                        overdue,
+                        due_today,
+                        position: position(at),
+                        replayed: true,
+                    })
+                };
+                load.await.map_err(async_graphql::Error::from)
+            }
+        });
+        Ok(replay.chain(
+            live.filter_map(move |c| {
                 let kind = if c.to == Some(key) {
                     Some(MailboxChangeKind::Entered)
                 } else if c.from == Some(key) {
@@ -184,7 +277,7 @@ impl Subscription {
                 async move {
                     let load = async {
                         still_active(&state, &p, c).await?;
-                        let case = case_of(&state, c).await?;
+                        let (case, at) = case_of(&state, c).await?;
                         let db_state = state.clone();
                         let (total, overdue, due_today) = state
                             .live
@@ -206,20 +299,29 @@ impl Subscription {
                             total,
                             overdue,
                             due_today,
+                            position: position(at),
+                            replayed: false,
                         })
                     };
                     load.await.map_err(async_graphql::Error::from)
                 }
-            }))
+            }),
+        ))
     }
 
     /// Every move of one case, for staff in scope and for the applicant who owns it; a case
-    /// outside the caller's scope is `NOT_FOUND`.
+    /// outside the caller's scope is `NOT_FOUND`. Given `afterVersion` (the `version` of the
+    /// case last received), a case that has moved since is sent at once as it is now, then its
+    /// later moves: nothing is missed across a reconnect.
     async fn case_updated(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
+        #[graphql(desc = "The `version` of the case last received, to resume from.")]
+        after_version: Option<i32>,
     ) -> Result<impl Stream<Item = async_graphql::Result<Case>>, ApiError> {
+        // Subscribed before the case is read: a move between the two is not missed.
+        let live = changes(state(ctx)?);
         let c = crate::graphql::cases::load_visible(ctx, &case_id).await?;
         let p = match ctx.data_opt::<Auth>() {
             Some(Auth::Principal(p)) => p.clone(),
@@ -227,17 +329,26 @@ impl Subscription {
         };
         let state = state(ctx)?.clone();
         let id = c.id;
-        Ok(changes(&state)
-            .filter(move |change| std::future::ready(change.case_id == id))
+        // The case as it is now, when the client's copy is older; later moves only after it.
+        let seen = c.version;
+        let catch_up = match after_version {
+            Some(v) if v < seen => Some(Case::try_from(c).map_err(async_graphql::Error::from)),
+            _ => None,
+        };
+        Ok(stream::iter(catch_up).chain(
+            live.filter(move |change| {
+                std::future::ready(change.case_id == id && change.version > seen)
+            })
             .then(move |change| {
                 let (state, p) = (state.clone(), p.clone());
                 async move {
                     let load = async {
                         still_active(&state, &p, change).await?;
-                        case_of(&state, change).await
+                        Ok::<_, ApiError>(case_of(&state, change).await?.0)
                     };
                     load.await.map_err(async_graphql::Error::from)
                 }
-            }))
+            }),
+        ))
     }
 }

@@ -211,6 +211,88 @@ pub async fn page<C: ConnectionTrait>(
     })
 }
 
+/// A mailbox's counts now: (total, overdue, due today), "due today" as `domain::inbox` says.
+pub async fn counts<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    mailbox: Mailbox,
+    now: DateTime<Utc>,
+    today: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<(i64, i64, i64), ApiError> {
+    use service_case::Column as Col;
+    let base = service_case::Entity::find()
+        .filter(Col::CurrentOrgId.eq(org))
+        .filter(Col::CurrentMailbox.eq(mailbox_str(mailbox)));
+    let total = base.clone().count(db).await? as i64;
+    let overdue = base
+        .clone()
+        .filter(Col::StepDueAt.lt(now))
+        .count(db)
+        .await? as i64;
+    let due_today = base
+        .filter(Col::StepDueAt.gte(today.0))
+        .filter(Col::StepDueAt.lt(today.1))
+        .count(db)
+        .await? as i64;
+    Ok((total, overdue, due_today))
+}
+
+/// A case entering (`true`) or leaving a mailbox, and when.
+pub type MailboxMove = (i64, bool, DateTime<Utc>);
+
+/// The moves into and out of a mailbox after `since`, oldest first, at most `limit` (a caller
+/// that gets `limit` asks for a resynchronisation instead). Steps begun and finished at the same
+/// instant (intake at a counter) are not moves through the mailbox, as they are not live either.
+pub async fn moves_since<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    mailbox: Mailbox,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<MailboxMove>, ApiError> {
+    use entity::case_step::{self, Column as S};
+    let mine = || {
+        case_step::Entity::find()
+            .filter(S::OrganisationId.eq(org))
+            .filter(S::Mailbox.eq(mailbox_str(mailbox)))
+    };
+    let entered: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = mine()
+        .select_only()
+        .columns([S::CaseId, S::StartedAt, S::FinishedAt])
+        .filter(S::StartedAt.gt(since))
+        .order_by_asc(S::StartedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let left: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = mine()
+        .select_only()
+        .columns([S::CaseId, S::StartedAt, S::FinishedAt])
+        .filter(S::FinishedAt.gt(since))
+        .order_by_asc(S::FinishedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let instant = |started: &DateTime<Utc>, finished: &Option<DateTime<Utc>>| {
+        finished.as_ref() == Some(started)
+    };
+    let mut moves: Vec<MailboxMove> = entered
+        .iter()
+        .filter(|(_, s, f)| !instant(s, f))
+        .map(|(id, s, _)| (*id, true, *s))
+        .chain(
+            left.iter()
+                .filter(|(_, s, f)| !instant(s, f))
+                .filter_map(|(id, _, f)| f.map(|f| (*id, false, f))),
+        )
+        .collect();
+    // Entering before leaving at the same instant: a case passed on within one mailbox.
+    moves.sort_by_key(|(id, entered, at)| (*at, !*entered, *id));
+    moves.truncate(limit as usize);
+    Ok(moves)
+}
+
 /// Fills the name search key of cases written before it existed (migration 11), in batches;
 /// returns how many were filled. Idempotent: a second run finds none.
 pub async fn fill_name_keys(db: &sea_orm::DatabaseConnection) -> Result<u64, ApiError> {
