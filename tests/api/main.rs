@@ -19,3 +19,4 @@ mod schema_contract;
 mod soak;
 mod storage;
 mod subscriptions;
+mod web_client;
