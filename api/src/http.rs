@@ -126,6 +126,26 @@ async fn graphql(
     execute(&schema, &limits, &req, request, false).await
 }
 
+/// Gives each coded error a short message for people in the request's language
+/// (`extensions.userMessage`, with `extensions.language`); `message` stays the developer's.
+fn user_messages(response: &mut async_graphql::Response, language: domain::language::Language) {
+    for err in &mut response.errors {
+        let Some(ext) = err.extensions.as_mut() else {
+            continue;
+        };
+        let text = match ext.get("code") {
+            Some(async_graphql::Value::String(code)) => {
+                domain::language::error_message(code, language)
+            }
+            _ => None,
+        };
+        if let Some(text) = text {
+            ext.set("userMessage", text);
+            ext.set("language", language.tag());
+        }
+    }
+}
+
 /// Whether a document holds an operation other than a query (GET may carry queries only).
 fn holds_mutation(query: &str) -> bool {
     async_graphql::parser::parse_query(query).is_ok_and(|doc| {
@@ -187,7 +207,11 @@ async fn execute(
     let addr = client_addr(req);
     let operation = crate::metrics::operation_type(&request.query);
     let started = std::time::Instant::now();
-    let request = request.data(auth).data(ClientAddr(addr));
+    let language = crate::graphql::language::of_request(req);
+    let request = request
+        .data(auth)
+        .data(ClientAddr(addr))
+        .data(crate::graphql::language::RequestLanguage(language));
     let Ok(mut response) =
         actix_web::rt::time::timeout(limits.request_timeout, schema.execute(request)).await
     else {
@@ -204,6 +228,7 @@ async fn execute(
             ));
     };
     code_request_errors(&mut response);
+    user_messages(&mut response, language);
     // A query is registered once it ran: every error (if any) is a field's, none the request's.
     if let (Some(hash), Some(text), Some(pq), Some(state)) = (register, text, persisted, &state) {
         if response.errors.iter().all(|e| !e.path.is_empty()) {

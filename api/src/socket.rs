@@ -90,7 +90,8 @@ pub fn start(
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE_BYTES);
-    actix_web::rt::spawn(run(schema, state, session, stream));
+    let language = crate::graphql::language::of_request(req);
+    actix_web::rt::spawn(run(schema, state, session, stream, language));
     Ok(response)
 }
 
@@ -132,6 +133,7 @@ async fn run(
     state: AppState,
     mut session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
+    language: domain::language::Language,
 ) {
     let (tx, rx) = async_channel::bounded::<Vec<u8>>(16);
     let opened = Arc::new(Mutex::new(Opened::default()));
@@ -175,6 +177,13 @@ async fn run(
             o.principal = Some(p.clone());
             let mut data = async_graphql::Data::default();
             data.insert(Auth::Principal(p));
+            // The upgrade request's Accept-Language, or one named in the init payload.
+            let language = init
+                .get("Accept-Language")
+                .and_then(|v| v.as_str())
+                .map(domain::language::Language::from_accept_language)
+                .unwrap_or(language);
+            data.insert(crate::graphql::language::RequestLanguage(language));
             Ok(data)
         },
     );

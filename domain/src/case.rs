@@ -65,7 +65,8 @@ impl CaseStatus {
     }
 }
 
-const ALL_STATUSES: [CaseStatus; 8] = [
+/// Every status, in their order.
+pub const ALL_STATUSES: [CaseStatus; 8] = [
     CaseStatus::Submitted,
     CaseStatus::InProgress,
     CaseStatus::ResultReady,
@@ -122,23 +123,24 @@ impl Stage {
         }
     }
 
+    /// Every stage, in the order of a case's life.
+    pub const ALL: [Stage; 11] = [
+        Stage::Intake,
+        Stage::Resolution,
+        Stage::Prepare,
+        Stage::Sign,
+        Stage::Issue,
+        Stage::CorporationTransfer,
+        Stage::ResultBack,
+        Stage::CorporationIssue,
+        Stage::ProviderStorage,
+        Stage::Redelivery,
+        Stage::Closed,
+    ];
+
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Stage> {
-        [
-            Stage::Intake,
-            Stage::Resolution,
-            Stage::Prepare,
-            Stage::Sign,
-            Stage::Issue,
-            Stage::CorporationTransfer,
-            Stage::ResultBack,
-            Stage::CorporationIssue,
-            Stage::ProviderStorage,
-            Stage::Redelivery,
-            Stage::Closed,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Stage::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
     fn of(kind: StepKind) -> Stage {

@@ -38,19 +38,20 @@ impl Role {
         }
     }
 
+    /// Every role.
+    pub const ALL: [Role; 7] = [
+        Role::OfficeClerk,
+        Role::Head,
+        Role::Executor,
+        Role::CorporationOperator,
+        Role::Analyst,
+        Role::Admin,
+        Role::Applicant,
+    ];
+
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Role> {
-        [
-            Role::OfficeClerk,
-            Role::Head,
-            Role::Executor,
-            Role::CorporationOperator,
-            Role::Analyst,
-            Role::Admin,
-            Role::Applicant,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
     /// Whether this staff role must belong to an organisation.

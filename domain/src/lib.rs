@@ -7,6 +7,7 @@ pub mod documents;
 pub mod engine;
 pub mod identity;
 pub mod inbox;
+pub mod language;
 pub mod organisation;
 pub mod region;
 pub mod regulation;

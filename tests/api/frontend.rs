@@ -428,3 +428,88 @@ async fn scalars_are_documented_with_their_specification_and_stages_are_enums() 
         "{bad}"
     );
 }
+
+async fn post_lang(app: &TestApp, language: &str, query: &str) -> Value {
+    let mut res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("accept-language", language))
+        .send_body(json!({ "query": query }).to_string())
+        .await
+        .expect("the server answers");
+    let bytes = res.body().await.expect("a body");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// Kazakh, Russian and English: names and labels follow the request's `Accept-Language`
+/// (Kazakh, the state language, by default) or a field's `language` argument; Russian names of
+/// the regulations say whether they are official; a coded error carries a short message for
+/// people in the request's language beside the developer's `message`.
+#[actix_web::test]
+async fn names_labels_and_error_messages_follow_the_requested_language() {
+    let app = spawn_app().await;
+    let q = r#"{ regulation(code: "mangystau-secondary-education-duplicates") {
+                   name nameRuOfficial results { name }
+                   region { name nameKk nameRu en: name(language: EN) } }
+                 labels { group code text } }"#;
+    let ru = post_lang(&app, "ru-RU,ru;q=0.9,en;q=0.5", q).await;
+    let d = &ru["data"];
+    assert_eq!(d["regulation"]["region"]["name"], "Мангистауская область", "{ru}");
+    assert_eq!(d["regulation"]["region"]["en"], "Mangystau Region");
+    assert!(
+        d["regulation"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Выдача дубликатов")),
+        "{ru}"
+    );
+    assert_eq!(
+        d["regulation"]["nameRuOfficial"], false,
+        "our translation, and it says so"
+    );
+    assert!(d["regulation"]["results"][0]["name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("Дубликат")));
+    let label = |body: &Value, group: &str, code: &str| {
+        body["data"]["labels"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["group"] == group && l["code"] == code))
+            .map(|l| l["text"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(label(&ru, "STAGE", "RESOLUTION"), "Резолюция руководителя");
+    assert_eq!(label(&ru, "MAILBOX", "CORPORATION"), "Госкорпорация");
+
+    let kk = post_lang(&app, "fr-FR", q).await;
+    assert_eq!(
+        kk["data"]["regulation"]["region"]["name"], "Маңғыстау облысы",
+        "Kazakh by default: {kk}"
+    );
+    assert_eq!(label(&kk, "STAGE", "RESOLUTION"), "Басшының бұрыштамасы");
+    let en = post_lang(&app, "en", "{ labels(language: RU) { group code text } }").await;
+    assert_eq!(
+        label(&en, "CASE_STATUS", "COMPLETED"),
+        "Оказано",
+        "the argument wins: {en}"
+    );
+
+    // Every stage, status, progress, mailbox, channel and role has a label in each language.
+    for body in [&ru, &kk] {
+        let n = body["data"]["labels"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default();
+        assert_eq!(n, 11 + 8 + 8 + 4 + 3 + 7 + 20, "{body}");
+    }
+
+    let refused = post_lang(&app, "ru", "{ me { displayName } }").await;
+    let ext = &refused["errors"][0]["extensions"];
+    assert_eq!(ext["code"], "UNAUTHENTICATED", "{refused}");
+    assert_eq!(ext["userMessage"], "Войдите в систему.");
+    assert_eq!(ext["language"], "ru");
+    let refused = post_lang(&app, "kk", "{ me { displayName } }").await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["userMessage"],
+        "Жүйеге кіріңіз."
+    );
+}

@@ -29,21 +29,35 @@ fn run(what: &str, cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
     text
 }
 
 #[actix_web::test]
 async fn the_example_web_client_runs_a_day_in_node_and_in_chromium_from_another_origin() {
     run("setup.sh", &mut Command::new("./setup.sh"));
-    run("codegen, typecheck, build", Command::new("npm").args(["run", "-s", "check"]));
+    run(
+        "codegen, typecheck, build",
+        Command::new("npm").args(["run", "-s", "check"]),
+    );
 
     let dir = workdir("web-client");
     let database = TestDatabase::create().await;
     let port = free_port();
     let mut server = qyzmet(&dir)
         .env("QYZMET_DEMO_PASSWORD", PASSWORD)
-        .args(["serve", "--dev", "--demo", "--database", &database.url, "--listen"])
+        .args([
+            "serve",
+            "--dev",
+            "--demo",
+            "--database",
+            &database.url,
+            "--listen",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -62,10 +76,18 @@ async fn the_example_web_client_runs_a_day_in_node_and_in_chromium_from_another_
         let day = run("the day in Node.js", &mut node("day"));
         assert!(day.contains("the applicant saw version"), "{day}");
         let browser = run("the page in Chromium", &mut node("browser-test"));
-        assert!(browser.contains("ok: a page on http://localhost:"), "{browser}");
+        assert!(
+            browser.contains("ok: a page on http://localhost:"),
+            "{browser}"
+        );
         let graphiql = run("GraphiQL offline", &mut node("graphiql-offline"));
-        assert!(graphiql.contains("ok: GraphiQL showed the schema docs"), "{graphiql}");
-        assert!(example_dir().join("artifacts/graphiql-offline.png").is_file());
+        assert!(
+            graphiql.contains("ok: GraphiQL showed the schema docs"),
+            "{graphiql}"
+        );
+        assert!(example_dir()
+            .join("artifacts/graphiql-offline.png")
+            .is_file());
     });
     let _ = server.kill();
     let _ = server.wait();

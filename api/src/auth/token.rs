@@ -39,7 +39,7 @@ pub struct Claims {
 /// access token is never accepted as a link.
 pub const DOWNLOAD_AUDIENCE: &str = "qyzmet-download";
 
-/// Claims of a signed download link (see `crate::links`).
+/// Claims of a signed download link (made and checked by the `links` module).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownloadClaims {
     /// `user:ID`: whose scope the download is read in (checked again when it is used).

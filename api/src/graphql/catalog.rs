@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::ApiError;
 use crate::graphql::calendar::{DurationUnit, WorkingHoursInfo};
+use crate::graphql::language::{chosen, name, Language};
 use crate::graphql::scalars::{Date, Instant};
 use crate::graphql::state;
 use crate::store::regulation::StoredRegulation;
@@ -65,6 +66,7 @@ pub enum RefusalKind {
 
 /// A region of Kazakhstan.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Region {
     /// Stable code, e.g. `mangystau`.
     code: String,
@@ -76,8 +78,27 @@ pub struct Region {
     name_kk: String,
     /// Name in English.
     name_en: String,
+    /// Name in Russian (the usual Russian form).
+    name_ru: Option<String>,
     /// IANA time zone, e.g. `Asia/Aqtau`.
     time_zone: String,
+}
+
+#[ComplexObject]
+impl Region {
+    /// The name in one language (the request's `Accept-Language` unless given).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        name(
+            chosen(ctx, language),
+            &self.name_kk,
+            self.name_ru.as_deref(),
+            &self.name_en,
+        )
+    }
 }
 
 impl From<&domain::region::Region> for Region {
@@ -88,6 +109,7 @@ impl From<&domain::region::Region> for Region {
             kind: r.kind.as_str().to_owned(),
             name_kk: r.name_kk.clone(),
             name_en: r.name_en.clone(),
+            name_ru: r.name_ru.clone(),
             time_zone: r.time_zone.clone(),
         }
     }
@@ -161,6 +183,7 @@ pub struct Act {
 
 /// A result document of a service.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct ResultKind {
     /// Stable key, e.g. `receipt`.
     code: String,
@@ -168,6 +191,26 @@ pub struct ResultKind {
     name_kk: String,
     /// Name in English.
     name_en: String,
+    /// Name in Russian: our translation unless `Regulation.nameRuOfficial` (see
+    /// `data/i18n/ru.toml`).
+    name_ru: Option<String>,
+}
+
+#[ComplexObject]
+impl ResultKind {
+    /// The name in one language (the request's `Accept-Language` unless given).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        name(
+            chosen(ctx, language),
+            &self.name_kk,
+            self.name_ru.as_deref(),
+            &self.name_en,
+        )
+    }
 }
 
 /// What a step does in the life of a case.
@@ -465,6 +508,11 @@ pub struct Regulation {
     name_kk: String,
     /// Name in English.
     name_en: String,
+    /// Name in Russian (see `nameRuOfficial`).
+    name_ru: Option<String>,
+    /// Whether `nameRu` and the results' Russian names are an official text; false: they are
+    /// our translation, for display only (`data/i18n/ru.toml`).
+    name_ru_official: bool,
     #[graphql(skip)]
     region_code: String,
     /// The approving act.
@@ -506,6 +554,20 @@ pub struct Regulation {
 
 #[ComplexObject]
 impl Regulation {
+    /// The service's name in one language (the request's `Accept-Language` unless given).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        name(
+            chosen(ctx, language),
+            &self.name_kk,
+            self.name_ru.as_deref(),
+            &self.name_en,
+        )
+    }
+
     /// The region whose akimat approved it.
     async fn region(&self, ctx: &Context<'_>) -> Result<Region, ApiError> {
         let state = state(ctx)?;
@@ -526,12 +588,15 @@ fn channels(cs: &[reg::Channel]) -> Vec<Channel> {
 impl From<&StoredRegulation> for Regulation {
     fn from(s: &StoredRegulation) -> Self {
         let r = &s.regulation;
+        let ru = domain::language::russian(&r.code);
         Regulation {
             code: r.code.clone(),
             version: s.row.version,
             service_code: r.service.clone(),
             name_kk: r.name_kk.clone(),
             name_en: r.name_en.clone(),
+            name_ru: ru.map(|x| x.name.clone()),
+            name_ru_official: ru.is_some_and(|x| x.official),
             region_code: r.region.clone(),
             act: Act {
                 issuer_kk: r.act.issuer_kk.clone(),
@@ -562,6 +627,7 @@ impl From<&StoredRegulation> for Regulation {
                     code: x.code.clone(),
                     name_kk: x.name_kk.clone(),
                     name_en: x.name_en.clone(),
+                    name_ru: ru.and_then(|ru| ru.results.get(&x.code).cloned()),
                 })
                 .collect(),
             refusals: r
@@ -662,6 +728,8 @@ pub struct Organisation {
     name_kk: String,
     /// Name in English.
     name_en: String,
+    /// Name in Russian: our translation unless the organisation's own was recorded.
+    name_ru: Option<String>,
     /// District or city, where recorded.
     district: Option<String>,
     #[graphql(skip)]
@@ -672,6 +740,21 @@ pub struct Organisation {
 
 #[ComplexObject]
 impl Organisation {
+    /// The name in one language (the request's `Accept-Language` unless given); Russian falls
+    /// back to Kazakh where none is recorded.
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        name(
+            chosen(ctx, language),
+            &self.name_kk,
+            self.name_ru.as_deref(),
+            &self.name_en,
+        )
+    }
+
     /// The region it belongs to.
     async fn region(&self, ctx: &Context<'_>) -> Result<Region, ApiError> {
         state(ctx)?
@@ -693,6 +776,7 @@ impl TryFrom<organisation::Model> for Organisation {
             kind: m.kind,
             name_kk: m.name_kk,
             name_en: m.name_en,
+            name_ru: m.name_ru,
             district: m.district,
             region_code: m.region_code,
             working_hours: hours.into(),

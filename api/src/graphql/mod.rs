@@ -12,6 +12,7 @@ pub mod cases;
 pub mod catalog;
 pub mod documents;
 pub mod guard;
+pub mod language;
 pub mod reports;
 pub mod scalars;
 pub mod subscription;
@@ -36,6 +37,7 @@ pub struct Query(
     cases::CaseQuery,
     reports::ReportQuery,
     admin::AdminQuery,
+    language::LanguageQuery,
 );
 
 /// Every mutation, merged from the areas.

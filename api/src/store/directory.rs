@@ -63,12 +63,21 @@ pub async fn sync_organisations(
     use sea_orm::{ColumnTrait, QueryFilter};
     let txn = crate::store::begin_write(db).await?;
     for o in entries {
-        let exists = organisation::Entity::find()
+        let existing = organisation::Entity::find()
             .filter(organisation::Column::Code.eq(o.code.clone()))
             .one(&txn)
-            .await?
-            .is_some();
-        if exists {
+            .await?;
+        if let Some(row) = existing {
+            // A Russian name the directory gained since is filled in; nothing else is touched.
+            if row.name_ru.is_none() && o.name_ru.is_some() {
+                organisation::Entity::update(organisation::ActiveModel {
+                    id: Set(row.id),
+                    name_ru: Set(o.name_ru.clone()),
+                    ..Default::default()
+                })
+                .exec(&txn)
+                .await?;
+            }
             continue;
         }
         let hours = o
