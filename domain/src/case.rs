@@ -266,16 +266,21 @@ pub fn stop_output(reg: &Regulation, stop: &Stop) -> (String, Vec<String>) {
     {
         return (step.output_en.clone(), step.issues.clone());
     }
-    let text = match stop.leg {
-        Some("intake") => {
-            "the documents accepted at the counter with a receipt, or a refusal receipt"
-        }
-        Some("transfer_to_provider") => "the documents delivered to the provider's office",
-        Some("result_back") => "the result delivered to the State Corporation",
-        Some("issue") => "the result handed to the applicant at the counter",
+    (
+        stop.leg.map(leg_output).unwrap_or_default().to_owned(),
+        Vec::new(),
+    )
+}
+
+/// What a State Corporation leg hands on (English; `language::text` gives the others).
+pub fn leg_output(leg: &str) -> &'static str {
+    match leg {
+        "intake" => "the documents accepted at the counter with a receipt, or a refusal receipt",
+        "transfer_to_provider" => "the documents delivered to the provider's office",
+        "result_back" => "the result delivered to the State Corporation",
+        "issue" => "the result handed to the applicant at the counter",
         _ => "",
-    };
-    (text.to_owned(), Vec::new())
+    }
 }
 
 fn step_stop(step: &Step, attrs: &Attributes) -> Stop {

@@ -356,6 +356,58 @@ pub struct RussianRegulation {
 }
 
 const RUSSIAN: &str = include_str!("../../data/i18n/ru.toml");
+const TEXTS: &str = include_str!("../../data/i18n/texts.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextsFile {
+    text: Vec<Text>,
+}
+
+/// One English-only text of the data with its Russian (and, where the data has none, Kazakh)
+/// wording.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// The English text, exactly as in the data.
+    pub en: String,
+    /// Russian.
+    pub ru: String,
+    /// Kazakh, for texts the data has only in English.
+    pub kk: Option<String>,
+}
+
+fn texts() -> &'static BTreeMap<String, Text> {
+    static TEXTS_BY_EN: OnceLock<BTreeMap<String, Text>> = OnceLock::new();
+    TEXTS_BY_EN.get_or_init(|| {
+        toml::from_str::<TextsFile>(TEXTS)
+            .map(|f| f.text.into_iter().map(|t| (t.en.clone(), t)).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// A text of the data in `lang`: English as it is; Kazakh from the data's own Kazakh wording
+/// (`own_kk`, the act's), else from `data/i18n/texts.toml`; Russian from that file. Where no
+/// wording is known, the English text (never an empty one).
+pub fn text(en: &str, own_kk: Option<&str>, lang: Language) -> String {
+    let known = texts().get(en);
+    match lang {
+        Language::En => en,
+        Language::Kk => own_kk
+            .filter(|k| !k.is_empty())
+            .or_else(|| known.and_then(|t| t.kk.as_deref()))
+            .unwrap_or(en),
+        Language::Ru => known.map(|t| t.ru.as_str()).unwrap_or(en),
+    }
+    .to_owned()
+}
+
+/// Whether `en` has a Russian wording, and a Kazakh one when the data has none of its own.
+pub fn has_text(en: &str, needs_kk: bool) -> bool {
+    texts()
+        .get(en)
+        .is_some_and(|t| !t.ru.is_empty() && (!needs_kk || t.kk.is_some()))
+}
 
 /// The Russian names of a regulation (by regulation code), if we have them.
 pub fn russian(regulation: &str) -> Option<&'static RussianRegulation> {
@@ -452,5 +504,26 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 13);
+        for leg in ["intake", "transfer_to_provider", "result_back", "issue"] {
+            let en = crate::case::leg_output(leg);
+            assert!(has_text(en, true), "leg {leg}: {en:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_falls_back_to_english_never_to_nothing() {
+        assert_eq!(
+            text("Signed result", None, Language::Ru),
+            "Подписанный результат"
+        );
+        assert_eq!(
+            text("Signed result", None, Language::Kk),
+            "Қол қойылған нәтиже"
+        );
+        assert_eq!(
+            text("Signed result", Some("өз мәтіні"), Language::Kk),
+            "өз мәтіні"
+        );
+        assert_eq!(text("no such text", None, Language::Ru), "no such text");
     }
 }

@@ -451,11 +451,16 @@ async fn names_labels_and_error_messages_follow_the_requested_language() {
     let app = spawn_app().await;
     let q = r#"{ regulation(code: "mangystau-secondary-education-duplicates") {
                    name nameRuOfficial results { name }
+                   steps { actor action output } refusals { grounds }
+                   routes { channel stops { output } }
                    region { name nameKk nameRu en: name(language: EN) } }
                  labels { group code text } }"#;
     let ru = post_lang(&app, "ru-RU,ru;q=0.9,en;q=0.5", q).await;
     let d = &ru["data"];
-    assert_eq!(d["regulation"]["region"]["name"], "Мангистауская область", "{ru}");
+    assert_eq!(
+        d["regulation"]["region"]["name"], "Мангистауская область",
+        "{ru}"
+    );
     assert_eq!(d["regulation"]["region"]["en"], "Mangystau Region");
     assert!(
         d["regulation"]["name"]

@@ -237,6 +237,7 @@ pub enum StepKind {
 
 /// A way a service can be refused.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Refusal {
     /// Intake refusal or reasoned refusal.
     kind: RefusalKind,
@@ -248,6 +249,7 @@ pub struct Refusal {
 
 /// A period of the year in which applications are accepted.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct AcceptanceWindow {
     /// Which applications it governs (an application attribute value, e.g. `first_grade`).
     applies_to: String,
@@ -261,6 +263,31 @@ pub struct AcceptanceWindow {
     until: String,
     /// The paragraph of the act.
     paragraph: String,
+}
+
+#[ComplexObject]
+impl Refusal {
+    /// The grounds in one language (the request's `Accept-Language` unless given); Kazakh and
+    /// Russian are our translation of the English extract.
+    async fn grounds(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        domain::language::text(&self.grounds_en, None, chosen(ctx, language))
+    }
+}
+
+#[ComplexObject]
+impl AcceptanceWindow {
+    /// The description in one language (the request's `Accept-Language` unless given).
+    async fn label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        domain::language::text(&self.label_en, Some(&self.label_kk), chosen(ctx, language))
+    }
 }
 
 /// The overall legal term of a service.
@@ -291,6 +318,7 @@ pub struct DurationVariant {
 
 /// One ordered step of a regulation.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Step {
     /// Position, from 1.
     order: i32,
@@ -316,6 +344,42 @@ pub struct Step {
     issues: Vec<String>,
     /// The paragraph of the act.
     paragraph: String,
+}
+
+#[ComplexObject]
+impl Step {
+    /// Who does it, in one language (the request's `Accept-Language` unless given): Kazakh is
+    /// the act's own wording, Russian our translation.
+    async fn actor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        domain::language::text(&self.actor_en, Some(&self.actor_kk), chosen(ctx, language))
+    }
+
+    /// What is done, in one language: Kazakh is the act's own wording, Russian our translation.
+    async fn action(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        domain::language::text(
+            &self.action_en,
+            Some(&self.action_kk),
+            chosen(ctx, language),
+        )
+    }
+
+    /// The output that moves the case on, in one language (Kazakh and Russian are our
+    /// translation of the English extract).
+    async fn output(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        domain::language::text(&self.output_en, None, chosen(ctx, language))
+    }
 }
 
 /// One leg of the State Corporation channel.
@@ -413,6 +477,7 @@ pub enum Holder {
 
 /// One stop of a regulation's route on a channel.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct RouteStop {
     /// Position on the path, from 0; a case's `pathPosition` points here.
     position: i32,
@@ -438,6 +503,18 @@ pub struct RouteStop {
     produces: String,
     /// Result documents it issues (`results[].code`).
     issues: Vec<String>,
+}
+
+#[ComplexObject]
+impl RouteStop {
+    /// What it produces, in one language (the request's `Accept-Language` unless given).
+    async fn output(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
+    ) -> String {
+        domain::language::text(&self.produces, None, chosen(ctx, language))
+    }
 }
 
 /// A regulation's route on one channel: every stop a case passes, in order, so a client can
