@@ -125,8 +125,8 @@ pub struct TimelineEntry {
     on_time: Option<bool>,
     /// Whether it is or was late: finished after its due time, or open past it.
     late: bool,
-    /// What came of it, e.g. `SIGNED`, `RETURNED`.
-    outcome: Option<String>,
+    /// What came of it; staff only.
+    outcome: Option<StepOutcome>,
     /// A comment (a head's reason for returning, an executor's note).
     comment: Option<String>,
 }
@@ -458,7 +458,11 @@ impl Case {
                 finished_at: s.finished_at.map(Into::into),
                 on_time: s.on_time,
                 late,
-                outcome: s.outcome.filter(|_| internal),
+                outcome: s
+                    .outcome
+                    .filter(|_| internal)
+                    .and_then(|o| domain::engine::Outcome::parse(&o))
+                    .map(Into::into),
                 comment: s.comment.filter(|_| internal),
             });
         }
@@ -593,6 +597,38 @@ pub struct InboxFilter {
     /// case, words in the order written: "Серікова Ай"). All three are indexed.
     #[graphql(validator(max_length = 100))]
     search: Option<String>,
+}
+
+/// What came of a step.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::engine::Outcome")]
+pub enum StepOutcome {
+    /// Accepted and registered.
+    Accepted,
+    /// Refused at intake, with a refusal receipt.
+    RefusedAtIntake,
+    /// The head assigned an executor.
+    Assigned,
+    /// The executor prepared the result.
+    ResultPrepared,
+    /// The executor prepared a reasoned refusal.
+    ReasonedRefusalPrepared,
+    /// The head signed.
+    Signed,
+    /// The head returned the draft to the executor.
+    Returned,
+    /// Issued (or handed to the courier).
+    Issued,
+    /// The courier delivered the documents.
+    Delivered,
+    /// The State Corporation received the result.
+    Received,
+    /// Sent back to the provider uncollected.
+    ReturnedUncollected,
+    /// Requested back from storage.
+    Requested,
+    /// Sent back from storage to the counter.
+    Redelivered,
 }
 
 /// The orders an inbox can be read in; ties go by case id in the same direction.

@@ -64,6 +64,16 @@ pub enum RefusalKind {
     ReasonedRefusal,
 }
 
+/// What kind of region.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::region::RegionKind")]
+pub enum RegionKind {
+    /// An oblast (облыс).
+    Oblast,
+    /// A city of republican significance (республикалық маңызы бар қала).
+    City,
+}
+
 /// A region of Kazakhstan.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
@@ -72,8 +82,8 @@ pub struct Region {
     code: String,
     /// ISO 3166-2:KZ code.
     iso_code: String,
-    /// `OBLAST` or `CITY` (of republican significance).
-    kind: String,
+    /// An oblast or a city of republican significance.
+    kind: RegionKind,
     /// Name in Kazakh.
     name_kk: String,
     /// Name in English.
@@ -106,7 +116,7 @@ impl From<&domain::region::Region> for Region {
         Region {
             code: r.code.clone(),
             iso_code: r.iso_code.clone(),
-            kind: r.kind.as_str().to_owned(),
+            kind: r.kind.into(),
             name_kk: r.name_kk.clone(),
             name_en: r.name_en.clone(),
             name_ru: r.name_ru.clone(),

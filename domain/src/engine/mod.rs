@@ -324,6 +324,28 @@ impl Outcome {
             Outcome::Redelivered => "REDELIVERED",
         }
     }
+
+    /// Every outcome.
+    pub const ALL: [Outcome; 13] = [
+        Outcome::Accepted,
+        Outcome::RefusedAtIntake,
+        Outcome::Assigned,
+        Outcome::ResultPrepared,
+        Outcome::ReasonedRefusalPrepared,
+        Outcome::Signed,
+        Outcome::Returned,
+        Outcome::Issued,
+        Outcome::Delivered,
+        Outcome::Received,
+        Outcome::ReturnedUncollected,
+        Outcome::Requested,
+        Outcome::Redelivered,
+    ];
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
 }
 
 /// A step that starts now.
