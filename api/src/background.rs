@@ -26,7 +26,7 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorChain};
-use crate::mailbox::{MailboxKey, TakeIn};
+use crate::events::{CaseChange, MailboxKey};
 use crate::state::AppState;
 use crate::store::cases::append_event;
 
@@ -220,25 +220,25 @@ async fn announce(
     }
     let payload = json!({ "stage": s.stage, "mailbox": s.mailbox, "step": s.seq, "due": s.due_at.map(|d| d.to_rfc3339()) });
     append_event(&txn, s.case_id, kind, payload, "watchdog", now).await?;
+    // Subscribers hear of it: the case stays where it is, marked. Other nodes are told inside
+    // this transaction.
+    let case = service_case::Entity::find_by_id(s.case_id)
+        .one(&txn)
+        .await?;
+    let change = case.map(|c| CaseChange {
+        case_id: c.id,
+        version: c.version,
+        from: MailboxKey::of(&c),
+        to: MailboxKey::of(&c),
+    });
+    if let Some(change) = change {
+        if state.fanout.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::events::notify_in(&txn, &state.node_id, change).await?;
+        }
+    }
     txn.commit().await?;
-    // Tell the head's mailbox: its counts change, and its subscribers hear of it.
-    if let Some(c) = service_case::Entity::find_by_id(s.case_id)
-        .one(&state.db)
-        .await?
-    {
-        let head = MailboxKey {
-            org_id: c.provider_id,
-            mailbox: domain::regulation::Mailbox::Head,
-        };
-        state.mailboxes.forward(head, TakeIn { case_id: c.id });
-        let change = crate::state::CaseChange {
-            case_id: c.id,
-            version: c.version,
-            from: MailboxKey::of(&c),
-            to: MailboxKey::of(&c),
-        };
+    if let Some(change) = change {
         let _ = state.events.send(change);
-        crate::fanout::publish(state, change);
     }
     Ok(true)
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod configuration;
 pub mod error;
+pub mod events;
 pub mod fanout;
 pub mod generate;
 pub mod graphiql;

@@ -26,6 +26,7 @@ pub struct Metrics {
     watchdog_lag: IntGauge,
     pool: IntGaugeVec,
     sockets: IntGauge,
+    listener_reconnects: prometheus::IntCounter,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -64,6 +65,10 @@ fn build() -> Result<Metrics, prometheus::Error> {
         &["state"],
     )?;
     let sockets = IntGauge::new("subscription_sockets", "Open subscription sockets")?;
+    let listener_reconnects = prometheus::IntCounter::new(
+        "listener_reconnects_total",
+        "Times the LISTEN connection for other nodes' changes was lost (PostgreSQL)",
+    )?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(latency.clone()))?;
     registry.register(Box::new(moves.clone()))?;
@@ -71,6 +76,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(watchdog_lag.clone()))?;
     registry.register(Box::new(pool.clone()))?;
     registry.register(Box::new(sockets.clone()))?;
+    registry.register(Box::new(listener_reconnects.clone()))?;
     Ok(Metrics {
         registry,
         requests,
@@ -80,6 +86,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         watchdog_lag,
         pool,
         sockets,
+        listener_reconnects,
     })
 }
 
@@ -113,6 +120,13 @@ pub fn request(operation: &'static str, code: &str, seconds: f64) {
     if let Some(m) = metrics() {
         m.requests.with_label_values(&[operation, code]).inc();
         m.latency.with_label_values(&[operation]).observe(seconds);
+    }
+}
+
+/// Counts one loss of the LISTEN connection.
+pub fn listener_reconnect() {
+    if let Some(m) = metrics() {
+        m.listener_reconnects.inc();
     }
 }
 

@@ -138,7 +138,6 @@ pub async fn prepare_state(
         node_id: crate::auth::token::random_hex(8)
             .map_err(|e| StartupError::Data(e.to_string()))?,
         fanout: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        mailboxes: Default::default(),
         write_lock: sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         db,
         calendar: CalendarCache::new(calendar),
@@ -149,7 +148,6 @@ pub async fn prepare_state(
         clock,
         tokens,
     };
-    crate::mailbox::Mailboxes::start(&state);
     Ok(state)
 }
 
@@ -179,9 +177,10 @@ impl Application {
             .store(settings.background, std::sync::atomic::Ordering::Relaxed);
         if settings.background {
             crate::background::start(&state, settings.notify_webhook_url.clone());
-            crate::fanout::start(&state);
+            crate::fanout::start(&state, &settings.database.url);
         }
-        let schema: QyzmetSchema = build_schema(state.clone(), &settings.limits);
+        let mailboxes = crate::mailbox::Mailboxes::start(&state);
+        let schema: QyzmetSchema = build_schema(state.clone(), mailboxes, &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
             addr: settings.listen,

@@ -25,8 +25,6 @@ pub struct AppState {
     pub watchdog_wake: Arc<tokio::sync::Notify>,
     /// Case changes, for subscribers on this node.
     pub events: tokio::sync::broadcast::Sender<CaseChange>,
-    /// The mailbox actors.
-    pub mailboxes: crate::mailbox::Mailboxes,
     /// SQLite has one writer: case writes queue here instead of failing with "database is
     /// locked". `None` on PostgreSQL.
     pub write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
@@ -98,18 +96,7 @@ impl CalendarCache {
     }
 }
 
-/// A case moved: it left `from` and entered `to` (either may be none: created, closed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CaseChange {
-    /// The case.
-    pub case_id: i64,
-    /// Its version after the move.
-    pub version: i32,
-    /// The mailbox it left.
-    pub from: Option<crate::mailbox::MailboxKey>,
-    /// The mailbox it entered.
-    pub to: Option<crate::mailbox::MailboxKey>,
-}
+pub use crate::events::CaseChange;
 
 /// Open sockets per account (the `sub` claim), across this node.
 #[derive(Clone, Default)]

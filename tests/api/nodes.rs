@@ -110,7 +110,6 @@ async fn a_move_on_one_node_reaches_a_subscriber_on_the_other_and_the_watchdog_f
         .expect("subscribe");
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
 
-    let moved_at = Instant::now();
     let mut r = client
         .post(format!("http://127.0.0.1:{}/graphql", a.port))
         .insert_header(("authorization", format!("Bearer {clerk_on_a}")))
@@ -139,7 +138,6 @@ async fn a_move_on_one_node_reaches_a_subscriber_on_the_other_and_the_watchdog_f
             _ => {}
         }
     };
-    let latency = moved_at.elapsed();
     assert_eq!(
         heard["payload"]["data"]["mailboxChanged"]["change"], "ENTERED",
         "{heard}"
@@ -148,10 +146,7 @@ async fn a_move_on_one_node_reaches_a_subscriber_on_the_other_and_the_watchdog_f
         heard["payload"]["data"]["mailboxChanged"]["case"]["number"],
         number
     );
-    assert!(
-        latency < Duration::from_secs(1),
-        "reached node B in {latency:?}"
-    );
+    // How fast is measured in the benchmarks (BENCHMARKS.md), not asserted here.
 
     // Conflicting commands on one case through the two nodes: one success, one CONFLICT.
     let head_on_a = login(a.port, "mangystau-head").await;
@@ -204,6 +199,174 @@ async fn a_move_on_one_node_reaches_a_subscriber_on_the_other_and_the_watchdog_f
         Duration::from_secs(15),
         || leads(&b),
     );
+    let _ = b.child.kill();
+    let _ = b.child.wait();
+}
+
+async fn login_on(client: &awc::Client, port: u16, user: &str) -> String {
+    let mut r = client
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .send_json(&json!({ "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+            "variables": { "u": user, "p": PASSWORD } }))
+        .await
+        .expect("answers");
+    let body: serde_json::Value = r.json().await.expect("json");
+    body["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+async fn register_on(
+    client: &awc::Client,
+    port: u16,
+    token: &str,
+    name: &str,
+) -> serde_json::Value {
+    let mut r = client
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .send_json(&json!({ "query": "mutation($i: ApplicationInput!) { registerApplication(input: $i) { number } }",
+            "variables": { "i": { "regulation": "mangystau-secondary-education-duplicates",
+                "applicant": { "iin": "850305400120", "fullName": name }, "documents": [{ "name": "application" }] } } }))
+        .await
+        .expect("answers");
+    let body: serde_json::Value = r.json().await.expect("json");
+    body["data"]["registerApplication"]["number"].clone()
+}
+
+/// The next `next` message's mailbox change, or `None` if none comes within 10 s.
+async fn heard(
+    socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
+) -> Option<serde_json::Value> {
+    loop {
+        let frame = actix_web::rt::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .ok()??;
+        match frame {
+            Ok(ws::Frame::Text(t)) => {
+                let v: serde_json::Value = serde_json::from_slice(&t).ok()?;
+                if v["type"] == "next" {
+                    return Some(v["payload"]["data"]["mailboxChanged"].clone());
+                }
+            }
+            Ok(ws::Frame::Ping(p)) => {
+                let _ = socket.send(ws::Message::Pong(p)).await;
+            }
+            Ok(ws::Frame::Close(_)) | Err(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+/// How many sessions are listening for case changes on the test's database.
+async fn listeners(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(*)::bigint AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        ))
+        .await
+        .expect("pg_stat_activity");
+    row.and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0)
+}
+
+/// Waits (up to 15 s) until two sessions listen.
+async fn wait_listening(db: &sea_orm::DatabaseConnection, what: &str) {
+    let start = Instant::now();
+    while listeners(db).await != 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{what} within 15 s"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Cross-node events cannot be lost by a node: the listener's connection is killed five times
+/// (`pg_terminate_backend`) and each time comes back on its own connection, the node's pool
+/// still serves a burst of requests larger than itself, and a move whose node is killed the
+/// moment it answered still reaches the other node (the NOTIFY was part of its transaction).
+#[actix_web::test]
+async fn cross_node_events_survive_a_killed_listener_and_a_node_killed_after_commit() {
+    use sea_orm::ConnectionTrait;
+    if test_backend() != api::configuration::Backend::Postgres {
+        return; // LISTEN/NOTIFY is PostgreSQL's; this runs in the PostgreSQL pass.
+    }
+    let dir = workdir("nodes-listener");
+    let database = TestDatabase::create().await;
+    let db = sea_orm::Database::connect(&database.url)
+        .await
+        .expect("connects");
+    let mut a = start(&dir, &database.url);
+    let mut b = start(&dir, &database.url);
+    let client = awc::Client::default();
+    let clerk_on_a = login_on(&client, a.port, "mangystau-clerk").await;
+    let head_on_b = login_on(&client, b.port, "mangystau-head").await;
+    let (_, mut socket) = client
+        .ws(format!("ws://127.0.0.1:{}/graphql", b.port))
+        .protocols(["graphql-transport-ws"])
+        .connect()
+        .await
+        .expect("upgrades");
+    let send = |v: serde_json::Value| ws::Message::Text(v.to_string().into());
+    socket.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {head_on_b}") } }))).await.expect("init");
+    let _ack = socket.next().await;
+    socket
+        .send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { mailboxChanged(mailbox: HEAD) { change case { number } } }" } })))
+        .await
+        .expect("subscribe");
+    wait_listening(&db, "both nodes listen").await;
+
+    for round in 0..5 {
+        let killed = db
+            .execute_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            ))
+            .await
+            .expect("terminated");
+        assert!(
+            killed.rows_affected() >= 1,
+            "round {round}: a listener to kill"
+        );
+        wait_listening(&db, "both nodes listen again").await;
+        let number = register_on(&client, a.port, &clerk_on_a, &format!("Round {round}")).await;
+        let change = heard(&mut socket)
+            .await
+            .unwrap_or_else(|| panic!("round {round}: nothing reached node B"));
+        assert_eq!(change["case"]["number"], number, "round {round}: {change}");
+    }
+
+    // Node B's pool is whole: a burst larger than it (5 connections) is served in full.
+    let burst = (0..30).map(|_| {
+        let (client, token) = (client.clone(), head_on_b.clone());
+        async move {
+            let mut r = client
+                .post(format!("http://127.0.0.1:{}/graphql", b.port))
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .send_json(&json!({ "query": "{ me { displayName } inbox(mailbox: HEAD) { totalCount } }" }))
+                .await
+                .expect("answers");
+            r.json::<serde_json::Value>().await.expect("json")
+        }
+    });
+    for answer in futures_util::future::join_all(burst).await {
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+
+    // Node A answers a move and is killed at once: the move committed, so B hears of it.
+    let number = register_on(&client, a.port, &clerk_on_a, "Killed Right After").await;
+    a.child.kill().expect("kill -9");
+    let _ = a.child.wait();
+    let change = heard(&mut socket)
+        .await
+        .expect("the committed move reached node B");
+    assert_eq!(change["case"]["number"], number, "{change}");
     let _ = b.child.kill();
     let _ = b.child.wait();
 }

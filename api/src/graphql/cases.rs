@@ -1071,8 +1071,14 @@ async fn intake(
             .map(|k| format!("{}:{k}", p.subject.claim())),
         actor: domain_actor(p, name, applicant_iin),
     };
-    let (created, _) = state.mailboxes.create(key, new).await?;
+    let (created, _) = mailboxes(ctx)?.create(key, new).await?;
     Case::try_from(created)
+}
+
+/// The mailbox actors (schema data).
+fn mailboxes<'a>(ctx: &Context<'a>) -> Result<&'a crate::mailbox::Mailboxes, ApiError> {
+    ctx.data::<crate::mailbox::Mailboxes>()
+        .map_err(|_| ApiError::internal(std::io::Error::other("mailboxes not attached")))
 }
 
 /// Moves a case held in the caller's mailbox: the engine decides whether it is the caller's
@@ -1095,8 +1101,7 @@ async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Resul
     })?;
     let name = username(state, p).await?.unwrap_or_default();
     let action = command.action().name();
-    let moved = state
-        .mailboxes
+    let moved = mailboxes(ctx)?
         .execute(
             key,
             Execute {

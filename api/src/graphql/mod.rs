@@ -52,7 +52,11 @@ pub struct Mutation(
 pub type QyzmetSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Builds the schema with the request limits applied and the shared state attached.
-pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
+pub fn build_schema(
+    state: AppState,
+    mailboxes: crate::mailbox::Mailboxes,
+    limits: &Limits,
+) -> QyzmetSchema {
     let builder = Schema::build(
         Query::default(),
         Mutation::default(),
@@ -67,7 +71,8 @@ pub fn build_schema(state: AppState, limits: &Limits) -> QyzmetSchema {
         max_cost: limits.max_query_cost,
         max_depth: limits.max_query_depth,
     })
-    .data(state);
+    .data(state)
+    .data(mailboxes);
     if limits.introspection {
         builder.finish()
     } else {

@@ -233,6 +233,7 @@ pub async fn create(
     let number = engine::registration_number(&region_iso, local_date, inserted.id);
     let t = decided.numbered(number);
     let written = persist(&txn, &inserted, None, &t, &parties, &new.actor.name, now).await?;
+    tell_other_nodes(state, &txn, None, &written).await?;
     txn.commit().await?;
     Ok((written, true))
 }
@@ -326,8 +327,29 @@ pub async fn apply(
         now,
     )
     .await?;
+    tell_other_nodes(state, &txn, Some(&current), &written).await?;
     txn.commit().await?;
     Ok(written)
+}
+
+/// Queues the move for the other nodes in its own transaction (delivered at commit, never for a
+/// move rolled back, not lost if this process dies right after committing).
+async fn tell_other_nodes(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    before: Option<&service_case::Model>,
+    after: &service_case::Model,
+) -> Result<(), ApiError> {
+    if !state.fanout.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let change = crate::events::CaseChange {
+        case_id: after.id,
+        version: after.version,
+        from: before.and_then(crate::events::MailboxKey::of),
+        to: crate::events::MailboxKey::of(after),
+    };
+    crate::events::notify_in(txn, &state.node_id, change).await
 }
 
 /// Writes a decided transition in the caller's transaction: the case's columns, the step it
