@@ -26,6 +26,8 @@ pub struct Principal {
     pub organisation_code: Option<String>,
     /// Their region: the organisation's, or an analyst's; none for national roles.
     pub region: Option<String>,
+    /// A staff user's username (what the case records as the actor); none for an applicant.
+    pub username: Option<String>,
 }
 
 /// The two kinds of account.
@@ -148,6 +150,7 @@ pub async fn load_principal(
                 organisation_id: org.as_ref().map(|o| o.id),
                 organisation_code: org.as_ref().map(|o| o.code.clone()),
                 region: org.map(|o| o.region_code).or(user.region_code),
+                username: Some(user.username),
             }))
         }
         Subject::Applicant(id) => Ok(applicant::Entity::find_by_id(id)
@@ -160,6 +163,7 @@ pub async fn load_principal(
                 organisation_id: None,
                 organisation_code: None,
                 region: None,
+                username: None,
             })),
     }
 }

@@ -963,16 +963,6 @@ fn domain_actor(p: &Principal, name: String, iin: Option<String>) -> domain::eng
     }
 }
 
-async fn username(state: &AppState, p: &Principal) -> Result<Option<String>, ApiError> {
-    match p.subject {
-        Subject::User(id) => Ok(app_user::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .map(|u| u.username)),
-        Subject::Applicant(_) => Ok(None),
-    }
-}
-
 async fn org_by_code(state: &AppState, code: &str) -> Result<organisation::Model, ApiError> {
     organisation::Entity::find()
         .filter(organisation::Column::Code.eq(code))
@@ -1038,7 +1028,8 @@ async fn intake(
                 .map_or(domain::regulation::Mailbox::Office, |x| x.lands_in),
         },
     };
-    let name = username(state, p).await?.unwrap_or_default();
+    // The principal was read with the request: no second read of the account per move.
+    let name = p.username.clone().unwrap_or_default();
     let new = NewCase {
         regulation: stored.clone(),
         channel,
@@ -1085,7 +1076,6 @@ fn mailboxes<'a>(ctx: &Context<'a>) -> Result<&'a crate::mailbox::Mailboxes, Api
 /// turn and what the move means.
 async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Result<Case, ApiError> {
     let p = require(ctx, STAFF)?;
-    let state = state(ctx)?;
     let c = load_visible(ctx, &id).await?;
     // A caller acting on a version that is no longer current lost the race: CONFLICT, whoever
     // now holds the case.
@@ -1099,13 +1089,15 @@ async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Resul
         code: "INVALID_TRANSITION",
         message: "the case is closed".into(),
     })?;
-    let name = username(state, p).await?.unwrap_or_default();
+    // The principal was read with the request: no second read of the account per move.
+    let name = p.username.clone().unwrap_or_default();
     let action = command.action().name();
     let moved = mailboxes(ctx)?
         .execute(
             key,
             Execute {
                 case_id: c.id,
+                current: Box::new(c),
                 expected_version: version,
                 command,
                 actor: domain_actor(p, name, None),

@@ -38,6 +38,8 @@ pub struct Create(pub NewCase);
 pub struct Execute {
     /// The case.
     pub case_id: i64,
+    /// The case as the caller read it (its version is the one the command expects).
+    pub current: Box<service_case::Model>,
     /// The version the caller saw.
     pub expected_version: i32,
     /// What to do.
@@ -94,7 +96,7 @@ impl MailboxActor {
             let m = p.msg;
             let (result, panicked) = guarded(cases::apply(
                 &state,
-                m.case_id,
+                *m.current,
                 m.expected_version,
                 m.command,
                 &m.actor,

@@ -239,21 +239,19 @@ pub async fn create(
 }
 
 /// Applies a command to a case at its expected version, in one transaction: the engine decides
-/// ([`engine::decide`]), this persists. `CONFLICT` when the case changed since
-/// `expected_version` (nothing is written).
+/// ([`engine::decide`]), this persists. `current` is the case as the caller read it (not read
+/// again here): the write claims the row at `expected_version`, so a case that changed since is
+/// `CONFLICT` and nothing is written.
 pub async fn apply(
     state: &AppState,
-    case_id: i64,
+    current: service_case::Model,
     expected_version: i32,
     command: Command,
     actor: &Actor,
 ) -> Result<service_case::Model, ApiError> {
     let now = state.clock.now();
     let db = &state.db;
-    let current = service_case::Entity::find_by_id(case_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such case".into()))?;
+    let case_id = current.id;
     if current.version != expected_version {
         return Err(ApiError::Conflict(format!(
             "the case changed: version {} is current, {expected_version} was expected",
