@@ -208,6 +208,13 @@ async fn execute(
     let operation = crate::metrics::operation_type(&request.query);
     let started = std::time::Instant::now();
     let language = crate::graphql::language::of_request(req);
+    let loaders = state
+        .as_ref()
+        .map(|s| crate::graphql::loaders::Loaders::new(&s.db));
+    let mut request = request;
+    if let Some(loaders) = loaders {
+        request = request.data(loaders);
+    }
     let request = request
         .data(auth)
         .data(ClientAddr(addr))

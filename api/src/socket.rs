@@ -184,6 +184,7 @@ async fn run(
                 .map(domain::language::Language::from_accept_language)
                 .unwrap_or(language);
             data.insert(crate::graphql::language::RequestLanguage(language));
+            data.insert(crate::graphql::loaders::Loaders::new(&state.db));
             Ok(data)
         },
     );

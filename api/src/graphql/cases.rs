@@ -275,13 +275,13 @@ impl Case {
 
     /// The provider (code).
     async fn provider(&self, ctx: &Context<'_>) -> Result<String, ApiError> {
-        org_code(state(ctx)?, self.model.provider_id).await
+        org_code(ctx, self.model.provider_id).await
     }
 
     /// The State Corporation branch (code), for that channel.
     async fn corporation(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
         match self.model.corporation_id {
-            Some(id) => org_code(state(ctx)?, id).await.map(Some),
+            Some(id) => org_code(ctx, id).await.map(Some),
             None => Ok(None),
         }
     }
@@ -292,8 +292,7 @@ impl Case {
             return Ok(None);
         }
         match self.model.assignee_id {
-            Some(id) => Ok(app_user::Entity::find_by_id(id)
-                .one(&state(ctx)?.db)
+            Some(id) => Ok(crate::graphql::loaders::user(ctx, id)
                 .await?
                 .map(|u| crate::store::accounts::display_name(&u))),
             None => Ok(None),
@@ -306,8 +305,7 @@ impl Case {
             return Ok(None);
         }
         match self.model.assignee_id {
-            Some(id) => Ok(app_user::Entity::find_by_id(id)
-                .one(&state(ctx)?.db)
+            Some(id) => Ok(crate::graphql::loaders::user(ctx, id)
                 .await?
                 .map(|u| u.username)),
             None => Ok(None),
@@ -434,8 +432,18 @@ impl Case {
         let state = state(ctx)?;
         let now = state.clock.now();
         let internal = audience(ctx).sees_internal();
+        let steps = cases::timeline(&state.db, self.model.id).await?;
+        // Every stop's organisation in one batch (with the other cases' of this answer).
+        let org_ids: std::collections::BTreeSet<i64> =
+            steps.iter().map(|s| s.organisation_id).collect();
+        let orgs = futures_util::future::try_join_all(
+            org_ids.into_iter().map(|id| async move { org_code(ctx, id).await.map(|c| (id, c)) }),
+        )
+        .await?
+        .into_iter()
+        .collect::<std::collections::HashMap<i64, String>>();
         let mut out = Vec::new();
-        for s in cases::timeline(&state.db, self.model.id).await? {
+        for s in steps {
             let late = match (s.finished_at, s.due_at) {
                 (Some(f), Some(d)) => f > d,
                 (None, Some(d)) => now > d,
@@ -449,7 +457,7 @@ impl Case {
                 mailbox: cases::parse_mailbox(&s.mailbox)
                     .unwrap_or(domain::regulation::Mailbox::Office)
                     .into(),
-                organisation: org_code(state, s.organisation_id).await?,
+                organisation: orgs.get(&s.organisation_id).cloned().unwrap_or_default(),
                 step_order: s.step_order,
                 leg: s.leg,
                 actor: s.actor_name.filter(|_| internal),
@@ -501,9 +509,8 @@ impl Case {
     }
 }
 
-async fn org_code(state: &AppState, id: i64) -> Result<String, ApiError> {
-    Ok(organisation::Entity::find_by_id(id)
-        .one(&state.db)
+async fn org_code(ctx: &Context<'_>, id: i64) -> Result<String, ApiError> {
+    Ok(crate::graphql::loaders::organisation(ctx, id)
         .await?
         .map(|o| o.code)
         .unwrap_or_default())

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod documents;
 pub mod guard;
 pub mod language;
+pub mod loaders;
 pub mod reports;
 pub mod scalars;
 pub mod subscription;
