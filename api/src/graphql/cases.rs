@@ -432,7 +432,7 @@ impl Case {
         let state = state(ctx)?;
         let now = state.clock.now();
         let internal = audience(ctx).sees_internal();
-        let steps = cases::timeline(&state.db, self.model.id).await?;
+        let steps = crate::graphql::loaders::timeline(ctx, self.model.id).await?;
         // Every stop's organisation in one batch (with the other cases' of this answer).
         let org_ids: std::collections::BTreeSet<i64> =
             steps.iter().map(|s| s.organisation_id).collect();

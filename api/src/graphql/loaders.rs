@@ -49,10 +49,35 @@ impl Loader<i64> for Users {
     }
 }
 
+/// A case's steps in order, by case id (a timeline).
+pub struct Timelines(DatabaseConnection);
+
+impl Loader<i64> for Timelines {
+    type Value = Vec<entity::case_step::Model>;
+    type Error = Arc<sea_orm::DbErr>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        use entity::case_step;
+        use sea_orm::QueryOrder;
+        let mut out: HashMap<i64, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for s in case_step::Entity::find()
+            .filter(case_step::Column::CaseId.is_in(keys.iter().copied()))
+            .order_by_asc(case_step::Column::CaseId)
+            .order_by_asc(case_step::Column::Seq)
+            .all(&self.0)
+            .await?
+        {
+            out.entry(s.case_id).or_default().push(s);
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request (or one subscription socket), attached as request data.
 pub struct Loaders {
     organisations: DataLoader<Organisations>,
     users: DataLoader<Users>,
+    timelines: DataLoader<Timelines>,
 }
 
 impl Loaders {
@@ -61,6 +86,7 @@ impl Loaders {
         Loaders {
             organisations: DataLoader::new(Organisations(db.clone()), tokio::spawn),
             users: DataLoader::new(Users(db.clone()), tokio::spawn),
+            timelines: DataLoader::new(Timelines(db.clone()), tokio::spawn),
         }
     }
 }
@@ -93,4 +119,17 @@ pub async fn organisation(
 /// A staff user, batched with the others this answer needs.
 pub async fn user(ctx: &Context<'_>, id: i64) -> Result<Option<app_user::Model>, ApiError> {
     loaders(ctx)?.users.load_one(id).await.map_err(db_error)
+}
+
+/// A case's steps in order, batched with the other cases' of this answer.
+pub async fn timeline(
+    ctx: &Context<'_>,
+    case_id: i64,
+) -> Result<Vec<entity::case_step::Model>, ApiError> {
+    Ok(loaders(ctx)?
+        .timelines
+        .load_one(case_id)
+        .await
+        .map_err(db_error)?
+        .unwrap_or_default())
 }

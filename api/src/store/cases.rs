@@ -560,18 +560,6 @@ async fn notify(
     Ok(())
 }
 
-/// Every step of a case, in order.
-pub async fn timeline(
-    db: &impl ConnectionTrait,
-    case_id: i64,
-) -> Result<Vec<case_step::Model>, ApiError> {
-    Ok(case_step::Entity::find()
-        .filter(case_step::Column::CaseId.eq(case_id))
-        .order_by_asc(case_step::Column::Seq)
-        .all(db)
-        .await?)
-}
-
 /// Every event of a case, in order.
 pub async fn events(
     db: &impl ConnectionTrait,
