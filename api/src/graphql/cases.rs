@@ -437,7 +437,9 @@ impl Case {
         let org_ids: std::collections::BTreeSet<i64> =
             steps.iter().map(|s| s.organisation_id).collect();
         let orgs = futures_util::future::try_join_all(
-            org_ids.into_iter().map(|id| async move { org_code(ctx, id).await.map(|c| (id, c)) }),
+            org_ids
+                .into_iter()
+                .map(|id| async move { org_code(ctx, id).await.map(|c| (id, c)) }),
         )
         .await?
         .into_iter()
