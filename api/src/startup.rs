@@ -145,6 +145,7 @@ pub async fn prepare_state(
         regulations: Default::default(),
         sockets: Default::default(),
         live: Default::default(),
+        organisations: Default::default(),
         clock,
         tokens,
     };

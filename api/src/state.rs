@@ -38,6 +38,8 @@ pub struct AppState {
     pub sockets: SocketCounts,
     /// Subscription loads shared by every subscriber of one change (see `crate::shared`).
     pub live: LiveLoads,
+    /// Organisation rows by id (see `store::organisations`).
+    pub organisations: crate::store::organisations::Organisations,
 }
 
 /// A mailbox after a change: (case, version, organisation, mailbox).

@@ -7,7 +7,7 @@ pub mod token;
 
 use async_graphql::{Context, Guard};
 use domain::identity::Role;
-use entity::{app_user, applicant, organisation};
+use entity::{app_user, applicant};
 use sea_orm::EntityTrait;
 
 use crate::error::ApiError;
@@ -137,11 +137,7 @@ pub async fn load_principal(
                 return Ok(None);
             };
             let org = match user.organisation_id {
-                Some(org_id) => {
-                    organisation::Entity::find_by_id(org_id)
-                        .one(&state.db)
-                        .await?
-                }
+                Some(org_id) => state.organisations.get(&state.db, org_id).await?,
                 None => None,
             };
             Ok(Some(Principal {
@@ -149,7 +145,7 @@ pub async fn load_principal(
                 role,
                 organisation_id: org.as_ref().map(|o| o.id),
                 organisation_code: org.as_ref().map(|o| o.code.clone()),
-                region: org.map(|o| o.region_code).or(user.region_code),
+                region: org.map(|o| o.region_code.clone()).or(user.region_code),
                 username: Some(user.username),
             }))
         }

@@ -111,16 +111,17 @@ pub fn working_time<'a>(
 }
 
 async fn load_orgs(
-    db: &impl ConnectionTrait,
+    state: &AppState,
     provider_id: i64,
     corporation_id: Option<i64>,
-) -> Result<(organisation::Model, Option<organisation::Model>), ApiError> {
-    let provider = organisation::Entity::find_by_id(provider_id)
-        .one(db)
+) -> Result<(Arc<organisation::Model>, Option<Arc<organisation::Model>>), ApiError> {
+    let provider = state
+        .organisations
+        .get(&state.db, provider_id)
         .await?
         .ok_or_else(|| ApiError::internal(std::io::Error::other("case provider missing")))?;
     let corporation = match corporation_id {
-        Some(id) => organisation::Entity::find_by_id(id).one(db).await?,
+        Some(id) => state.organisations.get(&state.db, id).await?,
         None => None,
     };
     Ok((provider, corporation))
@@ -260,10 +261,10 @@ pub async fn apply(
     }
     let reg = pinned(state, &current).await?;
     let (provider, corporation) =
-        load_orgs(db, current.provider_id, current.corporation_id).await?;
-    let parties = parties(&provider, corporation.as_ref());
+        load_orgs(state, current.provider_id, current.corporation_id).await?;
+    let parties = parties(&provider, corporation.as_deref());
     let calendar = state.calendar.current();
-    let time = working_time(state, &calendar, &provider, corporation.as_ref())?;
+    let time = working_time(state, &calendar, &provider, corporation.as_deref())?;
     let command = match command {
         Command::AssignExecutor { name, .. } => {
             let executor = app_user::Entity::find()

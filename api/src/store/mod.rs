@@ -19,6 +19,7 @@ pub mod cases;
 pub mod demo;
 pub mod directory;
 pub mod inbox;
+pub mod organisations;
 pub mod persisted;
 pub mod regulation;
 pub mod reports;
