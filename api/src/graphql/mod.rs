@@ -8,6 +8,7 @@ use crate::state::AppState;
 pub mod admin;
 pub mod auth;
 pub mod calendar;
+pub mod case_mutations;
 pub mod cases;
 pub mod catalog;
 pub mod documents;
@@ -45,7 +46,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
-    cases::CaseMutation,
+    case_mutations::CaseMutation,
     admin::AdminMutation,
 );
 
