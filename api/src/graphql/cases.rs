@@ -10,7 +10,7 @@ use domain::case::Attributes;
 use domain::documents::Refusal as DomainRefusal;
 use domain::identity::Role as DomainRole;
 use domain::view::Audience;
-use entity::{app_user, applicant, organisation, service_case};
+use entity::{app_user, applicant, service_case};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::auth::{require, Auth, Principal, Subject};
@@ -399,8 +399,9 @@ impl Case {
         }
         let state = state(ctx)?;
         let reg = cases::pinned(state, &self.model).await?;
-        let (provider, corporation) = case_orgs(state, &self.model).await?;
-        let parties = cases::parties(&provider, corporation.as_ref());
+        let (provider, corporation) =
+            cases::load_orgs(state, self.model.provider_id, self.model.corporation_id).await?;
+        let parties = cases::parties(&provider, corporation.as_deref());
         let actor = domain_actor(p, String::new(), None);
         Ok(
             domain::engine::available_actions(&cases::record(&self.model)?, &parties, &reg, &actor)
@@ -514,21 +515,6 @@ async fn org_code(ctx: &Context<'_>, id: i64) -> Result<String, ApiError> {
         .await?
         .map(|o| o.code)
         .unwrap_or_default())
-}
-
-async fn case_orgs(
-    state: &AppState,
-    c: &service_case::Model,
-) -> Result<(organisation::Model, Option<organisation::Model>), ApiError> {
-    let provider = organisation::Entity::find_by_id(c.provider_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::internal(std::io::Error::other("case provider missing")))?;
-    let corporation = match c.corporation_id {
-        Some(id) => organisation::Entity::find_by_id(id).one(&state.db).await?,
-        None => None,
-    };
-    Ok((provider, corporation))
 }
 
 /// Who looks: staff, or (also when no one is signed in) an applicant, who sees least.
@@ -774,8 +760,9 @@ impl CaseQuery {
             ),
             None => None,
         };
-        let org = organisation::Entity::find_by_id(org_id)
-            .one(&state.db)
+        let org = state
+            .organisations
+            .get(&state.db, org_id)
             .await?
             .ok_or(ApiError::Forbidden)?;
         let (_, tz) = cases::hours_and_zone(state, &org)?;

@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use domain::identity::Role as DomainRole;
 use futures_util::stream::{self, Stream, StreamExt};
-use sea_orm::EntityTrait;
 
 use crate::auth::{require, Auth, Principal};
 use crate::error::ApiError;
@@ -79,8 +78,9 @@ fn parse_position(s: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
 
 async fn counts(state: &AppState, key: MailboxKey) -> Result<(i64, i64, i64), ApiError> {
     let now = state.clock.now();
-    let org = entity::organisation::Entity::find_by_id(key.org_id)
-        .one(&state.db)
+    let org = state
+        .organisations
+        .get(&state.db, key.org_id)
         .await?
         .ok_or(ApiError::Forbidden)?;
     let tz = store_cases::hours_and_zone(state, &org)?.1;

@@ -110,7 +110,8 @@ pub fn working_time<'a>(
     })
 }
 
-async fn load_orgs(
+/// A case's provider and State Corporation branch (from the organisation cache).
+pub async fn load_orgs(
     state: &AppState,
     provider_id: i64,
     corporation_id: Option<i64>,
