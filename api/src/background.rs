@@ -26,7 +26,7 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorChain};
-use crate::events::{CaseChange, MailboxKey};
+use crate::events::CaseChange;
 use crate::state::AppState;
 use crate::store::cases::append_event;
 
@@ -225,12 +225,7 @@ async fn announce(
     let case = service_case::Entity::find_by_id(s.case_id)
         .one(&txn)
         .await?;
-    let change = case.map(|c| CaseChange {
-        case_id: c.id,
-        version: c.version,
-        from: MailboxKey::of(&c),
-        to: MailboxKey::of(&c),
-    });
+    let change = case.map(|c| CaseChange::of(Some(&c), &c));
     if let Some(change) = change {
         if state.fanout.load(std::sync::atomic::Ordering::Relaxed) {
             crate::events::notify_in(&txn, &state.node_id, change).await?;

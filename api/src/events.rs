@@ -3,6 +3,8 @@
 //! transaction (so it is delivered exactly when the move commits, and never for one that did
 //! not). A leaf: it knows the database and the stored names, not the server.
 
+use chrono::{DateTime, Utc};
+use domain::case::Stage;
 use domain::regulation::Mailbox;
 use entity::service_case;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
@@ -33,7 +35,7 @@ impl MailboxKey {
     }
 }
 
-/// A case moved (or was marked, e.g. at risk): subscribers reload it.
+/// A case moved (or was marked, e.g. at risk): subscribers reload it, mailboxes recount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CaseChange {
     /// The case.
@@ -44,6 +46,24 @@ pub struct CaseChange {
     pub from: Option<MailboxKey>,
     /// The mailbox it entered.
     pub to: Option<MailboxKey>,
+    /// When its step in `to` is due (none: no due time, or no mailbox).
+    pub due: Option<DateTime<Utc>>,
+    /// Its stage after the move.
+    pub stage: Option<Stage>,
+}
+
+impl CaseChange {
+    /// The change from `before` (none: a new case) to `after`.
+    pub fn of(before: Option<&service_case::Model>, after: &service_case::Model) -> CaseChange {
+        CaseChange {
+            case_id: after.id,
+            version: after.version,
+            from: before.and_then(MailboxKey::of),
+            to: MailboxKey::of(after),
+            due: after.step_due_at,
+            stage: Stage::parse(&after.stage),
+        }
+    }
 }
 
 fn key_json(k: Option<MailboxKey>) -> serde_json::Value {
@@ -65,6 +85,8 @@ pub fn payload(node: &str, change: CaseChange) -> String {
     json!({
         "node": node, "case": change.case_id, "version": change.version,
         "from": key_json(change.from), "to": key_json(change.to),
+        "due": change.due.map(|d| d.timestamp_micros()),
+        "stage": change.stage.map(Stage::as_str),
     })
     .to_string()
 }
@@ -81,6 +103,8 @@ pub fn parse(text: &str, this_node: &str) -> Option<CaseChange> {
         version: i32::try_from(v["version"].as_i64()?).ok()?,
         from: key_from(&v["from"]),
         to: key_from(&v["to"]),
+        due: v["due"].as_i64().and_then(DateTime::from_timestamp_micros),
+        stage: v["stage"].as_str().and_then(Stage::parse),
     })
 }
 
@@ -116,7 +140,12 @@ mod tests {
                 org_id: 1,
                 mailbox: Mailbox::Head,
             }),
-            to: None,
+            to: Some(MailboxKey {
+                org_id: 2,
+                mailbox: Mailbox::Corporation,
+            }),
+            due: DateTime::from_timestamp_micros(1_790_000_000_000_001),
+            stage: Some(Stage::CorporationTransfer),
         };
         let text = payload("node-a", change);
         assert_eq!(parse(&text, "node-b"), Some(change));

@@ -27,6 +27,7 @@ pub struct Metrics {
     pool: IntGaugeVec,
     sockets: IntGauge,
     listener_reconnects: prometheus::IntCounter,
+    stale_commands: prometheus::IntCounter,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -69,6 +70,12 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "listener_reconnects_total",
         "Times the LISTEN connection for other nodes' changes was lost (PostgreSQL)",
     )?;
+    let stale_commands = prometheus::IntCounter::new(
+        "mailbox_stale_commands_total",
+        "Commands a mailbox answered CONFLICT without a database round trip: they waited behind \
+         another command on the same case, which replaced the version they expected",
+    )?;
+    registry.register(Box::new(stale_commands.clone()))?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(latency.clone()))?;
     registry.register(Box::new(moves.clone()))?;
@@ -87,6 +94,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         pool,
         sockets,
         listener_reconnects,
+        stale_commands,
     })
 }
 
@@ -127,6 +135,13 @@ pub fn request(operation: &'static str, code: &str, seconds: f64) {
 pub fn listener_reconnect() {
     if let Some(m) = metrics() {
         m.listener_reconnects.inc();
+    }
+}
+
+/// Counts one command answered stale by its mailbox's queue.
+pub fn stale_command() {
+    if let Some(m) = metrics() {
+        m.stale_commands.inc();
     }
 }
 

@@ -42,16 +42,11 @@ pub struct AppState {
     pub organisations: crate::store::organisations::Organisations,
 }
 
-/// A mailbox after a change: (case, version, organisation, mailbox).
-pub type CountsKey = (i64, i32, i64, &'static str);
-
 /// What subscribers of one change load once between them.
 #[derive(Clone)]
 pub struct LiveLoads {
     /// A case at a version.
     pub cases: crate::shared::Shared<(i64, i32), Arc<entity::service_case::Model>>,
-    /// A mailbox's counts (total, overdue, due today) after a change.
-    pub counts: crate::shared::Shared<CountsKey, (i64, i64, i64)>,
     /// Whether an account is still active in its role, checked once per change: (subject,
     /// role, case, version).
     pub accounts: crate::shared::Shared<(String, &'static str, i64, i32), bool>,
@@ -61,7 +56,6 @@ impl Default for LiveLoads {
     fn default() -> Self {
         LiveLoads {
             cases: crate::shared::Shared::new(1024),
-            counts: crate::shared::Shared::new(1024),
             accounts: crate::shared::Shared::new(4096),
         }
     }

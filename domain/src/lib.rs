@@ -12,6 +12,7 @@ pub mod organisation;
 pub mod region;
 pub mod regulation;
 pub mod report;
+pub mod tally;
 pub mod view;
 
 /// The working calendar shipped with qyzmet (version 1 when a database is first created).

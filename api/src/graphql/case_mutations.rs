@@ -185,14 +185,8 @@ async fn intake(
             .map(|k| format!("{}:{k}", p.subject.claim())),
         actor: domain_actor(p, name, applicant_iin),
     };
-    let (created, _) = mailboxes(ctx)?.create(key, new).await?;
+    let (created, _) = crate::graphql::mailboxes(ctx)?.create(key, new).await?;
     Case::try_from(created)
-}
-
-/// The mailbox actors (schema data).
-fn mailboxes<'a>(ctx: &Context<'a>) -> Result<&'a crate::mailbox::Mailboxes, ApiError> {
-    ctx.data::<crate::mailbox::Mailboxes>()
-        .map_err(|_| ApiError::internal(std::io::Error::other("mailboxes not attached")))
 }
 
 /// Moves a case held in the caller's mailbox: the engine decides whether it is the caller's
@@ -215,7 +209,7 @@ async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Resul
     // The principal was read with the request: no second read of the account per move.
     let name = p.username.clone().unwrap_or_default();
     let action = command.action().name();
-    let moved = mailboxes(ctx)?
+    let moved = crate::graphql::mailboxes(ctx)?
         .execute(
             key,
             Execute {

@@ -785,14 +785,17 @@ impl CaseQuery {
             after,
             size: page_size(first)?,
         };
-        let page =
-            crate::store::inbox::page(&state.db, &query, now, domain::inbox::due_today(now, tz))
-                .await?;
+        let today = domain::inbox::due_today(now, tz);
+        let key = crate::mailbox::MailboxKey { org_id, mailbox };
+        let counts = crate::graphql::mailboxes(ctx)?
+            .count(&state.db, key, &query, now, today, None)
+            .await?;
+        let page = crate::store::inbox::page(&state.db, &query, now).await?;
         Ok(InboxPage {
-            total_count: page.total,
-            overdue_count: page.overdue,
-            due_today_count: page.due_today,
-            stage_counts: page
+            total_count: counts.total,
+            overdue_count: counts.overdue,
+            due_today_count: counts.due_today,
+            stage_counts: counts
                 .per_stage
                 .into_iter()
                 .map(|(stage, count)| StageCount {

@@ -29,6 +29,15 @@ pub(crate) fn state<'a>(
     })
 }
 
+/// This server's mailbox actors.
+pub(crate) fn mailboxes<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<&'a crate::mailbox::Mailboxes, crate::error::ApiError> {
+    ctx.data::<crate::mailbox::Mailboxes>().map_err(|_| {
+        crate::error::ApiError::internal(std::io::Error::other("mailboxes not attached"))
+    })
+}
+
 /// Every query, merged from the areas.
 #[derive(MergedObject, Default)]
 pub struct Query(

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::graphql::cases::Case;
 use crate::graphql::catalog::Mailbox;
 use crate::graphql::state;
-use crate::mailbox::MailboxKey;
+use crate::mailbox::{MailboxKey, Mailboxes};
 use crate::state::{AppState, CaseChange};
 use crate::store::cases as store_cases;
 
@@ -76,7 +76,13 @@ fn parse_position(s: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)
 }
 
-async fn counts(state: &AppState, key: MailboxKey) -> Result<(i64, i64, i64), ApiError> {
+/// A mailbox's counts now, from its live tally, once `seen` is counted.
+async fn counts(
+    state: &AppState,
+    mailboxes: &Mailboxes,
+    key: MailboxKey,
+    seen: Option<CaseChange>,
+) -> Result<(i64, i64, i64), ApiError> {
     let now = state.clock.now();
     let org = state
         .organisations
@@ -84,14 +90,18 @@ async fn counts(state: &AppState, key: MailboxKey) -> Result<(i64, i64, i64), Ap
         .await?
         .ok_or(ApiError::Forbidden)?;
     let tz = store_cases::hours_and_zone(state, &org)?.1;
-    crate::store::inbox::counts(
-        &state.db,
-        key.org_id,
-        key.mailbox,
-        now,
-        domain::inbox::due_today(now, tz),
-    )
-    .await
+    let whole = crate::store::inbox::InboxQuery::whole(key.org_id, key.mailbox);
+    let c = mailboxes
+        .count(
+            &state.db,
+            key,
+            &whole,
+            now,
+            domain::inbox::due_today(now, tz),
+            seen,
+        )
+        .await?;
+    Ok((c.total, c.overdue, c.due_today))
 }
 
 /// A case as it is now, with when it last moved.
@@ -206,6 +216,7 @@ impl Subscription {
         };
         let p = p.clone();
         let state = state(ctx)?.clone();
+        let mailboxes = crate::graphql::mailboxes(ctx)?.clone();
         // Subscribed before the missed changes are read: nothing falls between the two.
         let live = changes(&state);
         let missed = match after.as_deref() {
@@ -234,15 +245,20 @@ impl Subscription {
         };
         let replay_state = state.clone();
         let replay_p = p.clone();
+        let replay_mailboxes = mailboxes.clone();
         let replay = stream::iter(missed).then(move |(case_id, entered, at)| {
-            let (state, p) = (replay_state.clone(), replay_p.clone());
+            let (state, p, mailboxes) = (
+                replay_state.clone(),
+                replay_p.clone(),
+                replay_mailboxes.clone(),
+            );
             async move {
                 let load = async {
                     if !unchanged(&state, &p).await? {
                         return Err(ApiError::Forbidden);
                     }
                     let (case, _) = current(&state, case_id).await?;
-                    let (total, overdue, due_today) = counts(&state, key).await?;
+                    let (total, overdue, due_today) = counts(&state, &mailboxes, key, None).await?;
                     Ok::<_, ApiError>(MailboxChange {
                         mailbox,
                         change: if entered {
@@ -273,25 +289,13 @@ impl Subscription {
                 std::future::ready(kind.map(|k| (k, c)))
             })
             .then(move |(change, c)| {
-                let (state, p) = (state.clone(), p.clone());
+                let (state, p, mailboxes) = (state.clone(), p.clone(), mailboxes.clone());
                 async move {
                     let load = async {
                         still_active(&state, &p, c).await?;
                         let (case, at) = case_of(&state, c).await?;
-                        let db_state = state.clone();
-                        let (total, overdue, due_today) = state
-                            .live
-                            .counts
-                            .get_or_load(
-                                (
-                                    c.case_id,
-                                    c.version,
-                                    key.org_id,
-                                    store_cases::mailbox_str(key.mailbox),
-                                ),
-                                || async move { counts(&db_state, key).await },
-                            )
-                            .await?;
+                        let (total, overdue, due_today) =
+                            counts(&state, &mailboxes, key, Some(c)).await?;
                         Ok::<_, ApiError>(MailboxChange {
                             mailbox,
                             change,

@@ -10,8 +10,14 @@
 //! queues the next; commands on different cases in the same mailbox run side by side. Across
 //! processes the version check makes the loser fail with `CONFLICT`.
 //!
-//! The database is the truth: an actor holds only the commands in flight. A command that panics
-//! is answered `INTERNAL` and the actor restarts.
+//! Each actor also owns its mailbox's live counts (a [`Tally`]): read from the database when it
+//! starts, then kept from every change it is told of — this node's moves before they are
+//! answered (a client that has just moved a case reads the new counts), the watchdog's marks,
+//! and other nodes' moves as PostgreSQL delivers them. Inbox totals and subscription events are
+//! answered from it, not from `COUNT`s. The database stays the truth: a tally that may have
+//! missed a change (the event bus overflowed) is thrown away and read again.
+//!
+//! A command that panics is answered `INTERNAL` and the actor restarts (and rereads its tally).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -20,9 +26,15 @@ use actix::prelude::*;
 use entity::service_case;
 use futures_util::FutureExt;
 
+use chrono::{DateTime, Utc};
+use domain::case::Stage;
+use domain::tally::{Counts, Tally};
+
 use crate::error::ApiError;
+use crate::events::CaseChange;
 use crate::state::AppState;
 use crate::store::cases::{self, NewCase};
+use crate::store::inbox::InboxQuery;
 use domain::engine::{Actor as CaseActor, Command as CaseCommand};
 
 pub use crate::events::MailboxKey;
@@ -48,14 +60,43 @@ pub struct Execute {
     pub actor: CaseActor,
 }
 
+/// The mailbox's counts at `now` ("today" being `today`), over `stages` (empty: all), once
+/// `seen` (a change the asker has heard of) is counted. `None` while the tally cannot be read
+/// (the database was unreachable when the actor started): the asker counts in the database.
+#[derive(Message)]
+#[rtype(result = "Option<Counts>")]
+pub struct Count {
+    /// The instant.
+    pub now: DateTime<Utc>,
+    /// "Today" in the organisation's zone (`domain::inbox::due_today`).
+    pub today: (DateTime<Utc>, DateTime<Utc>),
+    /// Only these stages (empty: all).
+    pub stages: Vec<Stage>,
+    /// A change to count first if it has not been yet.
+    pub seen: Option<CaseChange>,
+}
+
+/// A change to count (sent to the mailboxes a case left and entered).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Apply(CaseChange);
+
+/// Forget the tally and read it again from the database.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Reload;
+
 /// One mailbox.
 pub struct MailboxActor {
     key: MailboxKey,
     state: AppState,
+    registry: Addr<Registry>,
     /// Cases with a command running.
     busy: HashSet<i64>,
     /// Commands waiting for the case's running command to finish, per case.
     waiting: HashMap<i64, VecDeque<Pending>>,
+    /// The live counts; `None` until read (or when they could not be).
+    tally: Option<Tally>,
 }
 
 type Reply = tokio::sync::oneshot::Sender<Result<service_case::Model, ApiError>>;
@@ -70,17 +111,57 @@ struct Pending {
 #[rtype(result = "()")]
 struct Finished {
     case_id: Option<i64>,
-    moved: Option<service_case::Model>,
+    /// The case's version after the command, if it moved.
+    version: Option<i32>,
     panicked: bool,
 }
 
 impl MailboxActor {
-    fn new(key: MailboxKey, state: AppState) -> MailboxActor {
+    fn new(key: MailboxKey, state: AppState, registry: Addr<Registry>) -> MailboxActor {
         MailboxActor {
             key,
             state,
+            registry,
             busy: HashSet::new(),
             waiting: HashMap::new(),
+            tally: None,
+        }
+    }
+
+    /// Reads the tally from the database, holding every other message until it is read.
+    fn load(&mut self, ctx: &mut Context<Self>) {
+        self.tally = None;
+        let (db, key) = (self.state.db.clone(), self.key);
+        ctx.wait(
+            async move { crate::store::inbox::held(&db, key.org_id, key.mailbox).await }
+                .into_actor(self)
+                .map(move |rows, act, _| match rows {
+                    Ok(rows) => {
+                        let mut t = Tally::new();
+                        for (id, version, due, stage) in rows {
+                            if let Some(stage) = Stage::parse(&stage) {
+                                t.place(id, version, due, stage);
+                            }
+                        }
+                        act.tally = Some(t);
+                    }
+                    Err(e) => {
+                        tracing::warn!(org = key.org_id, mailbox = ?key.mailbox, error = %e,
+                            "cannot read a mailbox's counts; counting in the database meanwhile");
+                    }
+                }),
+        );
+    }
+
+    /// Counts a change that concerns this mailbox.
+    fn apply(&mut self, c: &CaseChange) {
+        let Some(t) = &mut self.tally else { return };
+        if c.to == Some(self.key) {
+            if let Some(stage) = c.stage {
+                t.place(c.case_id, c.version, c.due, stage);
+            }
+        } else if c.from == Some(self.key) {
+            t.leave(c.case_id, c.version);
         }
     }
 
@@ -91,7 +172,12 @@ impl MailboxActor {
             self.waiting.entry(case_id).or_default().push_back(p);
             return;
         }
-        let (state, addr) = (self.state.clone(), ctx.address());
+        let (state, addr, registry, key) = (
+            self.state.clone(),
+            ctx.address(),
+            self.registry.clone(),
+            self.key,
+        );
         actix::spawn(async move {
             let m = p.msg;
             let (result, panicked) = guarded(cases::apply(
@@ -102,10 +188,18 @@ impl MailboxActor {
                 &m.actor,
             ))
             .await;
-            let moved = result.as_ref().ok().cloned();
+            let version = result.as_ref().ok().map(|c| c.version);
+            if let Ok(moved) = &result {
+                let change = CaseChange {
+                    from: Some(key),
+                    ..CaseChange::of(None, moved)
+                };
+                // Counted and announced before the caller hears of it.
+                let _ = registry.send(Tell::local(change)).await;
+            }
             addr.do_send(Finished {
                 case_id: Some(case_id),
-                moved,
+                version,
                 panicked,
             });
             let _ = p.reply.send(result);
@@ -115,6 +209,10 @@ impl MailboxActor {
 
 impl Actor for MailboxActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.load(ctx);
+    }
 }
 
 impl Supervised for MailboxActor {
@@ -146,13 +244,17 @@ impl Handler<Create> for MailboxActor {
 
     fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) -> Self::Result {
         // A new case has no history to interleave with: registrations run side by side.
-        let (state, addr) = (self.state.clone(), ctx.address());
+        let (state, addr, registry) = (self.state.clone(), ctx.address(), self.registry.clone());
         Box::pin(async move {
             let (result, panicked) = guarded(cases::create(&state, msg.0)).await;
-            let moved = result.as_ref().ok().map(|(c, _)| c.clone());
+            if let Ok((created, _)) = &result {
+                let _ = registry
+                    .send(Tell::local(CaseChange::of(None, created)))
+                    .await;
+            }
             addr.do_send(Finished {
                 case_id: None,
-                moved,
+                version: None,
                 panicked,
             });
             result
@@ -188,31 +290,63 @@ impl Handler<Finished> for MailboxActor {
             ctx.stop();
             return;
         }
-        if let Some(moved) = &msg.moved {
-            // This node's subscribers hear of every move, one within a mailbox (a returned
-            // draft) too; the other nodes were told by the move's own transaction.
-            let change = crate::events::CaseChange {
-                case_id: moved.id,
-                version: moved.version,
-                from: msg.case_id.map(|_| self.key),
-                to: MailboxKey::of(moved),
-            };
-            let _ = self.state.events.send(change);
-            // A new step may fall due before the watchdog's next wake-up.
-            self.state.watchdog_wake.notify_one();
-        }
         let Some(id) = msg.case_id else { return };
-        let next = self.waiting.get_mut(&id).and_then(VecDeque::pop_front);
+        // Commands that expected the version this one replaced cannot succeed: they are answered
+        // at once, without a round trip to the database.
+        while let Some(p) = self.waiting.get_mut(&id).and_then(VecDeque::pop_front) {
+            match msg.version {
+                Some(v) if p.msg.expected_version < v => {
+                    crate::metrics::stale_command();
+                    let _ = p.reply.send(Err(cases::stale(v, p.msg.expected_version)));
+                }
+                _ => {
+                    self.submit(p, ctx);
+                    break;
+                }
+            }
+        }
         if self.waiting.get(&id).is_some_and(VecDeque::is_empty) {
             self.waiting.remove(&id);
-        }
-        if let Some(p) = next {
-            self.submit(p, ctx);
         }
     }
 }
 
-/// Starts mailbox actors on demand and keeps their addresses.
+impl Handler<Apply> for MailboxActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Apply, _ctx: &mut Context<Self>) {
+        self.apply(&msg.0);
+    }
+}
+
+impl Handler<Reload> for MailboxActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Reload, ctx: &mut Context<Self>) {
+        self.load(ctx);
+    }
+}
+
+impl Handler<Count> for MailboxActor {
+    type Result = Option<Counts>;
+
+    fn handle(&mut self, msg: Count, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(c) = &msg.seen {
+            self.apply(c);
+        }
+        match &mut self.tally {
+            Some(t) => Some(t.counts(msg.now, msg.today, &msg.stages)),
+            None => {
+                // Try again for the next asker; this one counts in the database.
+                self.load(ctx);
+                None
+            }
+        }
+    }
+}
+
+/// Starts mailbox actors on demand, keeps their addresses, and hands every change to the
+/// mailboxes it concerns.
 pub struct Registry {
     state: AppState,
     actors: HashMap<MailboxKey, Addr<MailboxActor>>,
@@ -220,6 +354,80 @@ pub struct Registry {
 
 impl Actor for Registry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Every change on this node's bus — the watchdog's, other nodes' (from the listener) and
+        // this node's own moves again (counted once: the tally ignores repeats) — reaches the
+        // mailboxes. A receiver that fell behind lost changes: every tally is read again.
+        let mut rx = self.state.events.subscribe();
+        let me = ctx.address();
+        actix::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let tell = match rx.recv().await {
+                    Ok(change) => Tell {
+                        change: Some(change),
+                        announce: false,
+                    },
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "mailbox counts fell behind; reading them again");
+                        Tell {
+                            change: None,
+                            announce: false,
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if me.send(tell).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A change for the mailboxes it concerns; `None`: changes were lost, every mailbox rereads.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Tell {
+    change: Option<CaseChange>,
+    /// Also announce it on this node's bus (a move made here).
+    announce: bool,
+}
+
+impl Tell {
+    fn local(change: CaseChange) -> Tell {
+        Tell {
+            change: Some(change),
+            announce: true,
+        }
+    }
+}
+
+impl Handler<Tell> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Tell, _ctx: &mut Context<Self>) {
+        let Some(change) = msg.change else {
+            for a in self.actors.values() {
+                a.do_send(Reload);
+            }
+            return;
+        };
+        // A mailbox not started yet reads its tally when it starts, after this commit.
+        for key in [change.from, change.to].into_iter().flatten() {
+            if let Some(a) = self.actors.get(&key) {
+                a.do_send(Apply(change));
+            }
+        }
+        if msg.announce {
+            // This node's subscribers hear of every move, one within a mailbox (a returned
+            // draft) too; the other nodes were told by the move's own transaction.
+            let _ = self.state.events.send(change);
+            // A new step may fall due before the watchdog's next wake-up.
+            self.state.watchdog_wake.notify_one();
+        }
+    }
 }
 
 /// The address of a mailbox, started if needed.
@@ -230,13 +438,13 @@ pub struct Get(pub MailboxKey);
 impl Handler<Get> for Registry {
     type Result = MessageResult<Get>;
 
-    fn handle(&mut self, msg: Get, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Get, ctx: &mut Context<Self>) -> Self::Result {
         let key = msg.0;
         if let Some(addr) = self.actors.get(&key).filter(|a| a.connected()) {
             return MessageResult(addr.clone());
         }
-        let state = self.state.clone();
-        let addr = Supervisor::start(move |_| MailboxActor::new(key, state));
+        let (state, me) = (self.state.clone(), ctx.address());
+        let addr = Supervisor::start(move |_| MailboxActor::new(key, state, me));
         self.actors.insert(key, addr.clone());
         MessageResult(addr)
     }
@@ -274,6 +482,33 @@ impl Mailboxes {
             .send(Create(new))
             .await
             .map_err(ApiError::internal)?
+    }
+
+    /// An inbox query's counts: from the mailbox's live tally when it can count them (no
+    /// filter but stages; `seen` is a change to count first), else — or while the tally cannot
+    /// be read — in the database.
+    pub async fn count(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        key: MailboxKey,
+        query: &InboxQuery,
+        now: DateTime<Utc>,
+        today: (DateTime<Utc>, DateTime<Utc>),
+        seen: Option<CaseChange>,
+    ) -> Result<Counts, ApiError> {
+        if query.counted_live() {
+            let ask = Count {
+                now,
+                today,
+                stages: query.stages.clone(),
+                seen,
+            };
+            let live = self.get(key).await?.send(ask).await;
+            if let Some(c) = live.map_err(ApiError::internal)? {
+                return Ok(c);
+            }
+        }
+        crate::store::inbox::count(db, query, now, today).await
     }
 
     /// Sends a command to the mailbox that holds the case.

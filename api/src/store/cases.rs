@@ -255,10 +255,7 @@ pub async fn apply(
     let db = &state.db;
     let case_id = current.id;
     if current.version != expected_version {
-        return Err(ApiError::Conflict(format!(
-            "the case changed: version {} is current, {expected_version} was expected",
-            current.version
-        )));
+        return Err(stale(current.version, expected_version));
     }
     let reg = pinned(state, &current).await?;
     let (provider, corporation) =
@@ -332,6 +329,13 @@ pub async fn apply(
     Ok(written)
 }
 
+/// The answer to a command that expected another version of the case than the current one.
+pub fn stale(current: i32, expected: i32) -> ApiError {
+    ApiError::Conflict(format!(
+        "the case changed: version {current} is current, {expected} was expected"
+    ))
+}
+
 /// Queues the move for the other nodes in its own transaction (delivered at commit, never for a
 /// move rolled back, not lost if this process dies right after committing).
 async fn tell_other_nodes(
@@ -343,12 +347,7 @@ async fn tell_other_nodes(
     if !state.fanout.load(std::sync::atomic::Ordering::Relaxed) {
         return Ok(());
     }
-    let change = crate::events::CaseChange {
-        case_id: after.id,
-        version: after.version,
-        from: before.and_then(crate::events::MailboxKey::of),
-        to: crate::events::MailboxKey::of(after),
-    };
+    let change = crate::events::CaseChange::of(before, after);
     crate::events::notify_in(txn, &state.node_id, change).await
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use domain::case::Stage;
 use domain::inbox::{prefix_end, InboxSort, Search};
 use domain::regulation::Mailbox;
+use domain::tally::Counts;
 use entity::service_case;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
@@ -43,23 +44,42 @@ pub struct InboxQuery {
     pub size: u64,
 }
 
-/// One page and the mailbox's counts under the same filters.
+/// One page.
 pub struct InboxPage {
     /// The page.
     pub rows: Vec<service_case::Model>,
-    /// Cases matching the filters.
-    pub total: i64,
-    /// Of which overdue.
-    pub overdue: i64,
-    /// Of which due from now until the end of the organisation's local day.
-    pub due_today: i64,
-    /// Cases matching the filters other than the stage filter, per stage (the counts a tab bar
-    /// shows), in the stages' order; stages with none are left out.
-    pub per_stage: Vec<(Stage, i64)>,
     /// Pass as `after` for the next page.
     pub end_cursor: Option<String>,
     /// Whether there is a next page.
     pub has_next_page: bool,
+}
+
+impl InboxQuery {
+    /// A query on a whole mailbox, no filter: what a subscription counts.
+    pub fn whole(org: i64, mailbox: Mailbox) -> InboxQuery {
+        InboxQuery {
+            org,
+            mailbox,
+            service: None,
+            overdue: None,
+            due_before: None,
+            assignee: None,
+            stages: Vec::new(),
+            search: None,
+            sort: InboxSort::default(),
+            after: None,
+            size: 0,
+        }
+    }
+
+    /// Whether the mailbox's live tally counts this query: no filter but stages.
+    pub fn counted_live(&self) -> bool {
+        self.service.is_none()
+            && self.overdue.is_none()
+            && self.due_before.is_none()
+            && self.assignee.is_none()
+            && self.search.is_none()
+    }
 }
 
 /// A keyset cursor: the sort's tag, its key (microseconds) and the case id, opaque to clients.
@@ -86,13 +106,12 @@ fn name_key_expr(backend: DatabaseBackend) -> SimpleExpr {
     }
 }
 
-/// Reads one page.
-pub async fn page<C: ConnectionTrait>(
-    db: &C,
+/// The filters but the stage filter (`base`) and all of them (`all`).
+fn conditions(
     q: &InboxQuery,
+    backend: DatabaseBackend,
     now: DateTime<Utc>,
-    today: (DateTime<Utc>, DateTime<Utc>),
-) -> Result<InboxPage, ApiError> {
+) -> (Condition, Condition) {
     use service_case::Column as Col;
     let mut base = Condition::all()
         .add(Col::CurrentOrgId.eq(q.org))
@@ -116,17 +135,29 @@ pub async fn page<C: ConnectionTrait>(
         Some(Search::Iin(iin)) => base = base.add(Col::ApplicantIin.eq(iin.as_str())),
         Some(Search::Number(n)) => base = base.add(Col::Number.eq(n.as_str())),
         Some(Search::NamePrefix(p)) => {
-            let key = name_key_expr(db.get_database_backend());
+            let key = name_key_expr(backend);
             base = base
                 .add(key.clone().gte(p.as_str()))
                 .add(key.lt(prefix_end(p)));
         }
     }
-    let mut cond = base.clone();
+    let mut all = base.clone();
     if !q.stages.is_empty() {
-        cond = cond.add(Col::Stage.is_in(q.stages.iter().map(|s| s.as_str())));
+        all = all.add(Col::Stage.is_in(q.stages.iter().map(|s| s.as_str())));
     }
+    (base, all)
+}
 
+/// The counts of a query in the database: what a mailbox's tally answers for the queries it
+/// can count ([`InboxQuery::counted_live`]), and the answer for the others.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    q: &InboxQuery,
+    now: DateTime<Utc>,
+    today: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Counts, ApiError> {
+    use service_case::Column as Col;
+    let (base, cond) = conditions(q, db.get_database_backend(), now);
     let total = service_case::Entity::find()
         .filter(cond.clone())
         .count(db)
@@ -137,7 +168,7 @@ pub async fn page<C: ConnectionTrait>(
         .count(db)
         .await? as i64;
     let due_today = service_case::Entity::find()
-        .filter(cond.clone())
+        .filter(cond)
         .filter(Col::StepDueAt.gte(today.0))
         .filter(Col::StepDueAt.lt(today.1))
         .count(db)
@@ -164,7 +195,22 @@ pub async fn page<C: ConnectionTrait>(
         .filter_map(|c| Stage::parse(&c.stage).map(|s| (s, c.n)))
         .collect();
     per_stage.sort_by_key(|(s, _)| *s as u8);
+    Ok(Counts {
+        total,
+        overdue,
+        due_today,
+        per_stage,
+    })
+}
 
+/// Reads one page: one keyset query.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    q: &InboxQuery,
+    now: DateTime<Utc>,
+) -> Result<InboxPage, ApiError> {
+    use service_case::Column as Col;
+    let (_, cond) = conditions(q, db.get_database_backend(), now);
     let key_col = if q.sort.by_due() {
         Col::StepDueAt
     } else {
@@ -202,39 +248,26 @@ pub async fn page<C: ConnectionTrait>(
     });
     Ok(InboxPage {
         rows,
-        total,
-        overdue,
-        due_today,
-        per_stage,
         end_cursor,
         has_next_page,
     })
 }
 
-/// A mailbox's counts now: (total, overdue, due today), "due today" as `domain::inbox` says.
-pub async fn counts<C: ConnectionTrait>(
+/// The cases a mailbox holds now, as its live tally keeps them: id, version, due time, stage.
+pub async fn held<C: ConnectionTrait>(
     db: &C,
     org: i64,
     mailbox: Mailbox,
-    now: DateTime<Utc>,
-    today: (DateTime<Utc>, DateTime<Utc>),
-) -> Result<(i64, i64, i64), ApiError> {
+) -> Result<Vec<(i64, i32, Option<DateTime<Utc>>, String)>, ApiError> {
     use service_case::Column as Col;
-    let base = service_case::Entity::find()
+    Ok(service_case::Entity::find()
+        .select_only()
+        .columns([Col::Id, Col::Version, Col::StepDueAt, Col::Stage])
         .filter(Col::CurrentOrgId.eq(org))
-        .filter(Col::CurrentMailbox.eq(mailbox_str(mailbox)));
-    let total = base.clone().count(db).await? as i64;
-    let overdue = base
-        .clone()
-        .filter(Col::StepDueAt.lt(now))
-        .count(db)
-        .await? as i64;
-    let due_today = base
-        .filter(Col::StepDueAt.gte(today.0))
-        .filter(Col::StepDueAt.lt(today.1))
-        .count(db)
-        .await? as i64;
-    Ok((total, overdue, due_today))
+        .filter(Col::CurrentMailbox.eq(mailbox_str(mailbox)))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// A case entering (`true`) or leaving a mailbox, and when.
