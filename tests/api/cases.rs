@@ -8,6 +8,7 @@ use domain::identity::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_code, spawn_app_with, TestApp};
+use sea_orm::ConnectionTrait;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -809,8 +810,31 @@ async fn fifty_simultaneous_attempts_on_one_case_give_one_success_and_the_rest_c
         "mutation($c: ID!, $v: Int!, $e: String!) {{ r: assignExecutor(caseId: $c, version: $v, executor: $e) {{ {CASE_FIELDS} }} }}"
     );
     let vars = json!({ "c": case["id"], "v": case["version"], "e": "aktau-school-1-executor" });
+    let stale_before = stale_commands(&app).await;
+    // The test holds the case's row (PostgreSQL) or the database's write lock (SQLite) for a
+    // moment, so the first attempt waits inside its transaction while the others arrive.
+    let hold = api::store::begin_write(&app.db).await.expect("begins");
+    if app.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        hold.execute_unprepared(&format!(
+            "SELECT id FROM service_case WHERE id = {} FOR UPDATE",
+            case["id"].as_str().expect("id")
+        ))
+        .await
+        .expect("locks");
+    }
     let attempts = (0..50).map(|_| app.graphql_as(&head, &q, vars.clone()));
-    let results = futures_util::future::join_all(attempts).await;
+    let release = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+        hold.commit().await.expect("releases");
+    };
+    let (results, ()) = futures_util::join!(futures_util::future::join_all(attempts), release);
+    // The mailbox runs one command per case at a time: the attempts that queued behind the
+    // first expected the version it replaced and were answered without a database round trip.
+    // (The counter is the process's; only the queue adds to it, so with no queue it stays.)
+    assert!(
+        stale_commands(&app).await >= stale_before + 40,
+        "the attempts waited in the case's queue"
+    );
     let ok = results
         .iter()
         .filter(|(_, b)| b["errors"].is_null())
@@ -843,6 +867,15 @@ async fn fifty_simultaneous_attempts_on_one_case_give_one_success_and_the_rest_c
     assert_eq!(c["version"], 2);
     assert_eq!(c["events"].as_array().map(Vec::len), Some(2));
     assert_eq!(c["chainValid"], true);
+}
+
+/// `qyzmet_mailbox_stale_commands_total` from `/metrics`.
+async fn stale_commands(app: &TestApp) -> u64 {
+    let (_, text) = app.get("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("qyzmet_mailbox_stale_commands_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no stale command counter in:\n{text}"))
 }
 
 #[actix_web::test]

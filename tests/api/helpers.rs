@@ -138,9 +138,9 @@ pub struct TestApp {
     /// The server's clock (fixed when the settings fix it).
     #[allow(dead_code)]
     pub clock: api::clock::Clock,
-    // Held, never read: dropping it removes the test's database when the test ends.
+    // Held, never read: dropping the last holder removes the test's database when the test ends.
     #[allow(dead_code)]
-    database: TestDatabase,
+    database: std::sync::Arc<TestDatabase>,
 }
 
 /// Settings for a test server on a fresh database.
@@ -163,7 +163,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let database = TestDatabase::create().await;
+    start_on(std::sync::Arc::new(TestDatabase::create().await), configure).await
+}
+
+async fn start_on(
+    database: std::sync::Arc<TestDatabase>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(&database);
     configure(&mut settings);
     let app = Application::build(&settings)
@@ -186,6 +192,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// Starts another server on this test's database (another node, or this one restarted),
+    /// with its own settings, clock and memory.
+    #[allow(dead_code)]
+    pub async fn spawn_node(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        start_on(self.database.clone(), configure).await
+    }
+
     /// Starts a second server (another node) on this test's database; returns its address.
     #[allow(dead_code)]
     pub async fn spawn_peer(&self) -> String {

@@ -19,4 +19,5 @@ mod schema_contract;
 mod soak;
 mod storage;
 mod subscriptions;
+mod tally;
 mod web_client;

@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use crate::cases::{advance, application, open, People};
 use crate::helpers::{spawn_app_with, TestApp};
 
-type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
+pub type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
 
-async fn connect(app: &TestApp, token: &str) -> Result<Socket, Option<ws::CloseReason>> {
+pub async fn connect(app: &TestApp, token: &str) -> Result<Socket, Option<ws::CloseReason>> {
     let mut socket = raw_socket(app).await;
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
     socket
@@ -27,7 +27,7 @@ async fn connect(app: &TestApp, token: &str) -> Result<Socket, Option<ws::CloseR
 }
 
 /// The next protocol message, skipping pings; `Err` with the close reason when closed.
-async fn next(socket: &mut Socket) -> Result<Value, Option<ws::CloseReason>> {
+pub async fn next(socket: &mut Socket) -> Result<Value, Option<ws::CloseReason>> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -45,7 +45,7 @@ async fn next(socket: &mut Socket) -> Result<Value, Option<ws::CloseReason>> {
     }
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
+pub async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
     let msg = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
     socket
         .send(ws::Message::Text(msg.to_string().into()))

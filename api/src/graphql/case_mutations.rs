@@ -197,10 +197,7 @@ async fn act(ctx: &Context<'_>, id: ID, version: i32, command: Command) -> Resul
     // A caller acting on a version that is no longer current lost the race: CONFLICT, whoever
     // now holds the case.
     if c.version != version {
-        return Err(ApiError::Conflict(format!(
-            "the case changed: version {} is current, {version} was expected",
-            c.version
-        )));
+        return Err(crate::store::cases::stale(c.version, version));
     }
     let key = MailboxKey::of(&c).ok_or_else(|| ApiError::Rule {
         code: "INVALID_TRANSITION",
