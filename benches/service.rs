@@ -3,7 +3,10 @@
 //! - `steps sqlite|postgres [cases] [concurrency]`: case moves through the whole path (HTTP +
 //!   GraphQL + mailbox actor + SeaORM) against raw sqlx transactions doing the same writes;
 //! - `inbox DATABASE_URL [clients] [requests]`: an inbox page of 50 under concurrent clients,
-//!   against the same three queries run raw through sqlx;
+//!   against the same three queries run raw through sqlx (the server in its own process, whose
+//!   resident memory is reported);
+//! - `nodes [moves]`: a registration on node A reaching a subscriber on node B (two server
+//!   processes on one fresh PostgreSQL database), against a raw `NOTIFY` reaching a raw `LISTEN`;
 //! - `report DATABASE_URL [runs]`: a one-year report by region and service through GraphQL,
 //!   against the same SQL run raw (and through `psql` on PostgreSQL), and step moves idle
 //!   against step moves while reports run.
@@ -36,6 +39,81 @@ struct Server {
     db: DatabaseConnection,
 }
 
+fn client() -> awc::Client {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .connector(awc::Connector::new().limit(64))
+        .finish()
+}
+
+/// A server in its own process (the release binary), so that its memory is its own.
+struct Process {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Process {
+    fn spawn(url: &str, pool: u32) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_qyzmet"))
+            .env("QYZMET_JWT_SECRET", SECRET)
+            .env("QYZMET_LOG", "warn")
+            .env("QYZMET_DATABASE_MAX_CONNECTIONS", pool.to_string())
+            .args(["serve", "--database", url, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            use std::io::{Read, Write};
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+                let mut answer = String::new();
+                let _ = s.read_to_string(&mut answer);
+                if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "the server never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Process { child, port }
+    }
+
+    /// Resident memory now and at its peak, in MiB (`VmRSS`, `VmHWM`).
+    fn memory(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .map_or(f64::NAN, |kib| kib / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    async fn server(&self, url: &str) -> Server {
+        Server {
+            base: format!("http://127.0.0.1:{}", self.port),
+            client: client(),
+            db: Database::connect(url).await.expect("database"),
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn start(url: &str) -> Server {
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -59,10 +137,7 @@ async fn start(url: &str) -> Server {
     actix_web::rt::spawn(app.run_until_stopped());
     Server {
         base,
-        client: awc::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .connector(awc::Connector::new().limit(64))
-            .finish(),
+        client: client(),
         db,
     }
 }
@@ -365,10 +440,14 @@ async fn busiest_head(s: &Server) -> (String, i64) {
 }
 
 async fn inbox(url: &str, clients: usize, requests: usize) {
-    let s = Rc::new(start(url).await);
+    let node = Process::spawn(url, 16);
+    let s = Rc::new(node.server(url).await);
+    api::store::demo::ensure(&s.db, PASSWORD)
+        .await
+        .expect("demo accounts");
     let (head, org_id) = busiest_head(&s).await;
     let token = Arc::new(s.login(&head).await);
-    let q = "{ inbox(mailbox: HEAD, first: 50) { totalCount overdueCount endCursor nodes { id number stepDueAt } } }";
+    let q = "{ inbox(mailbox: HEAD, first: 50) { totalCount overdueCount dueTodayCount stageCounts { stage count } endCursor nodes { id number stepDueAt } } }";
     let first = s.gql(Some(&token), q, json!({})).await;
     println!(
         "# inbox page of 50 ({} cases in the mailbox), {clients} clients × {} requests",
@@ -404,10 +483,53 @@ async fn inbox(url: &str, clients: usize, requests: usize) {
             (all, started.elapsed())
         }
     };
+    // Warm-up, not measured: the mailbox's actor reads its tally on first use.
+    for _ in 0..20 {
+        s.gql(Some(&token), q, json!({})).await;
+    }
+    let (idle_rss, _) = node.memory();
     let (lat, wall) = run(false).await;
     stats("qyzmet: inbox(first: 50) over HTTP + GraphQL", lat, wall);
+    let (rss, peak) = node.memory();
+    println!("server memory: {idle_rss:.1} MiB resident before the load, {rss:.1} MiB after, peak {peak:.1} MiB");
     let (lat, wall) = run(true).await;
     stats("peer: the same page and counts, raw SQL", lat, wall);
+    let (lat, wall) = {
+        let started = Instant::now();
+        let mut handles = Vec::new();
+        for _ in 0..clients {
+            let s = s.clone();
+            handles.push(actix_web::rt::spawn(async move {
+                let mut lat = Vec::new();
+                for _ in 0..requests / clients {
+                    let t = Instant::now();
+                    raw_page(&s.db, org_id).await;
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.await.expect("client"));
+        }
+        (all, started.elapsed())
+    };
+    stats(
+        "peer: the keyset page alone, raw SQL (no counts)",
+        lat,
+        wall,
+    );
+}
+
+async fn raw_page(db: &DatabaseConnection, org: i64) {
+    let sql = format!("SELECT * FROM service_case WHERE current_org_id = {org} AND current_mailbox = 'HEAD' ORDER BY step_due_at, id LIMIT 51");
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .expect("raw page");
 }
 
 async fn raw_inbox(db: &DatabaseConnection, org: i64) {
@@ -418,6 +540,115 @@ async fn raw_inbox(db: &DatabaseConnection, org: i64) {
         format!("SELECT * FROM service_case WHERE current_org_id = {org} AND current_mailbox = 'HEAD' ORDER BY step_due_at, id LIMIT 51"),
     ] {
         db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await.expect("raw inbox");
+    }
+}
+
+/// A move on node A reaching a subscriber on node B: two server processes on one fresh
+/// PostgreSQL database. Measured from A's answer to the event on B (and from the request sent);
+/// the peer is a raw `NOTIFY` on one connection reaching a raw `LISTEN` on another.
+async fn nodes(moves: usize) {
+    use futures_util::{SinkExt, StreamExt};
+    let (url, pg_name) = fresh_database("postgres").await;
+    let a = Process::spawn(&url, 8);
+    let b = Process::spawn(&url, 8);
+    let (sa, sb) = (a.server(&url).await, b.server(&url).await);
+    api::store::demo::ensure(&sa.db, PASSWORD)
+        .await
+        .expect("demo accounts");
+    let clerk = sa.login("mangystau-clerk").await;
+    let head = sb.login("mangystau-head").await;
+    let (_, mut socket) = sb
+        .client
+        .ws(format!("ws://127.0.0.1:{}/graphql", b.port))
+        .protocols(["graphql-transport-ws"])
+        .connect()
+        .await
+        .expect("upgrades");
+    let text = |v: Value| awc::ws::Message::Text(v.to_string().into());
+    socket
+        .send(text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {head}") } })))
+        .await
+        .expect("init");
+    let _ack = socket.next().await;
+    socket
+        .send(text(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { mailboxChanged(mailbox: HEAD) { change total case { id } } }" } })))
+        .await
+        .expect("subscribe");
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "# a registration on node A heard by a subscriber on node B: {moves} one after another"
+    );
+    let mut after_answer = Vec::with_capacity(moves);
+    let mut after_request = Vec::with_capacity(moves);
+    let started = Instant::now();
+    for i in 0..moves + 20 {
+        let t0 = Instant::now();
+        let answered = sa.register(&clerk, 1).await;
+        let t1 = Instant::now();
+        loop {
+            let frame = actix_web::rt::time::timeout(Duration::from_secs(10), socket.next())
+                .await
+                .expect("the event within 10 s")
+                .expect("open")
+                .expect("a frame");
+            if let awc::ws::Frame::Text(t) = frame {
+                let v: Value = serde_json::from_slice(&t).expect("json");
+                let id = &v["payload"]["data"]["mailboxChanged"]["case"]["id"];
+                if id.as_str() == Some(answered[0].0.as_str()) {
+                    break;
+                }
+            }
+        }
+        let t2 = Instant::now();
+        if i >= 20 {
+            // The first 20 warm both nodes up.
+            after_answer.push(t2.saturating_duration_since(t1));
+            after_request.push(t2 - t0);
+        }
+    }
+    let wall = started.elapsed();
+    stats("qyzmet: A answered → event on B", after_answer, wall);
+    stats(
+        "qyzmet: request sent to A → event on B",
+        after_request,
+        wall,
+    );
+    for (name, node) in [("A", &a), ("B", &b)] {
+        let (rss, peak) = node.memory();
+        println!("node {name} memory: {rss:.1} MiB resident, peak {peak:.1} MiB");
+    }
+
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&url)
+        .await
+        .expect("listens");
+    listener.listen("bench_peer").await.expect("listens");
+    let pool = sea_orm::sqlx::PgPool::connect(&url).await.expect("pool");
+    let mut lat = Vec::with_capacity(moves);
+    let started = Instant::now();
+    for i in 0..moves + 20 {
+        sqlx_query::<sea_orm::sqlx::Postgres>("SELECT pg_notify('bench_peer', 'x')")
+            .execute(&pool)
+            .await
+            .expect("notifies");
+        let t1 = Instant::now();
+        listener.recv().await.expect("heard");
+        if i >= 20 {
+            lat.push(Instant::now().saturating_duration_since(t1));
+        }
+    }
+    stats(
+        "peer: raw NOTIFY answered → raw LISTEN heard",
+        lat,
+        started.elapsed(),
+    );
+    drop((a, b));
+    if let Some(name) = pg_name {
+        let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .expect("postgres");
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
     }
 }
 
@@ -641,8 +872,9 @@ fn main() {
             Some("inbox") => {
                 inbox(&arg(1).expect("DATABASE_URL"), arg(2).and_then(|v| v.parse().ok()).unwrap_or(16), arg(3).and_then(|v| v.parse().ok()).unwrap_or(3200)).await
             }
+            Some("nodes") => nodes(arg(1).and_then(|v| v.parse().ok()).unwrap_or(500)).await,
             Some("report") => report(&arg(1).expect("DATABASE_URL"), arg(2).and_then(|v| v.parse().ok()).unwrap_or(20)).await,
-            _ => println!("usage: cargo bench --bench service -- steps sqlite|postgres [cases] [concurrency] | inbox URL [clients] [requests] | report URL [runs]"),
+            _ => println!("usage: cargo bench --bench service -- steps sqlite|postgres [cases] [concurrency] | inbox URL [clients] [requests] | nodes [moves] | report URL [runs]"),
         }
     });
     // Dropping the runtime with the server's background workers still holding pooled

@@ -93,6 +93,35 @@ pub fn start(state: &AppState, webhook: Option<String>) {
     }
 }
 
+/// How often stored files that no attachment names are swept, and how old they must be (an
+/// upload whose transaction is still running must not lose its file).
+pub const FILE_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Sweeps orphaned files from the file store every [`FILE_SWEEP_EVERY`] (every node may: the
+/// sweep only deletes what no row names and is idempotent).
+pub fn sweep_files(state: &AppState, files: crate::files::FileStore) {
+    let state = state.clone();
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(FILE_SWEEP_EVERY).await;
+            let cutoff = chrono::Utc::now()
+                - chrono::Duration::from_std(FILE_SWEEP_EVERY).unwrap_or_default();
+            let db = state.db.clone();
+            let swept = files
+                .sweep(cutoff, |names| {
+                    let db = db.clone();
+                    async move { crate::store::files::referenced(&db, names).await }
+                })
+                .await;
+            match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "orphaned files swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping orphaned files failed"),
+            }
+        }
+    });
+}
+
 /// Waits until this node leads the worker `key`.
 async fn lead(state: &AppState, key: i64, what: &str) -> Leadership {
     loop {

@@ -44,6 +44,19 @@ pub struct Settings {
     /// Run on a fixed clock (tests and demonstrations of past dates); never read from the
     /// environment or the settings file.
     pub fixed_clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// Files attached to cases.
+    pub files: FilesSettings,
+}
+
+/// Where files attached to cases are kept, and how large they may be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FilesSettings {
+    /// The directory of the local file store (created when missing).
+    pub dir: PathBuf,
+    /// The largest file accepted, in bytes.
+    pub max_bytes: usize,
+    /// The most files in one request.
+    pub max_per_request: usize,
 }
 
 fn parse_proxies(setting: &str, items: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
@@ -161,6 +174,11 @@ impl Default for Settings {
             fixed_clock: None,
             notify_webhook_url: None,
             background: true,
+            files: FilesSettings {
+                dir: PathBuf::from("qyzmet-files"),
+                max_bytes: 10 * 1024 * 1024,
+                max_per_request: 4,
+            },
         }
     }
 }
@@ -213,6 +231,8 @@ struct FileSettings {
     notify_webhook_url: Option<String>,
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
+    files_dir: Option<PathBuf>,
+    max_upload_bytes: Option<usize>,
 }
 
 /// Overrides given on the command line; `None` keeps what the file or environment said.
@@ -290,6 +310,12 @@ impl Settings {
         if let Some(v) = f.max_body_bytes {
             self.limits.max_body_bytes = positive("max_body_bytes", v)?;
         }
+        if let Some(v) = f.files_dir {
+            self.files.dir = v;
+        }
+        if let Some(v) = f.max_upload_bytes {
+            self.files.max_bytes = positive("max_upload_bytes", v)?;
+        }
         if let Some(v) = f.max_query_depth {
             self.limits.max_query_depth = positive("max_query_depth", v)?;
         }
@@ -362,6 +388,12 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_MAX_BODY_BYTES") {
             self.limits.max_body_bytes = parse_positive("QYZMET_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("QYZMET_FILES_DIR") {
+            self.files.dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("QYZMET_MAX_UPLOAD_BYTES") {
+            self.files.max_bytes = parse_positive("QYZMET_MAX_UPLOAD_BYTES", &v)?;
         }
         if let Some(v) = env("QYZMET_MAX_QUERY_DEPTH") {
             self.limits.max_query_depth = parse_positive("QYZMET_MAX_QUERY_DEPTH", &v)?;

@@ -33,6 +33,12 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// An uploaded file (or request) is larger than the limit, in bytes; nothing was kept.
+    #[error("larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// The database cannot be reached or is too busy to answer in time: nothing was done, and
     /// the same request may be retried (HTTP 503 with `Retry-After`). A session stays valid.
     #[error("the service is unavailable for a moment; retry shortly")]
@@ -52,6 +58,7 @@ impl ApiError {
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Rule { code, .. } => code,
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -136,7 +143,16 @@ impl From<ApiError> for async_graphql::Error {
             _ => {}
         }
         let code = e.code();
-        async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", code))
+        let limit = match &e {
+            ApiError::PayloadTooLarge { limit } => Some(*limit),
+            _ => None,
+        };
+        async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(limit) = limit {
+                ext.set("limit", limit);
+            }
+        })
     }
 }
 

@@ -55,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .configure(report_routes)
+        .configure(crate::file_routes::routes)
         .configure(crate::graphiql::routes);
 }
 
@@ -62,12 +63,25 @@ fn error_body(code: &str, message: &str) -> serde_json::Value {
     json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
+/// How long a multipart request (a file upload) may take to arrive.
+pub const UPLOAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 async fn graphql(
     schema: web::Data<QyzmetSchema>,
     limits: web::Data<Limits>,
+    uploads: web::Data<crate::configuration::FilesSettings>,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> HttpResponse {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if content_type.starts_with("multipart/form-data") {
+        return multipart(&schema, &limits, &uploads, &req, payload, content_type).await;
+    }
     let max = limits.max_body_bytes;
     let over = || too_large("request body", max);
     // Refuse on the declared length before reading anything; then count what actually arrives.
@@ -124,6 +138,111 @@ async fn graphql(
         }
     };
     execute(&schema, &limits, &req, request, false).await
+}
+
+/// A GraphQL multipart request (files as variables, spec of jaydenseric/graphql-multipart-
+/// request-spec): read by async-graphql, which spools each file to a temporary file, so memory
+/// stays bounded. Each file is at most the upload limit, at most `max_per_request` files, the
+/// whole body at most their sum plus the ordinary body limit, within [`UPLOAD_READ_TIMEOUT`].
+async fn multipart(
+    schema: &QyzmetSchema,
+    limits: &Limits,
+    uploads: &crate::configuration::FilesSettings,
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    content_type: String,
+) -> HttpResponse {
+    let file_max = uploads.max_bytes;
+    let max = limits
+        .max_body_bytes
+        .saturating_add(file_max.saturating_mul(uploads.max_per_request));
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return upload_too_large(file_max);
+    }
+    // The body travels from actix's (single-threaded) payload to async-graphql's reader through
+    // a small bounded channel; the count of bytes is checked on the way.
+    let (tx, rx) = async_channel::bounded::<Result<web::Bytes, std::io::Error>>(4);
+    actix_web::rt::spawn(async move {
+        let mut seen = 0usize;
+        while let Some(chunk) = payload.next().await {
+            let item = match chunk {
+                Ok(c) => {
+                    seen += c.len();
+                    if seen > max {
+                        Err(std::io::Error::other("request body over the limit"))
+                    } else {
+                        Ok(c)
+                    }
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    let reader = futures_util::TryStreamExt::into_async_read(rx);
+    let opts = async_graphql::http::MultipartOptions::default()
+        .max_file_size(file_max)
+        .max_num_files(uploads.max_per_request);
+    let received = actix_web::rt::time::timeout(
+        UPLOAD_READ_TIMEOUT,
+        async_graphql::http::receive_batch_body(Some(content_type), reader, opts),
+    )
+    .await;
+    let request = match received {
+        Err(_) => {
+            return HttpResponse::RequestTimeout()
+                .insert_header((header::CONNECTION, "close"))
+                .json(error_body(
+                    "REQUEST_TIMEOUT",
+                    &format!(
+                        "the upload did not arrive within {} s",
+                        UPLOAD_READ_TIMEOUT.as_secs()
+                    ),
+                ))
+        }
+        Ok(Err(async_graphql::ParseRequestError::PayloadTooLarge)) => {
+            return upload_too_large(file_max)
+        }
+        Ok(Err(async_graphql::ParseRequestError::Io(e)))
+            if e.to_string().contains("over the limit") =>
+        {
+            return upload_too_large(file_max)
+        }
+        Ok(Err(e)) => {
+            return HttpResponse::BadRequest().json(error_body(
+                "BAD_REQUEST",
+                &format!("not a GraphQL multipart request: {e}"),
+            ))
+        }
+        Ok(Ok(batch)) => match batch.into_single() {
+            Ok(r) => r,
+            Err(e) => {
+                return HttpResponse::BadRequest().json(error_body(
+                    "BAD_REQUEST",
+                    &format!("one operation per multipart request: {e}"),
+                ))
+            }
+        },
+    };
+    execute(schema, limits, req, request, false).await
+}
+
+/// 413 for an upload over the limit, naming the limit (`extensions.limit`, bytes).
+fn upload_too_large(limit: usize) -> HttpResponse {
+    HttpResponse::PayloadTooLarge()
+        .insert_header((header::CONNECTION, "close"))
+        .json(json!({ "errors": [{
+            "message": format!("a file is larger than the limit of {limit} bytes"),
+            "extensions": { "code": "PAYLOAD_TOO_LARGE", "limit": limit },
+        }] }))
 }
 
 /// Gives each coded error a short message for people in the request's language
@@ -413,7 +532,9 @@ pub fn report_routes(cfg: &mut web::ServiceConfig) {
 
 type Params = web::Query<std::collections::HashMap<String, String>>;
 
-fn csv_error(e: crate::error::ApiError) -> HttpResponse {
+/// An error answered outside GraphQL (CSV reports, file downloads) as `{"errors": […]}` with its
+/// status; internal causes are logged, never sent.
+pub(crate) fn csv_error(e: crate::error::ApiError) -> HttpResponse {
     let code = e.code();
     let message = match &e {
         crate::error::ApiError::Internal(cause) => {
@@ -426,6 +547,10 @@ fn csv_error(e: crate::error::ApiError) -> HttpResponse {
     match code {
         "UNAUTHENTICATED" => HttpResponse::Unauthorized().json(body),
         "FORBIDDEN" => HttpResponse::Forbidden().json(body),
+        "NOT_FOUND" => HttpResponse::NotFound().json(body),
+        "SERVICE_UNAVAILABLE" => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .json(body),
         "INTERNAL" => HttpResponse::InternalServerError().json(body),
         _ => HttpResponse::BadRequest().json(body),
     }

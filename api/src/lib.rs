@@ -9,6 +9,8 @@ pub mod configuration;
 pub mod error;
 pub mod events;
 pub mod fanout;
+pub mod file_routes;
+pub mod files;
 pub mod generate;
 pub mod graphiql;
 pub mod graphql;

@@ -176,12 +176,21 @@ impl Application {
         state
             .fanout
             .store(settings.background, std::sync::atomic::Ordering::Relaxed);
+        let files = crate::files::FileStore::local(&settings.files.dir, settings.files.max_bytes)
+            .map_err(|e| {
+            StartupError::Data(format!(
+                "file store at {}: {e}",
+                settings.files.dir.display()
+            ))
+        })?;
         if settings.background {
             crate::background::start(&state, settings.notify_webhook_url.clone());
+            crate::background::sweep_files(&state, files.clone());
             crate::fanout::start(&state, &settings.database.url);
         }
         let mailboxes = crate::mailbox::Mailboxes::start(&state);
-        let schema: QyzmetSchema = build_schema(state.clone(), mailboxes, &settings.limits);
+        let schema: QyzmetSchema =
+            build_schema(state.clone(), mailboxes, files.clone(), &settings.limits);
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
             addr: settings.listen,
@@ -201,6 +210,8 @@ impl Application {
         ));
         let app_state = web::Data::new(state.clone());
         let persisted = web::Data::new(crate::persisted::PersistedQueries::default());
+        let files = web::Data::new(files);
+        let uploads = web::Data::new(settings.files.clone());
         let server = HttpServer::new(move || {
             let allowed = origins.clone();
             // Browsers on the allowed origins may call the API (bearer tokens, no cookies).
@@ -229,6 +240,8 @@ impl Application {
                 .app_data(origins.clone())
                 .app_data(app_state.clone())
                 .app_data(persisted.clone())
+                .app_data(files.clone())
+                .app_data(uploads.clone())
                 .configure(http::routes)
         })
         .listen(listener)

@@ -5,6 +5,7 @@ pub mod case;
 pub mod deadline;
 pub mod documents;
 pub mod engine;
+pub mod files;
 pub mod identity;
 pub mod inbox;
 pub mod language;

@@ -4,6 +4,7 @@ pub mod app_user;
 pub mod applicant;
 pub mod calendar_version;
 pub mod case_event;
+pub mod case_file;
 pub mod case_step;
 pub mod login_throttle;
 pub mod notification_outbox;

@@ -12,8 +12,9 @@ const config: CodegenConfig = {
       config: {
         strictScalars: true,
         // The schema's scalars: DateTime (RFC 3339 instant), Date (YYYY-MM-DD), LocalTime
-        // (HH:MM) travel as strings; JSON is an event's details.
-        scalars: { DateTime: 'string', Date: 'string', LocalTime: 'string', JSON: 'unknown' },
+        // (HH:MM) travel as strings; JSON is an event's details; an Upload is sent as a Blob (a File)
+        // in a multipart request.
+        scalars: { DateTime: 'string', Date: 'string', LocalTime: 'string', JSON: 'unknown', Upload: 'Blob' },
         enumsAsTypes: true,
         useTypeImports: true,
       },

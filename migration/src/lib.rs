@@ -14,6 +14,7 @@ mod m20261122_000008_create_report_rollup;
 mod m20261130_000009_typed_documents;
 mod m20261130_000010_awaiting_collection;
 mod m20261130_000011_frontend;
+mod m20261130_000012_case_files;
 
 /// Runs qyzmet's migrations in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_typed_documents::Migration),
             Box::new(m20261130_000010_awaiting_collection::Migration),
             Box::new(m20261130_000011_frontend::Migration),
+            Box::new(m20261130_000012_case_files::Migration),
         ]
     }
 }

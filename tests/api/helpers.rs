@@ -43,6 +43,14 @@ fn unique_name() -> String {
     )
 }
 
+/// The directory of a test database's attached files, removed with the database.
+pub fn files_dir(database_url: &str) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    database_url.hash(&mut h);
+    std::env::temp_dir().join(format!("qyzmet-files-{:016x}", h.finish()))
+}
+
 /// A database that exists for one test and is removed when dropped.
 pub struct TestDatabase {
     pub url: String,
@@ -93,6 +101,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(files_dir(&self.url));
         match &self.cleanup {
             Cleanup::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -151,6 +160,8 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     };
     settings.database.url = database.url.clone();
     settings.database.max_connections = 5;
+    // Each test's attachments in a directory of its own, next to its database.
+    settings.files.dir = files_dir(&database.url);
     settings.shutdown_timeout = std::time::Duration::from_secs(1);
     settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
     // Background workers belong to a process; the binary tests run them.

@@ -8,6 +8,7 @@ mod binary;
 mod calendar;
 mod cases;
 mod catalog;
+mod files;
 mod frontend;
 mod generate;
 mod health;

@@ -30,6 +30,16 @@ pub struct Principal {
     pub username: Option<String>,
 }
 
+impl Principal {
+    /// The name a case records for what this caller does: a staff user's username, or the
+    /// account's subject (an applicant).
+    pub fn actor_name(&self) -> String {
+        self.username
+            .clone()
+            .unwrap_or_else(|| self.subject.claim())
+    }
+}
+
 /// The two kinds of account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {

@@ -478,6 +478,19 @@ impl Case {
         Ok(out)
     }
 
+    /// Files attached to the case (scans, signed documents), oldest first.
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::files::CaseFile>, ApiError> {
+        let staff_view = domain::view::shows_staff_names(audience(ctx));
+        Ok(crate::store::files::of_case(&state(ctx)?.db, self.model.id)
+            .await?
+            .into_iter()
+            .map(|row| crate::graphql::files::CaseFile::new(row, staff_view))
+            .collect())
+    }
+
     /// The append-only event history; staff only (`FORBIDDEN` for applicants).
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, ApiError> {
         if !audience(ctx).sees_internal() {
@@ -526,7 +539,7 @@ fn audience(ctx: &Context<'_>) -> Audience {
 }
 
 /// Whether the caller may see a case at all.
-async fn visible(
+pub(crate) async fn visible(
     state: &AppState,
     p: &Principal,
     c: &service_case::Model,

@@ -12,6 +12,7 @@ pub mod case_mutations;
 pub mod cases;
 pub mod catalog;
 pub mod documents;
+pub mod files;
 pub mod guard;
 pub mod language;
 pub mod loaders;
@@ -56,6 +57,7 @@ pub struct Query(
 pub struct Mutation(
     auth::AuthMutation,
     case_mutations::CaseMutation,
+    files::FileMutation,
     admin::AdminMutation,
 );
 
@@ -66,6 +68,7 @@ pub type QyzmetSchema = Schema<Query, Mutation, subscription::Subscription>;
 pub fn build_schema(
     state: AppState,
     mailboxes: crate::mailbox::Mailboxes,
+    files: crate::files::FileStore,
     limits: &Limits,
 ) -> QyzmetSchema {
     let builder = Schema::build(
@@ -83,7 +86,8 @@ pub fn build_schema(
         max_depth: limits.max_query_depth,
     })
     .data(state)
-    .data(mailboxes);
+    .data(mailboxes)
+    .data(files);
     if limits.introspection {
         builder.finish()
     } else {

@@ -330,6 +330,16 @@ pub struct DownloadLink {
     expires_at: Instant,
 }
 
+impl DownloadLink {
+    /// A link to `url` that works until `expires_at`.
+    pub fn new(url: String, expires_at: chrono::DateTime<Utc>) -> DownloadLink {
+        DownloadLink {
+            url,
+            expires_at: expires_at.into(),
+        }
+    }
+}
+
 /// The CSV endpoints' query parameters for a filter and groupings, as `http.rs` reads them.
 fn csv_params(
     filter: &ReportFilter,
@@ -400,10 +410,7 @@ impl ReportQuery {
         };
         let (url, expires_at) =
             crate::links::sign(&state.tokens, p.subject.clone(), path, &params, Utc::now())?;
-        Ok(DownloadLink {
-            url,
-            expires_at: expires_at.into(),
-        })
+        Ok(DownloadLink::new(url, expires_at))
     }
 
     /// SLA compliance by group: received, in progress, completed on time and late, refusals,

@@ -18,6 +18,7 @@ pub mod case_rows;
 pub mod cases;
 pub mod demo;
 pub mod directory;
+pub mod files;
 pub mod inbox;
 pub mod organisations;
 pub mod persisted;

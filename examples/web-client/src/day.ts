@@ -4,12 +4,15 @@
 import WebSocket from 'ws';
 
 import type { OperationResult } from '@urql/core';
+import { print } from 'graphql';
 
 import { makeClient, errorCode } from './client';
-import type { InboxQuery } from './gql/graphql';
+import type { AttachFileMutation, InboxQuery } from './gql/graphql';
 import {
   ApplicantLogin,
   AssignExecutor,
+  AttachFile,
+  CaseFiles,
   CaseUpdated,
   Executors,
   Inbox,
@@ -36,7 +39,7 @@ async function signIn(username: string) {
   const r = await api.client.mutation(Login, { username, password }).toPromise();
   check(r.data?.login.accessToken, `${username} logs in (${errorCode(r.error) ?? 'ok'})`);
   token = r.data.login.accessToken;
-  return api;
+  return Object.assign(api, { bearer: () => token ?? '' });
 }
 
 const clerk = await signIn('mangystau-clerk');
@@ -56,6 +59,22 @@ const registered = await clerk.client
 const created = registered.data?.registerApplication;
 check(created && created.receipt?.number === created.number, `registered ${created?.number} with a receipt`);
 
+// The clerk attaches the scanned application: a GraphQL multipart request (fetch + FormData;
+// the spec is github.com/jaydenseric/graphql-multipart-request-spec).
+const scan = new Blob(['%PDF-1.7\n% the scanned application\n'], { type: 'application/pdf' });
+const form = new FormData();
+form.append('operations', JSON.stringify({ query: print(AttachFile), variables: { caseId: created.id, file: null } }));
+form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+form.append('0', scan, 'өтініш.pdf');
+const upload = await fetch(`${origin}/graphql`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${clerk.bearer()}` },
+  body: form,
+});
+const uploaded = (await upload.json()) as { data?: AttachFileMutation };
+const file = uploaded.data?.attachFile;
+check(file?.kind === 'PDF' && file.size === scan.size, `attached ${file?.name} (${file?.size} bytes, sha256 ${file?.sha256.slice(0, 12)}…)`);
+
 // The applicant follows their case live.
 let applicantToken: string | undefined;
 const applicant = makeClient({ origin, token: () => applicantToken, webSocketImpl: WebSocket });
@@ -65,6 +84,12 @@ check(applicantToken, 'the applicant logs in');
 const mine = await applicant.client.query(MyApplications, {}).toPromise();
 const own = mine.data?.myApplications.nodes.find((c) => c.number === created.number);
 check(own, 'the applicant sees the application among their own');
+// …and downloads the scan the clerk attached, through its short-lived link.
+const files = await applicant.client.query(CaseFiles, { id: created.id }).toPromise();
+const link = files.data?.case.files[0]?.download.url;
+check(link, 'the applicant sees the attached scan with a download link');
+const downloaded = await fetch(`${origin}${link}`);
+check(downloaded.ok && (await downloaded.arrayBuffer()).byteLength === scan.size, 'the applicant downloads the same bytes');
 const updates: number[] = [];
 const moved = new Promise<void>((resolve) => {
   applicant.client

@@ -130,3 +130,32 @@ export const CaseUpdated = graphql(`
     }
   }
 `);
+
+// Sent as a GraphQL multipart request (see day.ts): the file travels as the `file` variable.
+export const AttachFile = graphql(`
+  mutation AttachFile($caseId: ID!, $file: Upload!) {
+    attachFile(caseId: $caseId, file: $file) {
+      id
+      name
+      kind
+      size
+      sha256
+    }
+  }
+`);
+
+export const CaseFiles = graphql(`
+  query CaseFiles($id: ID!) {
+    case(id: $id) {
+      files {
+        id
+        name
+        size
+        sha256
+        download {
+          url
+        }
+      }
+    }
+  }
+`);

@@ -1,0 +1,92 @@
+//! Files attached to cases (issue 16): one row per attachment; the content itself lives in the
+//! file store under its SHA-256, shared by identical files.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum CaseFile {
+    Table,
+    Id,
+    CaseId,
+    Name,
+    Sha256,
+    Size,
+    MediaType,
+    UploadedBy,
+    UploadedAt,
+}
+
+#[derive(DeriveIden)]
+enum ServiceCase {
+    Table,
+    Id,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(CaseFile::Table)
+                    .col(
+                        ColumnDef::new(CaseFile::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(CaseFile::CaseId).big_integer().not_null())
+                    .col(ColumnDef::new(CaseFile::Name).string_len(200).not_null())
+                    .col(ColumnDef::new(CaseFile::Sha256).string_len(64).not_null())
+                    .col(ColumnDef::new(CaseFile::Size).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(CaseFile::MediaType)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(CaseFile::UploadedBy)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(CaseFile::UploadedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_case_file_case")
+                            .from(CaseFile::Table, CaseFile::CaseId)
+                            .to(ServiceCase::Table, ServiceCase::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, col) in [
+            ("ix_case_file_case", CaseFile::CaseId),
+            ("ix_case_file_sha256", CaseFile::Sha256),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(CaseFile::Table)
+                        .col(col)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(CaseFile::Table).to_owned())
+            .await
+    }
+}

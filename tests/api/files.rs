@@ -1,0 +1,266 @@
+//! Files attached to cases: uploaded as GraphQL multipart requests, checked by content, stored
+//! by SHA-256 with the hash in the case's event chain, listed on the case and downloaded through
+//! short-lived links scoped like the case.
+
+use domain::identity::Role;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::cases::{application, open, People};
+use crate::helpers::{error_code, spawn_app_with, TestApp};
+
+const ORG: &str = "aktau-school-1";
+const REG: &str = "mangystau-secondary-education-duplicates";
+const IIN: &str = "850305400120";
+const ATTACH: &str = "mutation($c: ID!, $file: Upload!) { attachFile(caseId: $c, file: $file) { id name kind size sha256 uploadedBy download { url } } }";
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("rfc3339")
+        .with_timezone(&chrono::Utc)
+}
+
+/// A PDF of about `size` bytes (a header and filler: enough for the server's content check).
+fn pdf(size: usize) -> Vec<u8> {
+    let mut v = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    v.resize(size.max(v.len()), b'x');
+    v
+}
+
+/// Sends a GraphQL multipart request attaching `content` as `name` to case `case`.
+async fn attach(
+    app: &TestApp,
+    token: &str,
+    case: &Value,
+    name: &str,
+    content: &[u8],
+) -> (u16, Value) {
+    let boundary = "qyzmet-test-boundary-7d1f";
+    let operations = json!({ "query": ATTACH, "variables": { "c": case, "file": null } });
+    let mut body = Vec::new();
+    let mut part = |headers: String, data: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(
+        "Content-Disposition: form-data; name=\"operations\"".into(),
+        operations.to_string().as_bytes(),
+    );
+    part(
+        "Content-Disposition: form-data; name=\"map\"".into(),
+        br#"{"0":["variables.file"]}"#,
+    );
+    part(
+        format!("Content-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: application/pdf"),
+        content,
+    );
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header((
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .send_body(body)
+        .await
+        .expect("the server answers");
+    let status = resp.status().as_u16();
+    let body = resp
+        .json::<Value>()
+        .limit(1 << 20)
+        .await
+        .expect("a JSON body");
+    (status, body)
+}
+
+async fn files_and_events(app: &TestApp, token: &str, case: &Value) -> (Value, Value) {
+    let (_, b) = app
+        .graphql_as(
+            token,
+            "query($c: ID!) { case(id: $c) { files { id name sha256 size kind uploadedBy } events { kind payload } chainValid } }",
+            json!({ "c": case }),
+        )
+        .await;
+    let c = &b["data"]["case"];
+    assert!(c.is_object(), "{b}");
+    (c["files"].clone(), c["events"].clone())
+}
+
+/// Downloads `url` (a path and query), with an optional bearer token.
+async fn get(app: &TestApp, url: &str, token: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    let mut req = app.client.get(format!("{}{url}", app.address));
+    if let Some(t) = token {
+        req = req.insert_header(("authorization", format!("Bearer {t}")));
+    }
+    let mut resp = req.send().await.expect("answers");
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = resp.body().limit(1 << 24).await.expect("a body");
+    (resp.status().as_u16(), kind, body.to_vec())
+}
+
+#[actix_web::test]
+async fn a_file_is_stored_by_hash_in_the_chain_and_downloaded_only_within_scope() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let outsider = people
+        .staff("atyrau-city-education-division", Role::Head)
+        .await;
+    let owner = people.applicant(IIN).await;
+    let stranger = people.applicant("900101300017").await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(REG, None, IIN, json!({})),
+    )
+    .await;
+    let case = case["data"]["r"]["id"].clone();
+
+    let content = pdf(300 * 1024); // larger than one read chunk
+    let (status, b) = attach(&app, &clerk, &case, "C:\\scans\\өтініш.pdf", &content).await;
+    assert_eq!(status, 200, "{b}");
+    let f = &b["data"]["attachFile"];
+    let sha = format!("{:x}", Sha256::digest(&content));
+    assert_eq!(f["sha256"], sha.as_str(), "{b}");
+    assert_eq!(f["size"], content.len() as i64);
+    assert_eq!(f["kind"], "PDF");
+    assert_eq!(f["name"], "өтініш.pdf", "no folder in the name");
+    assert_eq!(f["uploadedBy"], format!("{ORG}-office-clerk").as_str());
+
+    // The hash is in the chain, which still verifies.
+    let (files, events) = files_and_events(&app, &clerk, &case).await;
+    assert_eq!(files.as_array().map(Vec::len), Some(1));
+    let attached: Vec<&Value> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "FILE_ATTACHED")
+        .collect();
+    assert_eq!(attached.len(), 1, "{events}");
+    assert_eq!(attached[0]["payload"]["sha256"], sha.as_str());
+
+    // The link downloads the same bytes, for the caller.
+    let url = f["download"]["url"].as_str().expect("url").to_owned();
+    let (status, kind, body) = get(&app, &url, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(kind.as_deref(), Some("application/pdf"));
+    assert_eq!(Sha256::digest(&body)[..], Sha256::digest(&content)[..]);
+    // A link bent to another file, or no link at all: refused.
+    let id = f["id"].as_str().expect("id");
+    let bent = url.replacen(
+        &format!("/files/{id}"),
+        &format!("/files/{}", id.parse::<i64>().expect("number") + 1),
+        1,
+    );
+    assert_eq!(get(&app, &bent, None).await.0, 401);
+    assert_eq!(get(&app, &format!("/files/{id}"), None).await.0, 401);
+
+    // The applicant who owns the case sees it without staff names and downloads it.
+    let (files, _) = {
+        let (_, b) = app
+            .graphql_as(
+                &owner,
+                "query($c: ID!) { case(id: $c) { files { id uploadedBy download { url } } } }",
+                json!({ "c": case }),
+            )
+            .await;
+        (b["data"]["case"]["files"].clone(), ())
+    };
+    assert_eq!(files[0]["uploadedBy"], Value::Null, "{files}");
+    let owner_url = files[0]["download"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert_eq!(get(&app, &owner_url, None).await.0, 200);
+
+    // Outside the case's scope: NOT_FOUND, to attach and to download.
+    for token in [&outsider, &stranger] {
+        let (_, b) = attach(&app, token, &case, "x.pdf", &pdf(100)).await;
+        assert_eq!(error_code(&b), "NOT_FOUND", "{b}");
+        assert_eq!(get(&app, &format!("/files/{id}"), Some(token)).await.0, 404);
+    }
+    let (files, _) = files_and_events(&app, &clerk, &case).await;
+    assert_eq!(
+        files.as_array().map(Vec::len),
+        Some(1),
+        "nothing attached from outside"
+    );
+}
+
+#[actix_web::test]
+async fn oversized_or_disguised_files_are_refused_and_change_nothing() {
+    let app = spawn_app_with(|s| {
+        s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"));
+        s.files.max_bytes = 64 * 1024;
+    })
+    .await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(REG, None, IIN, json!({})),
+    )
+    .await;
+    let case = case["data"]["r"]["id"].clone();
+    let (_, events_before) = files_and_events(&app, &clerk, &case).await;
+
+    let (status, b) = attach(&app, &clerk, &case, "big.pdf", &pdf(64 * 1024 + 1)).await;
+    assert_eq!(status, 413, "{b}");
+    assert_eq!(error_code(&b), "PAYLOAD_TOO_LARGE");
+    assert_eq!(b["errors"][0]["extensions"]["limit"], 64 * 1024);
+
+    // Named like a PDF, sent as one, but an executable: refused by its content.
+    let (_, b) = attach(
+        &app,
+        &clerk,
+        &case,
+        "scan.pdf",
+        b"MZ\x90\x00\x03\x00\x00\x00 this is not a scan",
+    )
+    .await;
+    assert_eq!(error_code(&b), "BAD_USER_INPUT", "{b}");
+    // Exactly at the limit is fine.
+    let (status, b) = attach(&app, &clerk, &case, "edge.pdf", &pdf(64 * 1024)).await;
+    assert_eq!(status, 200, "{b}");
+    assert!(b["errors"].is_null(), "{b}");
+
+    let (files, events) = files_and_events(&app, &clerk, &case).await;
+    assert_eq!(
+        files.as_array().map(Vec::len),
+        Some(1),
+        "only the file within the limit"
+    );
+    assert_eq!(
+        events.as_array().map(Vec::len),
+        events_before.as_array().map(|e| e.len() + 1),
+        "one event: the accepted file's"
+    );
+    // Files stored: only the accepted one (the refused ones never reached the store).
+    let stored: Vec<_> = walk(&crate::helpers::files_dir(app.database_url()));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
