@@ -64,6 +64,37 @@ impl ApiError {
         }
     }
 
+    /// The error answered outside GraphQL (CSV reports, file downloads, the verification page)
+    /// as `{"errors": [{message, extensions: {code}}]}` with its HTTP status; internal and
+    /// database causes are logged, never sent.
+    pub fn into_http(self) -> actix_web::HttpResponse {
+        use actix_web::HttpResponse;
+        let code = self.code();
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %ErrorChain(cause.as_ref()), "internal error");
+                "internal error".to_owned()
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error = %ErrorChain(cause.as_ref()), "database unavailable");
+                self.to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+        match code {
+            "UNAUTHENTICATED" => HttpResponse::Unauthorized().json(body),
+            "FORBIDDEN" => HttpResponse::Forbidden().json(body),
+            "NOT_FOUND" => HttpResponse::NotFound().json(body),
+            "PAYLOAD_TOO_LARGE" => HttpResponse::PayloadTooLarge().json(body),
+            "SERVICE_UNAVAILABLE" => HttpResponse::ServiceUnavailable()
+                .insert_header((actix_web::http::header::RETRY_AFTER, "1"))
+                .json(body),
+            "INTERNAL" => HttpResponse::InternalServerError().json(body),
+            _ => HttpResponse::BadRequest().json(body),
+        }
+    }
+
     /// Wraps an internal failure.
     pub fn internal(e: impl StdError + Send + Sync + 'static) -> ApiError {
         ApiError::Internal(Box::new(e))

@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 use crate::auth::{authenticate, Auth, Principal};
 use crate::error::ApiError;
 use crate::files::FileStore;
-use crate::http::csv_error;
 use crate::state::AppState;
 
 /// Registers the route.
@@ -96,7 +95,7 @@ async fn download(
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .streaming(body.map(|r| r.map_err(actix_web::error::ErrorInternalServerError))),
-        Err(e) => csv_error(e),
+        Err(e) => e.into_http(),
     }
 }
 

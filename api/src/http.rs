@@ -56,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .configure(report_routes)
         .configure(crate::file_routes::routes)
+        .configure(crate::verify::routes)
         .configure(crate::graphiql::routes);
 }
 
@@ -532,30 +533,6 @@ pub fn report_routes(cfg: &mut web::ServiceConfig) {
 
 type Params = web::Query<std::collections::HashMap<String, String>>;
 
-/// An error answered outside GraphQL (CSV reports, file downloads) as `{"errors": […]}` with its
-/// status; internal causes are logged, never sent.
-pub(crate) fn csv_error(e: crate::error::ApiError) -> HttpResponse {
-    let code = e.code();
-    let message = match &e {
-        crate::error::ApiError::Internal(cause) => {
-            tracing::error!(error = %crate::error::ErrorChain(cause.as_ref()), "report failed");
-            "internal error".to_owned()
-        }
-        other => other.to_string(),
-    };
-    let body = error_body(code, &message);
-    match code {
-        "UNAUTHENTICATED" => HttpResponse::Unauthorized().json(body),
-        "FORBIDDEN" => HttpResponse::Forbidden().json(body),
-        "NOT_FOUND" => HttpResponse::NotFound().json(body),
-        "SERVICE_UNAVAILABLE" => HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, "1"))
-            .json(body),
-        "INTERNAL" => HttpResponse::InternalServerError().json(body),
-        _ => HttpResponse::BadRequest().json(body),
-    }
-}
-
 /// The analyst a report download is for: from a signed link's `token` parameter (removed from
 /// `q`, see `crate::links`), or else from the `Authorization` header.
 async fn analyst(
@@ -801,7 +778,7 @@ async fn cases_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> H
     };
     match run.await {
         Ok(lines) => csv_response(lines, "qyzmet-report.csv"),
-        Err(e) => csv_error(e),
+        Err(e) => e.into_http(),
     }
 }
 
@@ -841,7 +818,7 @@ async fn steps_csv(state: web::Data<AppState>, req: HttpRequest, q: Params) -> H
     };
     match run.await {
         Ok(lines) => csv_response(lines, "qyzmet-steps.csv"),
-        Err(e) => csv_error(e),
+        Err(e) => e.into_http(),
     }
 }
 

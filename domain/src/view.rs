@@ -111,6 +111,118 @@ pub fn shows_staff_names(audience: Audience) -> bool {
     audience.sees_internal()
 }
 
+/// The kinds of legal document a case issues, as the public verification names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// The receipt (қолхат) given at acceptance.
+    Receipt,
+    /// The refusal receipt at intake (documents missing or expired).
+    RefusalReceipt,
+    /// The reasoned refusal (дәлелді жауап), once signed.
+    ReasonedRefusal,
+    /// The result of the service, once issued.
+    ServiceResult,
+}
+
+impl DocumentKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Receipt => "RECEIPT",
+            DocumentKind::RefusalReceipt => "REFUSAL_RECEIPT",
+            DocumentKind::ReasonedRefusal => "REASONED_REFUSAL",
+            DocumentKind::ServiceResult => "SERVICE_RESULT",
+        }
+    }
+}
+
+/// A legal document as anyone holding its number may check it: its kind, when it was issued and
+/// the SHA-256 of its content — nothing about the applicant or the staff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicDocument {
+    /// The kind.
+    pub kind: DocumentKind,
+    /// When it was issued (accepted, signed, or handed over).
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    /// The SHA-256 of its content ([`document_hash`]).
+    pub sha256: String,
+}
+
+/// What `GET /verify/{number}` answers for an existing case: where it stands (the applicant's
+/// public label) and the documents the applicant has been given, each with its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// The registration number.
+    pub number: String,
+    /// Where the case stands.
+    pub progress: PublicProgress,
+    /// The documents issued, in the order of the case's life.
+    pub documents: Vec<PublicDocument>,
+}
+
+/// The SHA-256 (hex) of a document's content, its JSON as stored: the same value whoever
+/// computes it, so a printed copy can be checked against the record.
+pub fn document_hash<T: serde::Serialize>(doc: &T) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(doc).unwrap_or_default();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The public verification of a case: only documents the applicant may see (a reasoned refusal
+/// once signed, the result once issued), and no personal data.
+pub fn verification(c: &crate::engine::CaseRecord) -> Verification {
+    let mut documents = Vec::new();
+    if let Some(r) = &c.receipt {
+        documents.push(PublicDocument {
+            kind: DocumentKind::Receipt,
+            issued_at: r.accepted_at,
+            sha256: document_hash(r),
+        });
+    }
+    match c
+        .refusal
+        .as_ref()
+        .and_then(|r| refusal(Audience::Applicant, r))
+    {
+        Some(Refusal::IntakeRefusal(x)) => documents.push(PublicDocument {
+            kind: DocumentKind::RefusalReceipt,
+            issued_at: x.issued_at,
+            sha256: document_hash(&x),
+        }),
+        Some(Refusal::ReasonedRefusal(x)) => {
+            if let Some(s) = &x.signature {
+                documents.push(PublicDocument {
+                    kind: DocumentKind::ReasonedRefusal,
+                    issued_at: s.signed_at,
+                    sha256: document_hash(&x),
+                });
+            }
+        }
+        None => {}
+    }
+    if let Some(r) = c
+        .result
+        .as_ref()
+        .and_then(|r| result(Audience::Applicant, r))
+    {
+        if let Some(at) = r.issued_at {
+            documents.push(PublicDocument {
+                kind: DocumentKind::ServiceResult,
+                issued_at: at,
+                sha256: document_hash(&r),
+            });
+        }
+    }
+    Verification {
+        number: c.number.clone(),
+        progress: public_progress(c.status, c.stage),
+        documents,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +271,21 @@ mod tests {
         assert!(result(Audience::Staff, &r).is_some());
         r.issued_at = Some(at());
         assert!(result(Audience::Applicant, &r).is_some());
+    }
+
+    #[test]
+    fn a_documents_hash_follows_its_content() {
+        let a = Signature {
+            signed_by: "head".into(),
+            signed_at: at(),
+        };
+        let b = Signature {
+            signed_by: "other".into(),
+            ..a.clone()
+        };
+        assert_eq!(document_hash(&a), document_hash(&a.clone()));
+        assert_ne!(document_hash(&a), document_hash(&b));
+        assert_eq!(document_hash(&a).len(), 64);
     }
 
     #[test]

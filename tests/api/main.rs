@@ -21,4 +21,5 @@ mod soak;
 mod storage;
 mod subscriptions;
 mod tally;
+mod verify;
 mod web_client;

@@ -482,12 +482,12 @@ impl Case {
     async fn files(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<Vec<crate::graphql::files::CaseFile>, ApiError> {
+    ) -> Result<Vec<crate::graphql::documents::CaseFile>, ApiError> {
         let staff_view = domain::view::shows_staff_names(audience(ctx));
         Ok(crate::store::files::of_case(&state(ctx)?.db, self.model.id)
             .await?
             .into_iter()
-            .map(|row| crate::graphql::files::CaseFile::new(row, staff_view))
+            .map(|row| crate::graphql::documents::CaseFile::new(row, staff_view))
             .collect())
     }
 

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod scalars;
 pub mod subscription;
 mod system;
+pub mod verify;
 
 /// The shared state from the schema's data.
 pub(crate) fn state<'a>(
@@ -50,6 +51,7 @@ pub struct Query(
     reports::ReportQuery,
     admin::AdminQuery,
     language::LanguageQuery,
+    verify::VerifyQuery,
 );
 
 /// Every mutation, merged from the areas.

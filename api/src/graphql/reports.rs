@@ -14,6 +14,7 @@ use crate::auth::{require, Principal};
 use crate::error::ApiError;
 use crate::graphql::cases::{cursor, page_size, parse_cursor, Case};
 use crate::graphql::catalog::{Channel, Mailbox, Stage};
+use crate::graphql::documents::DownloadLink;
 use crate::graphql::scalars::Instant;
 use crate::graphql::state;
 use crate::state::AppState;
@@ -319,25 +320,6 @@ pub enum ReportFile {
     Cases,
     /// `stepReport` as `/reports/steps.csv`.
     Steps,
-}
-
-/// A short-lived link that downloads a file without an `Authorization` header.
-#[derive(SimpleObject)]
-pub struct DownloadLink {
-    /// The path and query to open on this server (prefix it with the API's origin).
-    url: String,
-    /// When the link stops working (five minutes after it was made).
-    expires_at: Instant,
-}
-
-impl DownloadLink {
-    /// A link to `url` that works until `expires_at`.
-    pub fn new(url: String, expires_at: chrono::DateTime<Utc>) -> DownloadLink {
-        DownloadLink {
-            url,
-            expires_at: expires_at.into(),
-        }
-    }
 }
 
 /// The CSV endpoints' query parameters for a filter and groupings, as `http.rs` reads them.

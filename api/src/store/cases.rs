@@ -580,3 +580,14 @@ pub async fn find(
 ) -> Result<Option<service_case::Model>, ApiError> {
     Ok(service_case::Entity::find_by_id(id).one(db).await?)
 }
+
+/// A case by its registration number.
+pub async fn find_by_number(
+    db: &DatabaseConnection,
+    number: &str,
+) -> Result<Option<service_case::Model>, ApiError> {
+    Ok(service_case::Entity::find()
+        .filter(service_case::Column::Number.eq(number))
+        .one(db)
+        .await?)
+}
