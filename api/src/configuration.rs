@@ -46,6 +46,9 @@ pub struct Settings {
     pub fixed_clock: Option<chrono::DateTime<chrono::Utc>>,
     /// Files attached to cases.
     pub files: FilesSettings,
+    /// The API's public origin (`https://qyzmet.example.kz`), printed in the QR codes of
+    /// documents; none: the origin each request came to.
+    pub public_url: Option<String>,
 }
 
 /// Where files attached to cases are kept, and how large they may be.
@@ -57,6 +60,23 @@ pub struct FilesSettings {
     pub max_bytes: usize,
     /// The most files in one request.
     pub max_per_request: usize,
+}
+
+/// An origin: `http://` or `https://`, a host, no path; the trailing slash dropped.
+fn check_public_url(setting: &str, v: &str) -> Result<String, ConfigError> {
+    let t = v.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| invalid(setting, v, "expected http:// or https:// and a host"))?;
+    if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
+        return Err(invalid(
+            setting,
+            v,
+            "expected an origin: a scheme and a host, no path",
+        ));
+    }
+    Ok(t.to_owned())
 }
 
 fn parse_proxies(setting: &str, items: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
@@ -174,6 +194,7 @@ impl Default for Settings {
             fixed_clock: None,
             notify_webhook_url: None,
             background: true,
+            public_url: None,
             files: FilesSettings {
                 dir: PathBuf::from("qyzmet-files"),
                 max_bytes: 10 * 1024 * 1024,
@@ -233,6 +254,7 @@ struct FileSettings {
     refresh_token_ttl_secs: Option<u64>,
     files_dir: Option<PathBuf>,
     max_upload_bytes: Option<usize>,
+    public_url: Option<String>,
 }
 
 /// Overrides given on the command line; `None` keeps what the file or environment said.
@@ -313,6 +335,9 @@ impl Settings {
         if let Some(v) = f.files_dir {
             self.files.dir = v;
         }
+        if let Some(v) = f.public_url {
+            self.public_url = Some(check_public_url("public_url", &v)?);
+        }
         if let Some(v) = f.max_upload_bytes {
             self.files.max_bytes = positive("max_upload_bytes", v)?;
         }
@@ -391,6 +416,9 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_FILES_DIR") {
             self.files.dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("QYZMET_PUBLIC_URL") {
+            self.public_url = Some(check_public_url("QYZMET_PUBLIC_URL", &v)?);
         }
         if let Some(v) = env("QYZMET_MAX_UPLOAD_BYTES") {
             self.files.max_bytes = parse_positive("QYZMET_MAX_UPLOAD_BYTES", &v)?;

@@ -1,6 +1,7 @@
-//! `GET /files/{id}`: an attachment's content, for a signed link (`?token=…`, made by
-//! `CaseFile.download`) or an `Authorization` header. Scoped exactly like the case: an
-//! attachment of a case the caller cannot see is `NOT_FOUND`, as is one that does not exist.
+//! Downloads scoped exactly like their case, for a signed link (`?token=…`, made by the GraphQL
+//! field that offers the download) or an `Authorization` header: `GET /files/{id}` (an
+//! attachment's content) and `GET /cases/{id}/receipt.pdf?language=kk|ru` (the printable
+//! receipt). A case the caller cannot see is `NOT_FOUND`, as is one that does not exist.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -11,9 +12,87 @@ use crate::error::ApiError;
 use crate::files::FileStore;
 use crate::state::AppState;
 
-/// Registers the route.
+/// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/files/{id}", web::get().to(download));
+    cfg.route("/files/{id}", web::get().to(download))
+        .route("/cases/{id}/receipt.pdf", web::get().to(receipt_pdf));
+}
+
+/// The API's public origin, when configured (`Settings::public_url`).
+#[derive(Clone, Debug)]
+pub struct PublicUrl(pub Option<String>);
+
+/// A case the caller may see, by the id in the path; `NOT_FOUND` otherwise.
+async fn visible_case(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+) -> Result<entity::service_case::Model, ApiError> {
+    let not_found = || ApiError::NotFound("no such case".into());
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let case = crate::store::cases::find(&state.db, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !crate::graphql::cases::visible(state, p, &case).await? {
+        return Err(not_found());
+    }
+    Ok(case)
+}
+
+async fn receipt_pdf(
+    state: web::Data<AppState>,
+    public_url: web::Data<PublicUrl>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    q: web::Query<std::collections::HashMap<String, String>>,
+) -> HttpResponse {
+    let answer = async {
+        let q = q.into_inner();
+        let language = match q.get("language").map(String::as_str) {
+            None | Some("kk") => domain::language::Language::Kk,
+            Some("ru") => domain::language::Language::Ru,
+            Some(other) => {
+                return Err(ApiError::BadUserInput(format!(
+                    "language must be kk or ru, got {other:?}"
+                )))
+            }
+        };
+        let p = caller(&state, &req, q).await?;
+        let case = visible_case(&state, &p, &id).await?;
+        let receipt = crate::store::case_rows::record(&case)?
+            .receipt
+            .ok_or_else(|| ApiError::NotFound("this case has no receipt".into()))?;
+        let org = state
+            .organisations
+            .get(&state.db, case.provider_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(std::io::Error::other("case without provider")))?;
+        let tz = crate::store::cases::hours_and_zone(&state, &org)?.1;
+        let origin = match &public_url.0 {
+            Some(u) => u.clone(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        };
+        let service_ru = domain::language::russian(&receipt.regulation).map(|r| r.name.as_str());
+        let printable = domain::printable::receipt(&receipt, service_ru, language, tz, &origin);
+        let bytes = actix_web::rt::task::spawn_blocking(move || crate::pdf::render(&printable))
+            .await
+            .map_err(ApiError::internal)??;
+        Ok((receipt.number, bytes))
+    };
+    match answer.await {
+        Ok((number, bytes)) => HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                disposition(&format!("{number}.pdf")),
+            ))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .body(bytes),
+        Err(e) => e.into_http(),
+    }
 }
 
 /// The caller: from the link's token (which must name exactly this path), else the header.
@@ -79,17 +158,12 @@ async fn download(
         let row = crate::store::files::find(&state.db, id)
             .await?
             .ok_or_else(not_found)?;
-        let case = crate::store::cases::find(&state.db, row.case_id)
-            .await?
-            .ok_or_else(not_found)?;
-        if !crate::graphql::cases::visible(&state, &p, &case).await? {
-            return Err(not_found());
-        }
+        visible_case(&state, &p, &row.case_id.to_string()).await?;
         let body = files.get(&row.sha256).await?;
-        Ok((row, body))
+        Ok::<_, ApiError>((row, body))
     };
     match answer.await {
-        Ok((row, body)) => HttpResponse::Ok()
+        Ok::<_, ApiError>((row, body)) => HttpResponse::Ok()
             .content_type(row.media_type.as_str())
             .insert_header((header::CONTENT_DISPOSITION, disposition(&row.name)))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -19,6 +19,7 @@ pub mod links;
 pub mod mailbox;
 pub mod metrics;
 pub mod network;
+pub mod pdf;
 pub mod persisted;
 pub mod shared;
 pub mod socket;

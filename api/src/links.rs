@@ -17,6 +17,16 @@ pub const LINK_SECONDS: i64 = 300;
 /// The query parameter that carries the link's token.
 pub const TOKEN_PARAM: &str = "token";
 
+/// The download path of a file attached to a case (served with the other scoped downloads).
+pub fn file_path(id: i64) -> String {
+    format!("/files/{id}")
+}
+
+/// The path of a case's printable receipt (served with the other scoped downloads).
+pub fn receipt_path(case_id: i64) -> String {
+    format!("/cases/{case_id}/receipt.pdf")
+}
+
 /// The parameters hashed in key order, each key and value prefixed by its length, so that no two
 /// different sets of parameters read the same.
 fn params_hash(params: &BTreeMap<String, String>) -> String {

@@ -212,6 +212,7 @@ impl Application {
         let persisted = web::Data::new(crate::persisted::PersistedQueries::default());
         let files = web::Data::new(files);
         let uploads = web::Data::new(settings.files.clone());
+        let public_url = web::Data::new(crate::file_routes::PublicUrl(settings.public_url.clone()));
         let server = HttpServer::new(move || {
             let allowed = origins.clone();
             // Browsers on the allowed origins may call the API (bearer tokens, no cookies).
@@ -242,6 +243,7 @@ impl Application {
                 .app_data(persisted.clone())
                 .app_data(files.clone())
                 .app_data(uploads.clone())
+                .app_data(public_url.clone())
                 .configure(http::routes)
         })
         .listen(listener)

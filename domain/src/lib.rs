@@ -10,6 +10,7 @@ pub mod identity;
 pub mod inbox;
 pub mod language;
 pub mod organisation;
+pub mod printable;
 pub mod region;
 pub mod regulation;
 pub mod report;

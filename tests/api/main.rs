@@ -14,6 +14,7 @@ mod generate;
 mod health;
 mod limits;
 mod nodes;
+mod printable;
 mod reports;
 mod resilience;
 mod schema_contract;

@@ -478,6 +478,44 @@ impl Case {
         Ok(out)
     }
 
+    /// A five-minute link to the receipt as a printable PDF (A4, with the number's barcode and
+    /// a QR code of the public verification page), in Kazakh or Russian; null until a receipt
+    /// was issued.
+    async fn receipt_pdf(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "KK (default) or RU.")] language: Option<
+            crate::graphql::language::Language,
+        >,
+    ) -> Result<Option<crate::graphql::documents::DownloadLink>, ApiError> {
+        if self.model.receipt.is_none() {
+            return Ok(None);
+        }
+        let Some(Auth::Principal(p)) = ctx.data_opt::<Auth>() else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let language = match language.map(domain::language::Language::from) {
+            Some(domain::language::Language::Ru) => "ru",
+            Some(domain::language::Language::En) => {
+                return Err(ApiError::BadUserInput(
+                    "printable documents are in Kazakh or Russian".into(),
+                ))
+            }
+            _ => "kk",
+        };
+        let params = [("language".to_owned(), language.to_owned())].into();
+        let (url, expires_at) = crate::links::sign(
+            &state(ctx)?.tokens,
+            p.subject.clone(),
+            &crate::links::receipt_path(self.model.id),
+            &params,
+            Utc::now(),
+        )?;
+        Ok(Some(crate::graphql::documents::DownloadLink::new(
+            url, expires_at,
+        )))
+    }
+
     /// Files attached to the case (scans, signed documents), oldest first.
     async fn files(
         &self,

@@ -354,11 +354,6 @@ impl CaseFile {
     }
 }
 
-/// The download path of an attachment.
-pub fn download_path(id: i64) -> String {
-    format!("/files/{id}")
-}
-
 /// A file attached to a case: its name, kind, size and SHA-256, when and by whom, and a
 /// download link.
 #[Object]
@@ -411,7 +406,7 @@ impl CaseFile {
         let (url, expires_at) = crate::links::sign(
             &state.tokens,
             p.subject.clone(),
-            &download_path(self.row.id),
+            &crate::links::file_path(self.row.id),
             &Default::default(),
             Utc::now(),
         )?;

@@ -1,0 +1,183 @@
+//! Printable receipts: a PDF in Kazakh and in Russian whose text (read back with `pdftotext`)
+//! holds the wording, every Kazakh letter and the number, whose barcode and QR code (rendered
+//! with `pdftoppm`, decoded with `zbarimg`) carry the number and the verification link — and
+//! which only those who may see the case can download. `scripts/test-tools.sh` installs the
+//! tools when missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use domain::identity::Role;
+use serde_json::json;
+
+use crate::cases::{application, open, People};
+use crate::helpers::{spawn_app_with, TestApp};
+
+const ORG: &str = "aktau-school-1";
+const IIN: &str = "850305400120";
+/// A name with every letter of the Kazakh alphabet that Russian lacks, in both cases.
+const NAME: &str = "Әлия Ғалымқызы Қоңырбаева-Өмірзақ Ұлжан Үмбетқызы Һәкім Іңкәрқызы";
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("rfc3339")
+        .with_timezone(&chrono::Utc)
+}
+
+fn tools() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join("scripts/test-tools.sh"))
+        .output()
+        .expect("scripts/test-tools.sh runs");
+    assert!(
+        out.status.success(),
+        "scripts/test-tools.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the tool runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn fetch(app: &TestApp, url: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+    let mut req = app.client.get(format!("{}{url}", app.address));
+    if let Some(t) = token {
+        req = req.insert_header(("authorization", format!("Bearer {t}")));
+    }
+    let mut resp = req.send().await.expect("answers");
+    let body = resp.body().limit(16 << 20).await.expect("body");
+    (resp.status().as_u16(), body.to_vec())
+}
+
+/// Writes the PDF, returns its text and the codes its page carries.
+fn read(pdf: &[u8], dir: &Path, name: &str) -> (String, String) {
+    let file: PathBuf = dir.join(format!("{name}.pdf"));
+    std::fs::write(&file, pdf).expect("written");
+    let text = run(Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&file)
+        .arg("-"));
+    let png = dir.join(name);
+    run(Command::new("pdftoppm")
+        .args(["-r", "300", "-png", "-singlefile"])
+        .arg(&file)
+        .arg(&png));
+    let codes = run(Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(png.with_extension("png")));
+    (text, codes)
+}
+
+#[actix_web::test]
+async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_that_decode() {
+    tools();
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let outsider = people
+        .staff("atyrau-city-education-division", Role::Head)
+        .await;
+    let mut input = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        IIN,
+        json!({}),
+    );
+    input["applicant"]["fullName"] = json!(NAME);
+    let c = open(&app, &clerk, "registerApplication", input).await;
+    let case = &c["data"]["r"];
+    let number = case["number"].as_str().expect("number").to_owned();
+    let dir = std::env::temp_dir().join(format!("qyzmet-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+
+    let (_, b) = app
+        .graphql_as(&clerk, "query($c: ID!) { case(id: $c) { kk: receiptPdf { url } ru: receiptPdf(language: RU) { url } } }", json!({ "c": case["id"] }))
+        .await;
+    let link = |l: &str| {
+        b["data"]["case"][l]["url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{b}"))
+            .to_owned()
+    };
+    let verify = format!("{}/verify/{number}", app.address);
+
+    let (status, kk) = fetch(&app, &link("kk"), None).await;
+    assert_eq!(status, 200);
+    assert!(kk.starts_with(b"%PDF-"));
+    let (text, codes) = read(&kk, &dir, "kk");
+    for words in [
+        "Құжаттарды қабылдау туралы қолхат",
+        "Көрсетілетін қызметті алушы",
+        NAME,
+        IIN,
+        &number,
+        "02.06.2025 10:00",
+    ] {
+        assert!(
+            text.contains(words),
+            "{words:?} not in the Kazakh receipt:\n{text}"
+        );
+    }
+    let codes: Vec<&str> = codes.lines().collect();
+    assert!(
+        codes.contains(&number.as_str()),
+        "the barcode carries the number: {codes:?}"
+    );
+    assert!(
+        codes.contains(&verify.as_str()),
+        "the QR code carries {verify}: {codes:?}"
+    );
+
+    let (status, ru) = fetch(&app, &link("ru"), None).await;
+    assert_eq!(status, 200);
+    let (text, codes) = read(&ru, &dir, "ru");
+    for words in [
+        "Расписка о приёме документов",
+        "Услугополучатель",
+        "ИИН",
+        NAME,
+        &number,
+    ] {
+        assert!(
+            text.contains(words),
+            "{words:?} not in the Russian receipt:\n{text}"
+        );
+    }
+    assert!(codes.lines().any(|l| l == number), "{codes}");
+
+    // The QR code's page knows the document and says nothing personal.
+    let (status, page) = fetch(&app, &format!("/verify/{number}"), None).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains(&number) && !page.contains(IIN) && !page.contains("Әлия"),
+        "{page}"
+    );
+
+    // Outside the case's scope: not found; no link, no receipt.
+    let (status, _) = fetch(
+        &app,
+        &format!("/cases/{}/receipt.pdf", case["id"].as_str().expect("id")),
+        Some(&outsider),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = fetch(
+        &app,
+        &format!("/cases/{}/receipt.pdf", case["id"].as_str().expect("id")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    if std::env::var_os("QYZMET_KEEP_PDF").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
