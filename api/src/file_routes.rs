@@ -1,7 +1,7 @@
 //! Downloads scoped exactly like their case, for a signed link (`?token=…`, made by the GraphQL
 //! field that offers the download) or an `Authorization` header: `GET /files/{id}` (an
-//! attachment's content) and `GET /cases/{id}/receipt.pdf?language=kk|ru` (the printable
-//! receipt). A case the caller cannot see is `NOT_FOUND`, as is one that does not exist.
+//! attachment's content) and `GET /cases/{id}/documents/{kind}.pdf?language=kk|ru` (a printable
+//! document: `receipt`, `refusal-receipt`, `reasoned-refusal`, `result`). A case the caller cannot see is `NOT_FOUND`, as is one that does not exist.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/files/{id}", web::get().to(download))
-        .route("/cases/{id}/receipt.pdf", web::get().to(receipt_pdf));
+        .route("/cases/{id}/documents/{file}", web::get().to(document_pdf));
 }
 
 /// The API's public origin, when configured (`Settings::public_url`).
@@ -39,14 +39,23 @@ async fn visible_case(
     Ok(case)
 }
 
-async fn receipt_pdf(
+async fn document_pdf(
     state: web::Data<AppState>,
     public_url: web::Data<PublicUrl>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
     q: web::Query<std::collections::HashMap<String, String>>,
 ) -> HttpResponse {
     let answer = async {
+        let (id, file) = path.into_inner();
+        let kind = file
+            .strip_suffix(".pdf")
+            .and_then(|slug| {
+                domain::view::DocumentKind::ALL
+                    .into_iter()
+                    .find(|k| k.slug() == slug)
+            })
+            .ok_or_else(|| ApiError::NotFound("no such document".into()))?;
         let q = q.into_inner();
         let language = match q.get("language").map(String::as_str) {
             None | Some("kk") => domain::language::Language::Kk,
@@ -59,15 +68,14 @@ async fn receipt_pdf(
         };
         let p = caller(&state, &req, q).await?;
         let case = visible_case(&state, &p, &id).await?;
-        let receipt = crate::store::case_rows::record(&case)?
-            .receipt
-            .ok_or_else(|| ApiError::NotFound("this case has no receipt".into()))?;
+        let record = crate::store::case_rows::record(&case)?;
         let org = state
             .organisations
             .get(&state.db, case.provider_id)
             .await?
             .ok_or_else(|| ApiError::internal(std::io::Error::other("case without provider")))?;
         let tz = crate::store::cases::hours_and_zone(&state, &org)?.1;
+        let reg = crate::store::cases::pinned(&state, &case).await?;
         let origin = match &public_url.0 {
             Some(u) => u.clone(),
             None => {
@@ -75,20 +83,36 @@ async fn receipt_pdf(
                 format!("{}://{}", info.scheme(), info.host())
             }
         };
-        let service_ru = domain::language::russian(&receipt.regulation).map(|r| r.name.as_str());
-        let printable = domain::printable::receipt(&receipt, service_ru, language, tz, &origin);
+        let russian = domain::language::russian(&case.regulation_code);
+        let result_names = |code: &str| {
+            let ru = russian.and_then(|r| r.results.get(code));
+            let own = reg.results.iter().find(|k| k.code == code);
+            match (language, ru, own) {
+                (domain::language::Language::Ru, Some(ru), _) => ru.clone(),
+                (_, _, Some(k)) => k.name_kk.clone(),
+                _ => code.to_owned(),
+            }
+        };
+        let printable = domain::printable::of_case(
+            &record,
+            kind,
+            domain::view::Audience::of(p.role),
+            russian.map(|r| r.name.as_str()),
+            &result_names,
+            language,
+            tz,
+            &origin,
+        )
+        .ok_or_else(|| ApiError::NotFound("the case has no such document (yet)".into()))?;
         let bytes = actix_web::rt::task::spawn_blocking(move || crate::pdf::render(&printable))
             .await
             .map_err(ApiError::internal)??;
-        Ok((receipt.number, bytes))
+        Ok((format!("{}-{}.pdf", case.number, kind.slug()), bytes))
     };
     match answer.await {
-        Ok((number, bytes)) => HttpResponse::Ok()
+        Ok((name, bytes)) => HttpResponse::Ok()
             .content_type("application/pdf")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                disposition(&format!("{number}.pdf")),
-            ))
+            .insert_header((header::CONTENT_DISPOSITION, disposition(&name)))
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .body(bytes),
         Err(e) => e.into_http(),

@@ -22,9 +22,9 @@ pub fn file_path(id: i64) -> String {
     format!("/files/{id}")
 }
 
-/// The path of a case's printable receipt (served with the other scoped downloads).
-pub fn receipt_path(case_id: i64) -> String {
-    format!("/cases/{case_id}/receipt.pdf")
+/// The path of a case's printable document (served with the other scoped downloads).
+pub fn document_path(case_id: i64, kind: domain::view::DocumentKind) -> String {
+    format!("/cases/{case_id}/documents/{}.pdf", kind.slug())
 }
 
 /// The parameters hashed in key order, each key and value prefixed by its length, so that no two

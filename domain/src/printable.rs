@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::documents::Receipt;
+use crate::documents::{ReasonedRefusal, Receipt, RefusalReceipt, ServiceResult};
 use crate::language::Language;
 use crate::view::document_hash;
 
@@ -133,6 +133,266 @@ pub fn receipt(
     }
 }
 
+fn numbered(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{}. {d}", i + 1))
+        .collect()
+}
+
+/// The parts every printed document shares: the number's barcode, the verification link, the
+/// hash and the footer.
+fn finish(
+    title: String,
+    lines: Vec<(String, Vec<String>)>,
+    number: &str,
+    sha256: String,
+    lang: Language,
+    public_url: &str,
+) -> Printable {
+    let url = verify_url(public_url, number);
+    Printable {
+        title,
+        lines,
+        barcode: number.to_owned(),
+        footer: lang
+            .pick(
+                "Құжаттың түпнұсқалығын тексеру",
+                "Проверка подлинности документа",
+                "Check this document",
+            )
+            .to_owned()
+            + ": "
+            + &url,
+        verify_url: url,
+        sha256,
+    }
+}
+
+/// The refusal receipt at intake (the documents missing and expired, named), as printed.
+pub fn refusal_receipt(
+    number: &str,
+    r: &RefusalReceipt,
+    lang: Language,
+    tz: Tz,
+    public_url: &str,
+) -> Printable {
+    let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
+    let mut lines = vec![
+        (
+            l(
+                "Тіркеу нөмірі",
+                "Регистрационный номер",
+                "Registration number",
+            ),
+            vec![number.to_owned()],
+        ),
+        (
+            l("Берілген күні", "Дата выдачи", "Issued at"),
+            vec![local(r.issued_at, tz)],
+        ),
+    ];
+    if !r.missing.is_empty() {
+        lines.push((
+            l(
+                "Ұсынылмаған құжаттар",
+                "Непредставленные документы",
+                "Documents missing",
+            ),
+            numbered(&r.missing),
+        ));
+    }
+    if !r.expired.is_empty() {
+        lines.push((
+            l(
+                "Қолданылу мерзімі өткен құжаттар",
+                "Документы с истёкшим сроком действия",
+                "Documents expired",
+            ),
+            numbered(&r.expired),
+        ));
+    }
+    lines.push((
+        l("Берген", "Выдал", "Issued by"),
+        vec![format!("{} {}", r.issued_organisation, r.issued_by)
+            .trim()
+            .to_owned()],
+    ));
+    finish(
+        l(
+            "Құжаттарды қабылдаудан бас тарту туралы қолхат",
+            "Расписка об отказе в приёме документов",
+            "Refusal to accept documents",
+        ),
+        lines,
+        number,
+        document_hash(r),
+        lang,
+        public_url,
+    )
+}
+
+/// The reasoned refusal (дәлелді жауап), as printed once signed.
+pub fn reasoned_refusal(
+    number: &str,
+    r: &ReasonedRefusal,
+    lang: Language,
+    tz: Tz,
+    public_url: &str,
+) -> Printable {
+    let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
+    let mut lines = vec![
+        (
+            l(
+                "Тіркеу нөмірі",
+                "Регистрационный номер",
+                "Registration number",
+            ),
+            vec![number.to_owned()],
+        ),
+        (
+            l("Бас тарту негіздері", "Основания отказа", "Grounds"),
+            vec![r.grounds.clone()],
+        ),
+    ];
+    if let Some(s) = &r.signature {
+        lines.push((
+            l("Қол қойған", "Подписал", "Signed by"),
+            vec![format!("{} {}", s.signed_by, local(s.signed_at, tz))],
+        ));
+    }
+    finish(
+        l(
+            "Дәлелді бас тарту",
+            "Мотивированный отказ",
+            "Reasoned refusal",
+        ),
+        lines,
+        number,
+        document_hash(r),
+        lang,
+        public_url,
+    )
+}
+
+/// The result of the service, as printed: `names` are its result documents' names in `lang`.
+pub fn result(
+    number: &str,
+    r: &ServiceResult,
+    names: &[String],
+    lang: Language,
+    tz: Tz,
+    public_url: &str,
+) -> Printable {
+    let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
+    let mut lines = vec![
+        (
+            l(
+                "Тіркеу нөмірі",
+                "Регистрационный номер",
+                "Registration number",
+            ),
+            vec![number.to_owned()],
+        ),
+        (l("Нәтиже", "Результат", "Result"), numbered(names)),
+    ];
+    if let Some(s) = &r.signature {
+        lines.push((
+            l("Қол қойған", "Подписал", "Signed by"),
+            vec![format!("{} {}", s.signed_by, local(s.signed_at, tz))],
+        ));
+    }
+    if let Some(at) = r.issued_at {
+        lines.push((
+            l("Берілген күні", "Дата выдачи", "Issued at"),
+            vec![local(at, tz)],
+        ));
+    }
+    finish(
+        l(
+            "Мемлекеттік қызмет көрсету нәтижесі",
+            "Результат оказания государственной услуги",
+            "Result of the state service",
+        ),
+        lines,
+        number,
+        document_hash(r),
+        lang,
+        public_url,
+    )
+}
+
+/// The printed form of a case's document of `kind`, as `audience` may have it: `None` when the
+/// case has no such document, or not yet for that audience (a reasoned refusal before it is
+/// signed, a result before it is signed — or, for the applicant, before it is issued).
+/// `result_names` names the regulation's result documents in `lang`.
+#[allow(clippy::too_many_arguments)]
+pub fn of_case(
+    c: &crate::engine::CaseRecord,
+    kind: crate::view::DocumentKind,
+    audience: crate::view::Audience,
+    service_ru: Option<&str>,
+    result_names: &dyn Fn(&str) -> String,
+    lang: Language,
+    tz: Tz,
+    public_url: &str,
+) -> Option<Printable> {
+    use crate::documents::Refusal;
+    use crate::view::DocumentKind as K;
+    let refusal = c
+        .refusal
+        .as_ref()
+        .and_then(|r| crate::view::refusal(audience, r));
+    match kind {
+        K::Receipt => c
+            .receipt
+            .as_ref()
+            .map(|r| receipt(r, service_ru, lang, tz, public_url)),
+        K::RefusalReceipt => match refusal {
+            Some(Refusal::IntakeRefusal(r)) => {
+                Some(refusal_receipt(&c.number, &r, lang, tz, public_url))
+            }
+            _ => None,
+        },
+        K::ReasonedRefusal => match refusal {
+            Some(Refusal::ReasonedRefusal(r)) if r.signature.is_some() => {
+                Some(reasoned_refusal(&c.number, &r, lang, tz, public_url))
+            }
+            _ => None,
+        },
+        K::ServiceResult => c
+            .result
+            .as_ref()
+            .and_then(|r| crate::view::result(audience, r))
+            .filter(|r| r.signature.is_some() || r.issued_at.is_some())
+            .map(|r| {
+                let names: Vec<String> = r.documents.iter().map(|d| result_names(d)).collect();
+                result(&c.number, &r, &names, lang, tz, public_url)
+            }),
+    }
+}
+
+/// Whether `audience` has a printable document of `kind` on the case now (what [`of_case`]
+/// would print).
+pub fn available(
+    c: &crate::engine::CaseRecord,
+    kind: crate::view::DocumentKind,
+    audience: crate::view::Audience,
+) -> bool {
+    of_case(
+        c,
+        kind,
+        audience,
+        None,
+        &|code| code.to_owned(),
+        Language::Kk,
+        chrono_tz::UTC,
+        "",
+    )
+    .is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +413,60 @@ mod tests {
             accepted_organisation: "aktau-school-1".into(),
             accepted_by: "clerk".into(),
         }
+    }
+
+    #[test]
+    fn refusals_and_results_print_what_they_decide_with_their_hash() {
+        let at = DateTime::from_timestamp(1_748_840_400, 0).expect("instant");
+        let refusal = RefusalReceipt {
+            missing: vec!["identity document".into()],
+            expired: vec![],
+            issued_at: at,
+            issued_organisation: "aktau-school-1".into(),
+            issued_by: "clerk".into(),
+        };
+        let p = refusal_receipt(
+            "KZ47-1",
+            &refusal,
+            Language::Ru,
+            chrono_tz::Asia::Aqtau,
+            "http://h",
+        );
+        assert_eq!(p.title, "Расписка об отказе в приёме документов");
+        assert!(p
+            .lines
+            .iter()
+            .any(|(l, v)| l == "Непредставленные документы"
+                && v == &vec!["1. identity document".to_owned()]));
+        assert!(
+            !p.lines.iter().any(|(l, _)| l.contains("истёкшим")),
+            "no empty section"
+        );
+        assert_eq!(p.sha256, document_hash(&refusal));
+        let result_doc = ServiceResult {
+            documents: vec!["duplicate".into()],
+            signature: Some(crate::documents::Signature {
+                signed_by: "head".into(),
+                signed_at: at,
+            }),
+            issued_at: Some(at),
+            issued_by: Some("clerk".into()),
+        };
+        let p = result(
+            "KZ47-1",
+            &result_doc,
+            &["Аттестат телнұсқасы".into()],
+            Language::Kk,
+            chrono_tz::Asia::Aqtau,
+            "http://h",
+        );
+        assert_eq!(p.title, "Мемлекеттік қызмет көрсету нәтижесі");
+        assert!(p
+            .lines
+            .iter()
+            .any(|(_, v)| v == &vec!["1. Аттестат телнұсқасы".to_owned()]));
+        assert_eq!(p.barcode, "KZ47-1");
+        assert_eq!(p.verify_url, "http://h/verify/KZ47-1");
     }
 
     #[test]

@@ -125,6 +125,25 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    /// Every kind.
+    pub const ALL: [DocumentKind; 4] = [
+        DocumentKind::Receipt,
+        DocumentKind::RefusalReceipt,
+        DocumentKind::ReasonedRefusal,
+        DocumentKind::ServiceResult,
+    ];
+
+    /// The kind named in a download path (`receipt`, `refusal-receipt`, `reasoned-refusal`,
+    /// `result`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            DocumentKind::Receipt => "receipt",
+            DocumentKind::RefusalReceipt => "refusal-receipt",
+            DocumentKind::ReasonedRefusal => "reasoned-refusal",
+            DocumentKind::ServiceResult => "result",
+        }
+    }
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {

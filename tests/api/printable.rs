@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use domain::identity::Role;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::cases::{application, open, People};
 use crate::helpers::{spawn_app_with, TestApp};
@@ -99,7 +99,7 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
     std::fs::create_dir_all(&dir).expect("dir");
 
     let (_, b) = app
-        .graphql_as(&clerk, "query($c: ID!) { case(id: $c) { kk: receiptPdf { url } ru: receiptPdf(language: RU) { url } } }", json!({ "c": case["id"] }))
+        .graphql_as(&clerk, "query($c: ID!) { case(id: $c) { kk: documentPdf(kind: RECEIPT) { url } ru: documentPdf(kind: RECEIPT, language: RU) { url } } }", json!({ "c": case["id"] }))
         .await;
     let link = |l: &str| {
         b["data"]["case"][l]["url"]
@@ -165,18 +165,101 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
     // Outside the case's scope: not found; no link, no receipt.
     let (status, _) = fetch(
         &app,
-        &format!("/cases/{}/receipt.pdf", case["id"].as_str().expect("id")),
+        &format!(
+            "/cases/{}/documents/receipt.pdf",
+            case["id"].as_str().expect("id")
+        ),
         Some(&outsider),
     )
     .await;
     assert_eq!(status, 404);
     let (status, _) = fetch(
         &app,
-        &format!("/cases/{}/receipt.pdf", case["id"].as_str().expect("id")),
+        &format!(
+            "/cases/{}/documents/receipt.pdf",
+            case["id"].as_str().expect("id")
+        ),
         None,
     )
     .await;
     assert_eq!(status, 401);
+    // The result: not printable before it is signed; then in Kazakh, with its codes.
+    let head = people.staff(ORG, Role::Head).await;
+    let executor = people.staff(ORG, Role::Executor).await;
+    let q = "query($c: ID!) { case(id: $c) { version result: documentPdf(kind: SERVICE_RESULT) { url } refusal: documentPdf(kind: REFUSAL_RECEIPT) { url } } }";
+    let state = |token: String| {
+        let app = &app;
+        let id = case["id"].clone();
+        async move { app.graphql_as(&token, q, json!({ "c": id })).await.1["data"]["case"].clone() }
+    };
+    let now = state(clerk.clone()).await;
+    assert_eq!(
+        (now["result"].clone(), now["refusal"].clone()),
+        (Value::Null, Value::Null),
+        "{now}"
+    );
+    let step = |token: String, m: String, version: Value| {
+        let app = &app;
+        let id = case["id"].clone();
+        async move {
+            let q = format!("mutation($c: ID!, $v: Int!) {{ r: {m} {{ version }} }}");
+            let (_, b) = app
+                .graphql_as(&token, &q, json!({ "c": id, "v": version }))
+                .await;
+            assert!(b["errors"].is_null(), "{m}: {b}");
+            b["data"]["r"]["version"].clone()
+        }
+    };
+    let v = step(
+        head.clone(),
+        format!("assignExecutor(caseId: $c, version: $v, executor: \"{ORG}-executor\")"),
+        now["version"].clone(),
+    )
+    .await;
+    let v = step(executor, "prepareResult(caseId: $c, version: $v)".into(), v).await;
+    step(head, "signResult(caseId: $c, version: $v)".into(), v).await;
+    let signed = state(clerk.clone()).await;
+    let url = signed["result"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{signed}"))
+        .to_owned();
+    let (status, pdf) = fetch(&app, &url, None).await;
+    assert_eq!(status, 200);
+    let (text, codes) = read(&pdf, &dir, "result");
+    for words in ["Мемлекеттік қызмет көрсету нәтижесі", &number] {
+        assert!(text.contains(words), "{words:?} not in the result:\n{text}");
+    }
+    assert!(codes.lines().any(|l| l == verify), "{codes}");
+
+    // At intake, missing documents give a refusal receipt: printable in Russian.
+    let mut refused = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        IIN,
+        json!({}),
+    );
+    refused["documents"] = json!([{ "name": "application" }, { "name": "photo", "provided": false }]);
+    let r = open(&app, &clerk, "registerApplication", refused).await;
+    let r = &r["data"]["r"];
+    let (_, b) = app
+        .graphql_as(&clerk, "query($c: ID!) { case(id: $c) { number refusal: documentPdf(kind: REFUSAL_RECEIPT, language: RU) { url } } }", json!({ "c": r["id"] }))
+        .await;
+    let url = b["data"]["case"]["refusal"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_owned();
+    let (status, pdf) = fetch(&app, &url, None).await;
+    assert_eq!(status, 200);
+    let (text, _) = read(&pdf, &dir, "refusal");
+    assert!(
+        text.contains("Расписка об отказе в приёме документов"),
+        "{text}"
+    );
+    assert!(
+        text.contains(b["data"]["case"]["number"].as_str().expect("number")),
+        "{text}"
+    );
+
     if std::env::var_os("QYZMET_KEEP_PDF").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -478,22 +478,26 @@ impl Case {
         Ok(out)
     }
 
-    /// A five-minute link to the receipt as a printable PDF (A4, with the number's barcode and
-    /// a QR code of the public verification page), in Kazakh or Russian; null until a receipt
-    /// was issued.
-    async fn receipt_pdf(
+    /// A five-minute link to one of the case's legal documents as a printable PDF (A4, with
+    /// the number's barcode and a QR code of the public verification page), in Kazakh or
+    /// Russian; null when the case has no such document, or not yet for the caller (a result
+    /// before it is signed — for the applicant, before it is issued; a reasoned refusal before it
+    /// is signed).
+    async fn document_pdf(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which document.")] kind: crate::graphql::verify::DocumentKind,
         #[graphql(desc = "KK (default) or RU.")] language: Option<
             crate::graphql::language::Language,
         >,
     ) -> Result<Option<crate::graphql::documents::DownloadLink>, ApiError> {
-        if self.model.receipt.is_none() {
-            return Ok(None);
-        }
         let Some(Auth::Principal(p)) = ctx.data_opt::<Auth>() else {
             return Err(ApiError::Unauthenticated);
         };
+        let kind = domain::view::DocumentKind::from(kind);
+        if !domain::printable::available(&cases::record(&self.model)?, kind, Audience::of(p.role)) {
+            return Ok(None);
+        }
         let language = match language.map(domain::language::Language::from) {
             Some(domain::language::Language::Ru) => "ru",
             Some(domain::language::Language::En) => {
@@ -507,7 +511,7 @@ impl Case {
         let (url, expires_at) = crate::links::sign(
             &state(ctx)?.tokens,
             p.subject.clone(),
-            &crate::links::receipt_path(self.model.id),
+            &crate::links::document_path(self.model.id, kind),
             &params,
             Utc::now(),
         )?;
