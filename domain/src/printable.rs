@@ -51,14 +51,7 @@ pub fn receipt(
         _ => service_ru.unwrap_or(&r.service).to_owned(),
     };
     let mut lines = vec![
-        (
-            l(
-                "Тіркеу нөмірі",
-                "Регистрационный номер",
-                "Registration number",
-            ),
-            vec![r.number.clone()],
-        ),
+        number_line(lang, &r.number),
         (
             l(
                 "Қабылданған күні мен уақыты",
@@ -133,6 +126,27 @@ pub fn receipt(
     }
 }
 
+/// The registration number's line.
+fn number_line(lang: Language, number: &str) -> (String, Vec<String>) {
+    (
+        lang.pick(
+            "Тіркеу нөмірі",
+            "Регистрационный номер",
+            "Registration number",
+        )
+        .to_owned(),
+        vec![number.to_owned()],
+    )
+}
+
+/// The signature's line: who signed, when (local time).
+fn signed_line(lang: Language, s: &crate::documents::Signature, tz: Tz) -> (String, Vec<String>) {
+    (
+        lang.pick("Қол қойған", "Подписал", "Signed by").to_owned(),
+        vec![format!("{} {}", s.signed_by, local(s.signed_at, tz))],
+    )
+}
+
 fn numbered(items: &[String]) -> Vec<String> {
     items
         .iter()
@@ -180,14 +194,7 @@ pub fn refusal_receipt(
 ) -> Printable {
     let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
     let mut lines = vec![
-        (
-            l(
-                "Тіркеу нөмірі",
-                "Регистрационный номер",
-                "Registration number",
-            ),
-            vec![number.to_owned()],
-        ),
+        number_line(lang, number),
         (
             l("Берілген күні", "Дата выдачи", "Issued at"),
             vec![local(r.issued_at, tz)],
@@ -243,24 +250,14 @@ pub fn reasoned_refusal(
 ) -> Printable {
     let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
     let mut lines = vec![
-        (
-            l(
-                "Тіркеу нөмірі",
-                "Регистрационный номер",
-                "Registration number",
-            ),
-            vec![number.to_owned()],
-        ),
+        number_line(lang, number),
         (
             l("Бас тарту негіздері", "Основания отказа", "Grounds"),
             vec![r.grounds.clone()],
         ),
     ];
     if let Some(s) = &r.signature {
-        lines.push((
-            l("Қол қойған", "Подписал", "Signed by"),
-            vec![format!("{} {}", s.signed_by, local(s.signed_at, tz))],
-        ));
+        lines.push(signed_line(lang, s, tz));
     }
     finish(
         l(
@@ -287,21 +284,11 @@ pub fn result(
 ) -> Printable {
     let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
     let mut lines = vec![
-        (
-            l(
-                "Тіркеу нөмірі",
-                "Регистрационный номер",
-                "Registration number",
-            ),
-            vec![number.to_owned()],
-        ),
+        number_line(lang, number),
         (l("Нәтиже", "Результат", "Result"), numbered(names)),
     ];
     if let Some(s) = &r.signature {
-        lines.push((
-            l("Қол қойған", "Подписал", "Signed by"),
-            vec![format!("{} {}", s.signed_by, local(s.signed_at, tz))],
-        ));
+        lines.push(signed_line(lang, s, tz));
     }
     if let Some(at) = r.issued_at {
         lines.push((

@@ -238,7 +238,8 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
         IIN,
         json!({}),
     );
-    refused["documents"] = json!([{ "name": "application" }, { "name": "photo", "provided": false }]);
+    refused["documents"] =
+        json!([{ "name": "application" }, { "name": "photo", "provided": false }]);
     let r = open(&app, &clerk, "registerApplication", refused).await;
     let r = &r["data"]["r"];
     let (_, b) = app
