@@ -60,6 +60,11 @@ pub struct FilesSettings {
     pub max_bytes: usize,
     /// The most files in one request.
     pub max_per_request: usize,
+    /// Certificates (PEM or DER) of the certification authorities whose signatures are
+    /// accepted; none: every signature is refused.
+    pub trusted_cas: Vec<PathBuf>,
+    /// The authorities' certificate revocation list (PEM or DER), if any.
+    pub crl: Option<PathBuf>,
 }
 
 /// An origin: `http://` or `https://`, a host, no path; the trailing slash dropped.
@@ -199,6 +204,8 @@ impl Default for Settings {
                 dir: PathBuf::from("qyzmet-files"),
                 max_bytes: 10 * 1024 * 1024,
                 max_per_request: 4,
+                trusted_cas: Vec::new(),
+                crl: None,
             },
         }
     }
@@ -255,6 +262,8 @@ struct FileSettings {
     files_dir: Option<PathBuf>,
     max_upload_bytes: Option<usize>,
     public_url: Option<String>,
+    trusted_cas: Option<Vec<PathBuf>>,
+    crl: Option<PathBuf>,
 }
 
 /// Overrides given on the command line; `None` keeps what the file or environment said.
@@ -334,6 +343,12 @@ impl Settings {
         }
         if let Some(v) = f.files_dir {
             self.files.dir = v;
+        }
+        if let Some(v) = f.trusted_cas {
+            self.files.trusted_cas = v;
+        }
+        if let Some(v) = f.crl {
+            self.files.crl = Some(v);
         }
         if let Some(v) = f.public_url {
             self.public_url = Some(check_public_url("public_url", &v)?);
@@ -416,6 +431,17 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_FILES_DIR") {
             self.files.dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("QYZMET_TRUSTED_CAS") {
+            self.files.trusted_cas = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect();
+        }
+        if let Some(v) = env("QYZMET_CRL") {
+            self.files.crl = Some(PathBuf::from(v));
         }
         if let Some(v) = env("QYZMET_PUBLIC_URL") {
             self.public_url = Some(check_public_url("QYZMET_PUBLIC_URL", &v)?);

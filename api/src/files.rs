@@ -91,8 +91,15 @@ impl FileStore {
     /// way nothing is stored. Content already stored (the same scan again) lands on the same
     /// object, written again: its age restarts, so a sweep running meanwhile cannot remove it.
     pub async fn put(&self, file: std::fs::File) -> Result<Stored, ApiError> {
-        // First pass: size, kind and hash, without storing anything.
         let copy = file.try_clone().map_err(io)?;
+        let stored = self.check(file).await?;
+        self.store(copy, &stored).await?;
+        Ok(stored)
+    }
+
+    /// Reads an uploaded file once: its size, kind and hash, storing nothing. Larger than the
+    /// limit is `PAYLOAD_TOO_LARGE`; not an accepted kind, `BAD_USER_INPUT`.
+    pub async fn check(&self, file: std::fs::File) -> Result<Stored, ApiError> {
         let mut hasher = Sha256::new();
         let (mut size, mut head, mut rest) = (0u64, Vec::new(), file);
         loop {
@@ -118,13 +125,17 @@ impl FileStore {
             )
         })?;
         let sha256 = hex(&hasher.finalize());
-        // Second pass: copy into the store in pieces.
+        Ok(Stored { sha256, size, kind })
+    }
+
+    /// Copies a checked file into the store, in pieces.
+    pub async fn store(&self, file: std::fs::File, stored: &Stored) -> Result<(), ApiError> {
         use std::io::Seek;
-        let mut source = copy;
+        let mut source = file;
         source.rewind().map_err(io)?;
         let upload = self
             .store
-            .put_multipart(&object_path(&sha256))
+            .put_multipart(&object_path(&stored.sha256))
             .await
             .map_err(io)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
@@ -138,7 +149,7 @@ impl FileStore {
             writer.write(&chunk);
         }
         writer.finish().await.map_err(io)?;
-        Ok(Stored { sha256, size, kind })
+        Ok(())
     }
 
     /// The content of a stored file, as a stream of pieces.

@@ -22,6 +22,7 @@ pub mod network;
 pub mod pdf;
 pub mod persisted;
 pub mod shared;
+pub mod signatures;
 pub mod socket;
 pub mod startup;
 pub mod state;

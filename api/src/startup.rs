@@ -183,14 +183,24 @@ impl Application {
                 settings.files.dir.display()
             ))
         })?;
+        let trust = crate::signatures::Trust::load(
+            &settings.files.trusted_cas,
+            settings.files.crl.as_ref(),
+        )
+        .map_err(|e| StartupError::Data(format!("trusted authorities: {e}")))?;
         if settings.background {
             crate::background::start(&state, settings.notify_webhook_url.clone());
             crate::background::sweep_files(&state, files.clone());
             crate::fanout::start(&state, &settings.database.url);
         }
         let mailboxes = crate::mailbox::Mailboxes::start(&state);
-        let schema: QyzmetSchema =
-            build_schema(state.clone(), mailboxes, files.clone(), &settings.limits);
+        let schema: QyzmetSchema = build_schema(
+            state.clone(),
+            mailboxes,
+            files.clone(),
+            trust,
+            &settings.limits,
+        );
 
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
             addr: settings.listen,

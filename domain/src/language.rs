@@ -232,7 +232,7 @@ pub fn role(r: Role, l: Language) -> &'static str {
 }
 
 /// The error codes that have a message for people (see [`error_message`]).
-pub const ERROR_CODES: [&str; 20] = [
+pub const ERROR_CODES: [&str; 24] = [
     "BAD_USER_INPUT",
     "BAD_REQUEST",
     "NOT_FOUND",
@@ -252,6 +252,10 @@ pub const ERROR_CODES: [&str; 20] = [
     "QUERY_TOO_DEEP",
     "PAYLOAD_TOO_LARGE",
     "RESYNC_REQUIRED",
+    "SIGNATURE_INVALID",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+    "SIGNER_MISMATCH",
     "INTERNAL",
 ];
 
@@ -326,6 +330,26 @@ pub fn error_message(code: &str, l: Language) -> Option<&'static str> {
             "Тізімді жаңартыңыз.",
             "Обновите список.",
             "Reload the list.",
+        ),
+        "SIGNATURE_INVALID" => l.pick(
+            "ЭЦҚ жарамсыз: құжатқа қайта қол қойыңыз.",
+            "ЭЦП недействительна: подпишите документ заново.",
+            "The signature is not valid: sign the document again.",
+        ),
+        "CERTIFICATE_EXPIRED" => l.pick(
+            "ЭЦҚ тіркеу куәлігінің мерзімі өткен.",
+            "Срок действия регистрационного свидетельства ЭЦП истёк.",
+            "The signing certificate has expired.",
+        ),
+        "CERTIFICATE_REVOKED" => l.pick(
+            "ЭЦҚ тіркеу куәлігі кері қайтарылған.",
+            "Регистрационное свидетельство ЭЦП отозвано.",
+            "The signing certificate has been revoked.",
+        ),
+        "SIGNER_MISMATCH" => l.pick(
+            "Құжатқа басқа адамның ЭЦҚ-сымен қол қойылған.",
+            "Документ подписан ЭЦП другого лица.",
+            "The document is signed with someone else's certificate.",
         ),
         "INTERNAL" => l.pick(
             "Ішкі қате: кейінірек қайталаңыз.",

@@ -14,6 +14,7 @@ pub mod printable;
 pub mod region;
 pub mod regulation;
 pub mod report;
+pub mod signatures;
 pub mod tally;
 pub mod view;
 

@@ -15,6 +15,8 @@ pub struct Model {
     pub media_type: String,
     pub uploaded_by: String,
     pub uploaded_at: DateTimeUtc,
+    pub signer_iin: Option<String>,
+    pub signed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

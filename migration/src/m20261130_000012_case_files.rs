@@ -1,5 +1,6 @@
 //! Files attached to cases (issue 16): one row per attachment; the content itself lives in the
-//! file store under its SHA-256, shared by identical files.
+//! file store under its SHA-256, shared by identical files. A file that came with an accepted
+//! electronic signature records the signer's IIN and the signing time.
 
 use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,8 @@ enum CaseFile {
     MediaType,
     UploadedBy,
     UploadedAt,
+    SignerIin,
+    SignedAt,
 }
 
 #[derive(DeriveIden)]
@@ -57,6 +60,12 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(CaseFile::UploadedAt)
                             .timestamp_with_time_zone()
                             .not_null(),
+                    )
+                    .col(ColumnDef::new(CaseFile::SignerIin).string_len(12).null())
+                    .col(
+                        ColumnDef::new(CaseFile::SignedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
                     )
                     .foreign_key(
                         ForeignKey::create()

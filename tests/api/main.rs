@@ -18,6 +18,7 @@ mod printable;
 mod reports;
 mod resilience;
 mod schema_contract;
+mod signatures;
 mod soak;
 mod storage;
 mod subscriptions;

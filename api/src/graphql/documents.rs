@@ -390,6 +390,17 @@ impl CaseFile {
         self.row.uploaded_at.into()
     }
 
+    /// The IIN of the person whose accepted electronic signature came with the file; null for a
+    /// file attached without one.
+    async fn signed_by(&self) -> Option<&str> {
+        self.row.signer_iin.as_deref()
+    }
+
+    /// When it was signed (the signature's own signing time, as accepted).
+    async fn signed_at(&self) -> Option<Instant> {
+        self.row.signed_at.map(Into::into)
+    }
+
     /// Who attached it (a username or an IIN); staff only, null for applicants.
     async fn uploaded_by(&self) -> Option<&str> {
         self.staff_view.then_some(self.row.uploaded_by.as_str())

@@ -3,12 +3,67 @@
 //! case's: a case the caller cannot see is `NOT_FOUND`, for attaching and for downloading.
 
 use async_graphql::{Context, Object, Upload, ID};
+use sea_orm::EntityTrait;
 
 use crate::auth::require;
 use crate::error::ApiError;
 use crate::graphql::cases::load_visible;
 use crate::graphql::documents::CaseFile;
 use crate::graphql::state;
+
+/// Checks a signature over a checked file as `p`'s; returns the signer's IIN and the signing
+/// time, or the signature's typed refusal.
+async fn signed(
+    ctx: &Context<'_>,
+    state: &crate::state::AppState,
+    p: &crate::auth::Principal,
+    signature: &Upload,
+    stored: &crate::files::Stored,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
+    use std::io::Read;
+    let value = signature
+        .value(ctx)
+        .map_err(|e| ApiError::BadUserInput(format!("no signature file: {e}")))?;
+    let mut bytes = Vec::new();
+    value
+        .content
+        .take(crate::signatures::MAX_SIGNATURE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ApiError::internal)?;
+    if bytes.len() > crate::signatures::MAX_SIGNATURE_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: crate::signatures::MAX_SIGNATURE_BYTES,
+        });
+    }
+    let trust = ctx
+        .data::<crate::signatures::Trust>()
+        .map_err(|_| ApiError::internal(std::io::Error::other("trust not attached")))?;
+    let digest: Vec<u8> = (0..stored.sha256.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(stored.sha256.get(i..i + 2)?, 16).ok())
+        .collect();
+    let refused = |e: domain::signatures::SignatureError| ApiError::Rule {
+        code: e.code(),
+        message: e.to_string(),
+    };
+    let facts = trust.facts(&bytes, &digest).map_err(refused)?;
+    // Whose signature it must be: an applicant's own IIN. Staff accounts have no IIN registered
+    // yet, so their signatures cannot be matched to them.
+    let expected = match p.subject {
+        crate::auth::Subject::Applicant(id) => entity::applicant::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .map(|a| a.iin),
+        crate::auth::Subject::User(_) => None,
+    }
+    .ok_or_else(|| ApiError::Rule {
+        code: "SIGNER_MISMATCH",
+        message: "no IIN is registered for this account to match a signature to".into(),
+    })?;
+    let at = domain::signatures::judge(&facts, &expected, now).map_err(refused)?;
+    Ok((expected, at))
+}
 
 /// Attaching files.
 #[derive(Default)]
@@ -26,6 +81,14 @@ impl FileMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The case.")] case_id: ID,
         #[graphql(desc = "The file.")] file: Upload,
+        #[graphql(
+            desc = "A detached CMS (PKCS #7) signature over the file, DER or PEM, made with the \
+                    signer's ЭЦҚ (RSA, SHA-256): checked against the trusted authorities and the \
+                    revocation list, and the certificate's IIN against the applicant's. Refused: \
+                    `SIGNATURE_INVALID`, `CERTIFICATE_EXPIRED`, `CERTIFICATE_REVOKED`, \
+                    `SIGNER_MISMATCH` — and nothing is attached."
+        )]
+        signature: Option<Upload>,
     ) -> Result<CaseFile, ApiError> {
         let p = require(ctx, crate::graphql::cases::READERS)?;
         let case = load_visible(ctx, &case_id).await?;
@@ -46,12 +109,18 @@ impl FileMutation {
         let files = ctx
             .data::<crate::files::FileStore>()
             .map_err(|_| ApiError::internal(std::io::Error::other("file store not attached")))?;
-        let stored = files.put(upload.content).await?;
         let state = state(ctx)?;
+        let now = state.clock.now();
+        let copy = upload.content.try_clone().map_err(ApiError::internal)?;
+        let stored = files.check(upload.content).await?;
+        let signed = match signature {
+            None => None,
+            Some(s) => Some(signed(ctx, state, p, &s, &stored, now).await?),
+        };
+        files.store(copy, &stored).await?;
         let actor = p.actor_name();
-        let row =
-            crate::store::files::attach(state, case.id, &name, &stored, &actor, state.clock.now())
-                .await?;
+        let row = crate::store::files::attach(state, case.id, &name, &stored, signed, &actor, now)
+            .await?;
         Ok(CaseFile::new(
             row,
             domain::view::shows_staff_names(domain::view::Audience::of(p.role)),

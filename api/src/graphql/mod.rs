@@ -71,6 +71,7 @@ pub fn build_schema(
     state: AppState,
     mailboxes: crate::mailbox::Mailboxes,
     files: crate::files::FileStore,
+    trust: crate::signatures::Trust,
     limits: &Limits,
 ) -> QyzmetSchema {
     let builder = Schema::build(
@@ -89,7 +90,8 @@ pub fn build_schema(
     })
     .data(state)
     .data(mailboxes)
-    .data(files);
+    .data(files)
+    .data(trust);
     if limits.introspection {
         builder.finish()
     } else {

@@ -19,12 +19,17 @@ use crate::state::AppState;
 /// The most attachments listed on one case.
 pub const MAX_LISTED: u64 = 500;
 
-/// Records an attachment of `stored` to `case_id` by `actor`, with its event; returns the row.
+/// An accepted signature on a file: whose (IIN) and when.
+pub type Signed = Option<(String, DateTime<Utc>)>;
+
+/// Records an attachment of `stored` to `case_id` by `actor` (with its accepted signature, if
+/// any), with its event; returns the row.
 pub async fn attach(
     state: &AppState,
     case_id: i64,
     name: &str,
     stored: &Stored,
+    signed: Signed,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<case_file::Model, ApiError> {
@@ -53,6 +58,8 @@ pub async fn attach(
         media_type: Set(stored.kind.media_type().to_owned()),
         uploaded_by: Set(actor.to_owned()),
         uploaded_at: Set(now),
+        signer_iin: Set(signed.as_ref().map(|(iin, _)| iin.clone())),
+        signed_at: Set(signed.as_ref().map(|(_, at)| *at)),
     };
     let written = case_file::Entity::insert(row)
         .exec_with_returning(&txn)
@@ -64,6 +71,8 @@ pub async fn attach(
         json!({
             "file": written.id, "name": name, "sha256": stored.sha256,
             "size": stored.size, "mediaType": stored.kind.media_type(),
+            "signedBy": signed.as_ref().map(|(iin, _)| iin),
+            "signedAt": signed.as_ref().map(|(_, at)| at.to_rfc3339()),
         }),
         actor,
         now,

@@ -1,0 +1,259 @@
+//! Detached CMS (PKCS #7) signatures over attached files, checked against the trusted
+//! certification authorities and the revocation list from the settings. This module reads the
+//! facts — does the signature verify over the file, with which certificate, issued by whom,
+//! valid when, revoked when, whose IIN — and `domain::signatures::judge` decides.
+//! Only RSA with SHA-256 is accepted (what Kazakhstan's national CA issues).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier};
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::{Decode, Encode};
+use domain::signatures::{SignatureError, SignatureFacts};
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier as _;
+use rsa::RsaPublicKey;
+use sha2::Sha256;
+use x509_cert::crl::CertificateList;
+use x509_cert::Certificate;
+
+const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
+
+/// The largest signature file accepted (a signature with its certificate is a few KiB).
+pub const MAX_SIGNATURE_BYTES: usize = 64 * 1024;
+
+/// The trust settings: the authorities and the revocation list (schema data).
+#[derive(Clone, Default)]
+pub struct Trust {
+    cas: Vec<Certificate>,
+    crl: Option<CertificateList>,
+}
+
+fn invalid(why: impl Into<String>) -> SignatureError {
+    SignatureError::Invalid(why.into())
+}
+
+/// Whether `signature` by the key in `spki` verifies over `message` (RSA PKCS #1 v1.5, SHA-256).
+fn rsa_verifies(
+    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    let Ok(der) = spki.to_der() else { return false };
+    let Ok(key) = <RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&der) else {
+        return false;
+    };
+    let Ok(sig) = Signature::try_from(signature) else {
+        return false;
+    };
+    VerifyingKey::<Sha256>::new(key)
+        .verify(message, &sig)
+        .is_ok()
+}
+
+fn when(t: &x509_cert::time::Time) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.to_unix_duration().as_secs() as i64, 0).unwrap_or_default()
+}
+
+/// Reads PEM (one or more blocks) or DER certificates.
+fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
+    if bytes.starts_with(b"-----") {
+        Certificate::load_pem_chain(bytes).map_err(|e| e.to_string())
+    } else {
+        Certificate::from_der(bytes)
+            .map(|c| vec![c])
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Trust {
+    /// Loads the authorities' certificates and the revocation list (PEM or DER). The list must be
+    /// signed by one of the authorities.
+    pub fn load(cas: &[PathBuf], crl: Option<&PathBuf>) -> Result<Trust, String> {
+        let mut trusted = Vec::new();
+        for path in cas {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            trusted
+                .extend(read_certificates(&bytes).map_err(|e| format!("{}: {e}", path.display()))?);
+        }
+        let crl = match crl {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let der = if bytes.starts_with(b"-----") {
+                    pem_to_der(&bytes)
+                        .ok_or_else(|| format!("{}: unreadable PEM", path.display()))?
+                } else {
+                    bytes
+                };
+                let list = CertificateList::from_der(&der)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let tbs = list.tbs_cert_list.to_der().map_err(|e| e.to_string())?;
+                let signed = trusted.iter().any(|ca| {
+                    ca.tbs_certificate.subject == list.tbs_cert_list.issuer
+                        && rsa_verifies(
+                            &ca.tbs_certificate.subject_public_key_info,
+                            &tbs,
+                            list.signature.raw_bytes(),
+                        )
+                });
+                if !signed {
+                    return Err(format!(
+                        "{}: the revocation list is not signed by a trusted authority",
+                        path.display()
+                    ));
+                }
+                Some(list)
+            }
+        };
+        Ok(Trust { cas: trusted, crl })
+    }
+
+    /// The facts of a detached signature (`signature`: DER or PEM CMS `SignedData`) over content
+    /// whose SHA-256 is `digest`.
+    pub fn facts(&self, signature: &[u8], digest: &[u8]) -> Result<SignatureFacts, SignatureError> {
+        if self.cas.is_empty() {
+            return Err(invalid("no trusted certification authority is configured"));
+        }
+        let der_bytes;
+        let bytes = if signature.starts_with(b"-----") {
+            der_bytes = pem_to_der(signature).ok_or_else(|| invalid("unreadable PEM"))?;
+            &der_bytes[..]
+        } else {
+            signature
+        };
+        let ci = ContentInfo::from_der(bytes).map_err(|_| invalid("not a CMS structure"))?;
+        if ci.content_type != SIGNED_DATA {
+            return Err(invalid("not a CMS SignedData"));
+        }
+        let sd: SignedData = ci
+            .content
+            .decode_as()
+            .map_err(|_| invalid("unreadable SignedData"))?;
+        if sd.encap_content_info.econtent.is_some() {
+            return Err(invalid(
+                "expected a detached signature (the file itself is sent apart)",
+            ));
+        }
+        let si = sd
+            .signer_infos
+            .0
+            .iter()
+            .next()
+            .ok_or_else(|| invalid("no signer"))?;
+        if si.digest_alg.oid != SHA256 {
+            return Err(invalid("only SHA-256 digests are accepted"));
+        }
+        let certs: Vec<&Certificate> = sd
+            .certificates
+            .iter()
+            .flat_map(|set| set.0.iter())
+            .filter_map(|c| match c {
+                CertificateChoices::Certificate(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        let cert = match &si.sid {
+            SignerIdentifier::IssuerAndSerialNumber(id) => certs.iter().find(|c| {
+                c.tbs_certificate.serial_number == id.serial_number
+                    && c.tbs_certificate.issuer == id.issuer
+            }),
+            SignerIdentifier::SubjectKeyIdentifier(_) => certs.first(),
+        }
+        .copied()
+        .ok_or_else(|| invalid("the signer's certificate is not included"))?;
+        let attrs = si
+            .signed_attrs
+            .as_ref()
+            .ok_or_else(|| invalid("no signed attributes"))?;
+        let attr = |oid: ObjectIdentifier| {
+            attrs
+                .iter()
+                .find(|a| a.oid == oid)
+                .and_then(|a| a.values.iter().next())
+        };
+        let signed_digest = attr(MESSAGE_DIGEST)
+            .and_then(|v| v.decode_as::<OctetString>().ok())
+            .ok_or_else(|| invalid("no message digest"))?;
+        let signing_time = attr(SIGNING_TIME)
+            .and_then(|v| v.to_der().ok())
+            .and_then(|d| x509_cert::time::Time::from_der(&d).ok())
+            .map(|t| when(&t));
+        let attrs_der = attrs
+            .to_der()
+            .map_err(|_| invalid("unreadable signed attributes"))?;
+        let spki = &cert.tbs_certificate.subject_public_key_info;
+        let signature_valid = signed_digest.as_bytes() == digest
+            && rsa_verifies(spki, &attrs_der, si.signature.as_bytes());
+        let tbs = cert
+            .tbs_certificate
+            .to_der()
+            .map_err(|_| invalid("unreadable certificate"))?;
+        let issued_by_trusted_ca = self.cas.iter().any(|ca| {
+            ca.tbs_certificate.subject == cert.tbs_certificate.issuer
+                && rsa_verifies(
+                    &ca.tbs_certificate.subject_public_key_info,
+                    &tbs,
+                    cert.signature.raw_bytes(),
+                )
+        });
+        let revoked_at = self.crl.as_ref().and_then(|crl| {
+            (crl.tbs_cert_list.issuer == cert.tbs_certificate.issuer)
+                .then_some(crl.tbs_cert_list.revoked_certificates.as_ref())
+                .flatten()
+                .and_then(|revoked| {
+                    revoked
+                        .iter()
+                        .find(|r| r.serial_number == cert.tbs_certificate.serial_number)
+                        .map(|r| when(&r.revocation_date))
+                })
+        });
+        let iin = cert
+            .tbs_certificate
+            .subject
+            .0
+            .iter()
+            .flat_map(|rdn| rdn.0.iter())
+            .find_map(|atv| {
+                (atv.oid == SERIAL_NUMBER)
+                    .then(|| {
+                        atv.value
+                            .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                            .map(|s| s.as_str().to_owned())
+                            .or_else(|_| atv.value.decode_as::<String>())
+                            .ok()
+                    })
+                    .flatten()
+                    .and_then(|s| domain::signatures::iin_of_serial_number(&s))
+            });
+        let validity = &cert.tbs_certificate.validity;
+        Ok(SignatureFacts {
+            signature_valid,
+            issued_by_trusted_ca,
+            not_before: when(&validity.not_before),
+            not_after: when(&validity.not_after),
+            signing_time,
+            revoked_at,
+            iin,
+        })
+    }
+}
+
+/// The DER inside a PEM block.
+fn pem_to_der(pem: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
