@@ -101,6 +101,14 @@ impl ApiError {
     }
 }
 
+/// An IIN that does not parse, as the client sees it.
+pub fn iin_error(e: domain::identity::IinError) -> ApiError {
+    ApiError::Rule {
+        code: "INVALID_IIN",
+        message: e.to_string(),
+    }
+}
+
 /// A domain refusal as the client sees it.
 pub fn case_error(e: domain::case::CaseError) -> ApiError {
     match e {

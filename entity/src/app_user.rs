@@ -18,6 +18,8 @@ pub struct Model {
     pub display_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The IIN their electronic signature carries, when registered.
+    pub iin: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
-//! Files attached to cases (issue 16): one row per attachment; the content itself lives in the
+//! Files attached to cases (issue 16): one row per attachment, and staff members' IINs (to match
+//! their signatures); the content itself lives in the
 //! file store under its SHA-256, shared by identical files. A file that came with an accepted
 //! electronic signature records the signer's IIN and the signing time.
 
@@ -20,6 +21,12 @@ enum CaseFile {
     UploadedAt,
     SignerIin,
     SignedAt,
+}
+
+#[derive(DeriveIden)]
+enum AppUser {
+    Table,
+    Iin,
 }
 
 #[derive(DeriveIden)]
@@ -76,6 +83,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // A staff member's IIN, to match their electronic signature (a head signs results).
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AppUser::Table)
+                    .add_column(ColumnDef::new(AppUser::Iin).string_len(12).null())
+                    .to_owned(),
+            )
+            .await?;
         for (name, col) in [
             ("ix_case_file_case", CaseFile::CaseId),
             ("ix_case_file_sha256", CaseFile::Sha256),
@@ -94,6 +110,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AppUser::Table)
+                    .drop_column(AppUser::Iin)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(CaseFile::Table).to_owned())
             .await

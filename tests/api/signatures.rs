@@ -30,6 +30,7 @@ use crate::helpers::{error_code, spawn_app_with, TestApp};
 
 const IIN: &str = "850305400120";
 const OTHER_IIN: &str = "900101300017";
+const HEAD_IIN: &str = "750414300026";
 const SHA256_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const SHA256_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -306,13 +307,31 @@ async fn signatures_are_checked_against_the_trusted_ca_its_revocation_list_and_t
         let b = attach_signed(&app, &applicant, &case, content, &signature).await;
         assert_eq!(error_code(&b), code, "{what}: {b}");
     }
-    // Staff have no IIN registered to match a signature to.
+    // Staff without an IIN registered have nothing to match a signature to.
     let b = attach_signed(
         &app,
         &clerk,
         &case,
         &document,
         &sign(&good_key, &good_cert, &document),
+    )
+    .await;
+    assert_eq!(error_code(&b), "SIGNER_MISMATCH", "{b}");
+    // A head with their IIN registered signs a result with their own certificate; the
+    // applicant's certificate is not theirs.
+    let head = people.staff("aktau-school-1", Role::Head).await;
+    let head_iin = domain::identity::Iin::parse(HEAD_IIN).expect("a valid IIN");
+    api::store::accounts::set_iin(&app.db, "aktau-school-1-head", &head_iin)
+        .await
+        .expect("registered");
+    let (head_key, head_cert) = person(&trusted, 15, HEAD_IIN, valid());
+    let result = b"%PDF-1.7\n% the result, signed by the head\n".to_vec();
+    let b = attach_signed(
+        &app,
+        &head,
+        &case,
+        &result,
+        &sign(&good_key, &good_cert, &result),
     )
     .await;
     assert_eq!(error_code(&b), "SIGNER_MISMATCH", "{b}");
@@ -361,6 +380,15 @@ async fn signatures_are_checked_against_the_trusted_ca_its_revocation_list_and_t
         .unwrap_or_default();
     assert_eq!(attached["payload"]["signedBy"], IIN, "{events}");
     assert_eq!(events["data"]["case"]["chainValid"], true);
+    let b = attach_signed(
+        &app,
+        &head,
+        &case,
+        &result,
+        &sign(&head_key, &head_cert, &result),
+    )
+    .await;
+    assert_eq!(b["data"]["attachFile"]["signedBy"], HEAD_IIN, "{b}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -137,6 +137,10 @@ pub struct CreateUserInput {
     /// omitted.
     #[graphql(validator(max_length = 200))]
     display_name: Option<String>,
+    /// The IIN the user's electronic signature (ЭЦҚ) carries, so that what they sign (a head's
+    /// result) can be matched to them; without it their signatures are `SIGNER_MISMATCH`.
+    #[graphql(validator(max_length = 12))]
+    iin: Option<String>,
 }
 
 /// Administration queries.
@@ -268,6 +272,12 @@ impl AdminMutation {
         #[graphql(desc = "The user.")] input: CreateUserInput,
     ) -> Result<User, ApiError> {
         let state = state(ctx)?;
+        let iin = input
+            .iin
+            .as_deref()
+            .map(domain::identity::Iin::parse)
+            .transpose()
+            .map_err(crate::error::iin_error)?;
         let new = accounts::NewUser {
             username: input.username.trim().to_lowercase(),
             password: input.password,
@@ -282,6 +292,9 @@ impl AdminMutation {
                 .map(str::to_owned),
         };
         let created = accounts::create_user(&state.db, &new).await?;
+        if let Some(iin) = &iin {
+            accounts::set_iin(&state.db, &created.username, iin).await?;
+        }
         user_view(&state.db, created).await
     }
 

@@ -200,10 +200,7 @@ impl AuthMutation {
         )]
         password: String,
     ) -> Result<Session, ApiError> {
-        let iin = Iin::parse(&iin).map_err(|e| ApiError::Rule {
-            code: "INVALID_IIN",
-            message: e.to_string(),
-        })?;
+        let iin = Iin::parse(&iin).map_err(crate::error::iin_error)?;
         let applicant = accounts::find_applicant(&state(ctx)?.db, &iin).await?;
         let found = applicant.map(|a| (Subject::Applicant(a.id), a.password_hash, a.active));
         login_with(ctx, format!("iin:{}", iin.as_str()), found, password).await

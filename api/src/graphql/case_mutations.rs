@@ -108,10 +108,7 @@ async fn intake(
     applicant_iin: Option<String>,
 ) -> Result<Case, ApiError> {
     let state = state(ctx)?;
-    let iin = Iin::parse(&input.applicant.iin).map_err(|e| ApiError::Rule {
-        code: "INVALID_IIN",
-        message: e.to_string(),
-    })?;
+    let iin = Iin::parse(&input.applicant.iin).map_err(crate::error::iin_error)?;
     let stored = state
         .regulations
         .get(&state.db, &input.regulation, None)

@@ -48,14 +48,17 @@ async fn signed(
         message: e.to_string(),
     };
     let facts = trust.facts(&bytes, &digest).map_err(refused)?;
-    // Whose signature it must be: an applicant's own IIN. Staff accounts have no IIN registered
-    // yet, so their signatures cannot be matched to them.
+    // Whose signature it must be: an applicant's own IIN, or the IIN registered for a staff
+    // member (a head signing a result); none registered, no match.
     let expected = match p.subject {
         crate::auth::Subject::Applicant(id) => entity::applicant::Entity::find_by_id(id)
             .one(&state.db)
             .await?
             .map(|a| a.iin),
-        crate::auth::Subject::User(_) => None,
+        crate::auth::Subject::User(id) => entity::app_user::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .and_then(|u| u.iin),
     }
     .ok_or_else(|| ApiError::Rule {
         code: "SIGNER_MISMATCH",

@@ -129,6 +129,7 @@ pub async fn create_user(
         display_name: Set(new.display_name.clone()),
         created_at: Set(now),
         updated_at: Set(now),
+        iin: Set(None),
     };
     match app_user::Entity::insert(row).exec_with_returning(db).await {
         Ok(m) => Ok(m),
@@ -572,5 +573,30 @@ pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), ApiError>
     login_throttle::Entity::delete_by_id(key.to_owned())
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Registers the IIN a staff member's electronic signature carries (to match their signatures
+/// to them); `NOT_FOUND` for an unknown username.
+pub async fn set_iin<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    username: &str,
+    iin: &domain::identity::Iin,
+) -> Result<(), ApiError> {
+    let updated = app_user::Entity::update_many()
+        .col_expr(
+            app_user::Column::Iin,
+            sea_orm::sea_query::Expr::value(iin.as_str()),
+        )
+        .col_expr(
+            app_user::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(app_user::Column::Username.eq(username))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(ApiError::NotFound(format!("no user {username:?}")));
+    }
     Ok(())
 }
