@@ -520,7 +520,8 @@ impl Case {
         )))
     }
 
-    /// Files attached to the case (scans, signed documents), oldest first.
+    /// Files attached to the case (scans, signed documents), oldest first; at most the first
+    /// 500.
     async fn files(
         &self,
         ctx: &Context<'_>,

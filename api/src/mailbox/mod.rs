@@ -154,11 +154,16 @@ impl MailboxActor {
     }
 
     /// Counts a change that concerns this mailbox.
-    fn apply(&mut self, c: &CaseChange) {
+    /// A change that says a case entered without saying its stage (sent by a node of an older
+    /// version, during a rolling upgrade) cannot be counted: the tally is read again.
+    fn apply(&mut self, c: &CaseChange, ctx: &mut Context<Self>) {
         let Some(t) = &mut self.tally else { return };
         if c.to == Some(self.key) {
-            if let Some(stage) = c.stage {
-                t.place(c.case_id, c.version, c.due, stage);
+            match c.stage {
+                Some(stage) => {
+                    t.place(c.case_id, c.version, c.due, stage);
+                }
+                None => self.load(ctx),
             }
         } else if c.from == Some(self.key) {
             t.leave(c.case_id, c.version);
@@ -314,8 +319,8 @@ impl Handler<Finished> for MailboxActor {
 impl Handler<Apply> for MailboxActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Apply, _ctx: &mut Context<Self>) {
-        self.apply(&msg.0);
+    fn handle(&mut self, msg: Apply, ctx: &mut Context<Self>) {
+        self.apply(&msg.0, ctx);
     }
 }
 
@@ -332,7 +337,7 @@ impl Handler<Count> for MailboxActor {
 
     fn handle(&mut self, msg: Count, ctx: &mut Context<Self>) -> Self::Result {
         if let Some(c) = &msg.seen {
-            self.apply(c);
+            self.apply(c, ctx);
         }
         match &mut self.tally {
             Some(t) => Some(t.counts(msg.now, msg.today, &msg.stages)),
