@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Installs the command-line tools the printable-document tests read PDFs with, once: poppler's
-# pdftotext and pdftoppm, and zbar's zbarimg (barcodes and QR codes), from Debian's packages.
-# Fails loudly when it cannot.
+# Installs, once, the tools the tests use outside Rust, and fails loudly when it cannot:
+# - poppler's pdftotext and pdftoppm and zbar's zbarimg (barcodes and QR codes), from Debian's
+#   packages, to read the printable documents;
+# - moto's S3 server, from PyPI (pinned in scripts/s3-test-server.requirements.txt), into a
+#   virtual environment at .test-tools/moto, for the S3 file-store tests.
+# Tests run it concurrently; a lock makes them take turns.
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+exec 9>"${TMPDIR:-/tmp}/qyzmet-test-tools.lock"
+flock 9
+
 missing=()
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
@@ -16,3 +23,15 @@ fi
 for tool in pdftotext pdftoppm zbarimg; do
   command -v "$tool" >/dev/null || { echo "FATAL: $tool is missing" >&2; exit 1; }
 done
+
+requirements="$root/scripts/s3-test-server.requirements.txt"
+venv="$root/.test-tools/moto"
+stamp="$venv/.installed"
+if ! [ -x "$venv/bin/moto_server" ] || ! cmp -s "$requirements" "$stamp"; then
+  echo "installing moto's S3 server into $venv for the S3 file-store tests"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+fi
+"$venv/bin/moto_server" --help >/dev/null || { echo "FATAL: moto_server does not run" >&2; exit 1; }

@@ -2,6 +2,7 @@
 //! environment variables, then command-line flags. Every value is checked once, here; a bad value
 //! stops start-up with a message that names the setting.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,8 +55,12 @@ pub struct Settings {
 /// Where files attached to cases are kept, and how large they may be.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FilesSettings {
-    /// The directory of the local file store (created when missing).
+    /// The directory of the local file store (created when missing); unused when `s3` is set.
     pub dir: PathBuf,
+    /// An S3-compatible object store instead of the directory, if set.
+    pub s3: Option<S3Settings>,
+    /// The S3 store's options.
+    pub s3_options: S3Options,
     /// The largest file accepted, in bytes.
     pub max_bytes: usize,
     /// The most files in one request.
@@ -65,6 +70,86 @@ pub struct FilesSettings {
     pub trusted_cas: Vec<PathBuf>,
     /// The authorities' certificate revocation list (PEM or DER), if any.
     pub crl: Option<PathBuf>,
+}
+
+/// An S3-compatible object store for attached files: the bucket and a key prefix, from
+/// `s3://bucket[/prefix]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct S3Settings {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix inside the bucket (no leading or trailing slash), possibly empty.
+    pub prefix: String,
+}
+
+/// Options of the S3 store by `object_store`'s names (`endpoint`, `region`, `allow_http`, …),
+/// each checked against `object_store::aws::AmazonS3ConfigKey`; whatever they leave out
+/// (credentials, usually) comes from the standard `AWS_*` environment variables.
+#[derive(Clone, Default, PartialEq)]
+pub struct S3Options(pub Vec<(String, String)>);
+
+impl fmt::Debug for S3Options {
+    // An option may be a secret key: print the names, never those values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (k, v) in &self.0 {
+            let secret = ["secret", "token", "password"]
+                .iter()
+                .any(|s| k.to_ascii_lowercase().contains(s));
+            if secret {
+                list.entry(&format_args!("{k}=***"));
+            } else {
+                list.entry(&format_args!("{k}={v}"));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// `s3://bucket[/prefix]`: the bucket and the prefix.
+fn check_s3_url(setting: &str, v: &str) -> Result<(String, String), ConfigError> {
+    let rest = v
+        .trim()
+        .strip_prefix("s3://")
+        .ok_or_else(|| invalid(setting, v, "expected s3://bucket or s3://bucket/prefix"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !bucket_ok {
+        return Err(invalid(
+            setting,
+            v,
+            "a bucket name is 3 to 63 lower-case letters, digits, dots and hyphens",
+        ));
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix.split('/').any(|p| p == "." || p == "..") || prefix.contains("//") {
+        return Err(invalid(setting, v, "the prefix has an empty, . or .. part"));
+    }
+    Ok((bucket.to_owned(), prefix.to_owned()))
+}
+
+/// Options for the S3 store: each name one `object_store` knows.
+fn check_s3_options(
+    setting: &str,
+    options: BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    use std::str::FromStr;
+    options
+        .into_iter()
+        .map(|(k, v)| {
+            object_store::aws::AmazonS3ConfigKey::from_str(&k).map_err(|_| {
+                invalid(
+                    setting,
+                    &k,
+                    "not an S3 option (endpoint, region, allow_http, access_key_id, …)",
+                )
+            })?;
+            Ok((k, v))
+        })
+        .collect()
 }
 
 /// An origin: `http://` or `https://`, a host, no path; the trailing slash dropped.
@@ -202,6 +287,8 @@ impl Default for Settings {
             public_url: None,
             files: FilesSettings {
                 dir: PathBuf::from("qyzmet-files"),
+                s3: None,
+                s3_options: S3Options::default(),
                 max_bytes: 10 * 1024 * 1024,
                 max_per_request: 4,
                 trusted_cas: Vec::new(),
@@ -260,6 +347,8 @@ struct FileSettings {
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
     files_dir: Option<PathBuf>,
+    files_url: Option<String>,
+    files_s3: Option<BTreeMap<String, String>>,
     max_upload_bytes: Option<usize>,
     public_url: Option<String>,
     trusted_cas: Option<Vec<PathBuf>>,
@@ -318,6 +407,13 @@ impl Settings {
             s.listen = parse_listen("--listen", addr)?;
         }
         s.dev |= cli.dev;
+        if s.files.s3.is_none() && !s.files.s3_options.0.is_empty() {
+            return Err(invalid(
+                "files_s3",
+                "…",
+                "S3 options without `files_url` (s3://bucket) have no store to apply to",
+            ));
+        }
         Ok(s)
     }
 
@@ -343,6 +439,13 @@ impl Settings {
         }
         if let Some(v) = f.files_dir {
             self.files.dir = v;
+        }
+        if let Some(o) = f.files_s3 {
+            self.files.s3_options = S3Options(check_s3_options("files_s3", o)?);
+        }
+        if let Some(v) = f.files_url {
+            let (bucket, prefix) = check_s3_url("files_url", &v)?;
+            self.files.s3 = Some(S3Settings { bucket, prefix });
         }
         if let Some(v) = f.trusted_cas {
             self.files.trusted_cas = v;
@@ -431,6 +534,10 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_FILES_DIR") {
             self.files.dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("QYZMET_FILES_URL") {
+            let (bucket, prefix) = check_s3_url("QYZMET_FILES_URL", &v)?;
+            self.files.s3 = Some(S3Settings { bucket, prefix });
         }
         if let Some(v) = env("QYZMET_TRUSTED_CAS") {
             self.files.trusted_cas = v
@@ -750,6 +857,70 @@ mod tests {
         )
         .expect_err("typo");
         assert!(err.to_string().contains("lisen"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_s3_file_store_is_named_by_url_with_checked_options_and_secrets_unprinted() {
+        let dir = std::env::temp_dir().join(format!("qyzmet-cfg-s3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write");
+            CliOverrides {
+                config: Some(path),
+                ..Default::default()
+            }
+        };
+        let s = load(
+            &[],
+            file(
+                "s3.toml",
+                "files_url = \"s3://qyzmet-files/prod/\"\n[files_s3]\nendpoint = \"https://s3.example.kz\"\nsecret_access_key = \"hunter2-hunter2\"\n",
+            ),
+        )
+        .expect("valid");
+        let s3 = s.files.s3.clone().expect("an S3 store");
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("qyzmet-files", "prod")
+        );
+        assert_eq!(s.files.s3_options.0.len(), 2);
+        let printed = format!("{:?}", s.files);
+        assert!(
+            printed.contains("endpoint=https://s3.example.kz"),
+            "{printed}"
+        );
+        assert!(!printed.contains("hunter2"), "{printed}");
+
+        // The environment names the bucket; the options still come from the file.
+        let s = load(
+            &[("QYZMET_FILES_URL", "s3://other-bucket")],
+            file("s3.toml", "[files_s3]\nregion = \"kz-central-1\"\n"),
+        )
+        .expect("valid");
+        assert_eq!(
+            s.files.s3.map(|s| s.bucket).as_deref(),
+            Some("other-bucket")
+        );
+        assert_eq!(s.files.s3_options.0.len(), 1);
+
+        for (env, text, setting) in [
+            (None, "files_url = \"/var/files\"\n", "files_url"),
+            (None, "files_url = \"s3://Bad_Bucket\"\n", "files_url"),
+            (None, "files_url = \"s3://ok-bucket/a/../b\"\n", "files_url"),
+            (
+                None,
+                "files_url = \"s3://ok-bucket\"\n[files_s3]\nendpont = \"x\"\n",
+                "files_s3",
+            ),
+            (None, "[files_s3]\nregion = \"x\"\n", "files_s3"),
+            (Some("gs://bucket"), "", "QYZMET_FILES_URL"),
+        ] {
+            let env: Vec<(&str, &str)> = env.map(|v| ("QYZMET_FILES_URL", v)).into_iter().collect();
+            let err = load(&env, file("bad.toml", text)).expect_err(text);
+            assert!(err.to_string().contains(setting), "{text}: {err}");
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 

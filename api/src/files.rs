@@ -1,6 +1,7 @@
 //! The file store: the content of files attached to cases, kept once per SHA-256 (two cases that
 //! attach the same scan share it) through the `object_store` crate — the local filesystem by
-//! default, so the embedded setup needs no other service. Which case a file belongs to, and
+//! default, so the embedded setup needs no other service, or an S3-compatible object store
+//! (`files_url = "s3://bucket/prefix"`), where several API nodes share the files. Which case a file belongs to, and
 //! who attached it, is in the database (`store::files`); an object no row names is an orphan
 //! (an upload whose transaction failed) and is swept ([`FileStore::sweep`]).
 //!
@@ -11,19 +12,26 @@
 use std::io::Read;
 use std::path::Path as FsPath;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::files::{FileKind, SNIFF_BYTES};
 use futures_util::stream::{BoxStream, StreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use crate::configuration::{FilesSettings, S3Options, S3Settings};
 use crate::error::ApiError;
 
 /// How much of a file is read at a time.
 pub const CHUNK: usize = 256 * 1024;
+
+/// The part size of an S3 multipart upload: S3 refuses parts under 5 MiB but the last. A file
+/// no larger is sent in one request.
+pub const S3_PART: usize = 5 * 1024 * 1024;
 
 /// Where objects live in the store.
 const PREFIX: &str = "sha256";
@@ -44,6 +52,8 @@ pub struct Stored {
 pub struct FileStore {
     store: Arc<dyn ObjectStore>,
     max_bytes: usize,
+    /// Files up to this size are written in one request; larger ones in parts of this size.
+    part: usize,
 }
 
 fn io(e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
@@ -71,6 +81,22 @@ async fn next_chunk(mut file: std::fs::File) -> Result<(std::fs::File, Vec<u8>),
 }
 
 impl FileStore {
+    /// The store the settings name: the S3 bucket when one is set, else the local directory.
+    /// An S3 store is asked for a listing before serving, so that a wrong endpoint, bucket or
+    /// credentials stop start-up instead of the first upload.
+    pub async fn open(settings: &FilesSettings) -> Result<FileStore, String> {
+        let Some(s3) = &settings.s3 else {
+            return FileStore::local(&settings.dir, settings.max_bytes)
+                .map_err(|e| format!("file store at {}: {e}", settings.dir.display()));
+        };
+        let store = FileStore::s3(s3, &settings.s3_options, settings.max_bytes)?;
+        let probe = Path::from(PREFIX);
+        match store.store.list_with_delimiter(Some(&probe)).await {
+            Ok(_) => Ok(store),
+            Err(e) => Err(format!("file store s3://{}: {e}", s3.bucket)),
+        }
+    }
+
     /// A store in a local directory (created when missing); files up to `max_bytes`.
     pub fn local(dir: &FsPath, max_bytes: usize) -> Result<FileStore, std::io::Error> {
         std::fs::create_dir_all(dir)?;
@@ -78,6 +104,45 @@ impl FileStore {
         Ok(FileStore {
             store: Arc::new(store),
             max_bytes,
+            part: CHUNK,
+        })
+    }
+
+    /// A store in an S3 bucket; credentials and what `options` leave out come from the `AWS_*`
+    /// environment. Requests are bounded: a connection within 5 s, a request within 30 s,
+    /// three retries within 10 s, so a store that is down fails a request instead of holding it.
+    pub fn s3(s3: &S3Settings, options: &S3Options, max_bytes: usize) -> Result<FileStore, String> {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        use std::str::FromStr;
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&s3.bucket)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(30)),
+            )
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            });
+        for (k, v) in &options.0 {
+            let key = AmazonS3ConfigKey::from_str(k)
+                .map_err(|_| format!("files_s3: `{k}` is not an S3 option"))?;
+            builder = builder.with_config(key, v);
+        }
+        let store = builder
+            .build()
+            .map_err(|e| format!("file store s3://{}: {e}", s3.bucket))?;
+        let store: Arc<dyn ObjectStore> = if s3.prefix.is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(PrefixStore::new(store, s3.prefix.as_str()))
+        };
+        Ok(FileStore {
+            store,
+            max_bytes,
+            part: S3_PART,
         })
     }
 
@@ -128,17 +193,36 @@ impl FileStore {
         Ok(Stored { sha256, size, kind })
     }
 
-    /// Copies a checked file into the store, in pieces.
+    /// Copies a checked file into the store: one request when it fits in a part, else in
+    /// parts (at most two in flight, so memory stays within a few parts per upload).
     pub async fn store(&self, file: std::fs::File, stored: &Stored) -> Result<(), ApiError> {
         use std::io::Seek;
         let mut source = file;
         source.rewind().map_err(io)?;
-        let upload = self
-            .store
-            .put_multipart(&object_path(&stored.sha256))
-            .await
-            .map_err(io)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let location = object_path(&stored.sha256);
+        if stored.size <= self.part as u64 {
+            let mut whole = Vec::with_capacity(stored.size as usize);
+            loop {
+                let (f, chunk) = next_chunk(source).await?;
+                source = f;
+                if chunk.is_empty() || whole.len() + chunk.len() > self.part {
+                    break;
+                }
+                whole.extend_from_slice(&chunk);
+            }
+            if whole.len() as u64 != stored.size {
+                return Err(ApiError::internal(std::io::Error::other(
+                    "the uploaded file changed while it was stored",
+                )));
+            }
+            self.store
+                .put(&location, PutPayload::from(whole))
+                .await
+                .map_err(io)?;
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(&location).await.map_err(io)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part);
         loop {
             let (f, chunk) = next_chunk(source).await?;
             source = f;

@@ -176,13 +176,9 @@ impl Application {
         state
             .fanout
             .store(settings.background, std::sync::atomic::Ordering::Relaxed);
-        let files = crate::files::FileStore::local(&settings.files.dir, settings.files.max_bytes)
-            .map_err(|e| {
-            StartupError::Data(format!(
-                "file store at {}: {e}",
-                settings.files.dir.display()
-            ))
-        })?;
+        let files = crate::files::FileStore::open(&settings.files)
+            .await
+            .map_err(StartupError::Data)?;
         let trust = crate::signatures::Trust::load(
             &settings.files.trusted_cas,
             settings.files.crl.as_ref(),

@@ -264,3 +264,142 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The S3 options of the test server (moto takes any credentials).
+fn s3_options(endpoint: &str) -> api::configuration::S3Options {
+    api::configuration::S3Options(
+        [
+            ("endpoint", endpoint),
+            ("allow_http", "true"),
+            ("region", "us-east-1"),
+            ("access_key_id", "qyzmet-test"),
+            ("secret_access_key", "qyzmet-test-secret"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )
+}
+
+#[actix_web::test]
+async fn files_live_in_an_s3_compatible_store_when_one_is_configured() {
+    let endpoint = crate::helpers::s3_endpoint();
+    let bucket = crate::helpers::s3_bucket(&endpoint).await;
+    let s3 = api::configuration::S3Settings {
+        bucket: bucket.clone(),
+        prefix: "qyzmet/files".into(),
+    };
+    let (s3_for_app, options) = (s3.clone(), s3_options(&endpoint));
+    let app = spawn_app_with(move |s| {
+        s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"));
+        s.files.s3 = Some(s3_for_app);
+        s.files.s3_options = options;
+    })
+    .await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(REG, None, IIN, json!({})),
+    )
+    .await;
+    let case = case["data"]["r"]["id"].clone();
+
+    // One small file (one request) and one larger than an S3 part (a multipart upload).
+    let small = pdf(100 * 1024);
+    let large = pdf(api::files::S3_PART + 300 * 1024);
+    let mut hashes = Vec::new();
+    for (name, content) in [("small.pdf", &small), ("large.pdf", &large)] {
+        let (status, b) = attach(&app, &clerk, &case, name, content).await;
+        assert_eq!(status, 200, "{b}");
+        let f = &b["data"]["attachFile"];
+        let sha = format!("{:x}", Sha256::digest(content));
+        assert_eq!(f["sha256"], sha.as_str(), "{b}");
+        let url = f["download"]["url"].as_str().expect("url").to_owned();
+        let (status, _, body) = get(&app, &url, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body.len(), content.len());
+        assert_eq!(Sha256::digest(&body)[..], Sha256::digest(content)[..]);
+        hashes.push(sha);
+    }
+    let (_, events) = files_and_events(&app, &clerk, &case).await;
+    let chained: Vec<&str> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "FILE_ATTACHED")
+        .filter_map(|e| e["payload"]["sha256"].as_str())
+        .collect();
+    assert_eq!(chained, hashes, "both hashes in the chain, in order");
+
+    // In the bucket, under the prefix, by hash; nothing in the local directory.
+    let mut expected: Vec<String> = hashes
+        .iter()
+        .map(|h| format!("qyzmet/files/sha256/{}/{h}", &h[..2]))
+        .collect();
+    expected.sort();
+    let keys = crate::helpers::s3_keys(&endpoint, &bucket, "qyzmet/").await;
+    assert_eq!(keys, expected);
+    assert!(walk(&crate::helpers::files_dir(app.database_url())).is_empty());
+
+    // A refused file reaches no store.
+    let (_, b) = attach(&app, &clerk, &case, "x.pdf", b"GIF89a not allowed").await;
+    assert_eq!(error_code(&b), "BAD_USER_INPUT", "{b}");
+    assert_eq!(
+        crate::helpers::s3_keys(&endpoint, &bucket, "qyzmet/").await,
+        expected
+    );
+
+    // An orphan (stored, named by no attachment) is swept; the attached files stay.
+    let store = api::files::FileStore::s3(&s3, &s3_options(&endpoint), 1 << 20).expect("store");
+    let orphan = store
+        .put(temp_file(b"\x89PNG\r\n\x1a\n an orphaned scan"))
+        .await
+        .expect("stored");
+    assert_eq!(
+        crate::helpers::s3_keys(&endpoint, &bucket, "qyzmet/")
+            .await
+            .len(),
+        3
+    );
+    let db = sea_orm::Database::connect(app.database_url())
+        .await
+        .expect("database");
+    let removed = store
+        .sweep(chrono::Utc::now() + chrono::Duration::seconds(5), |names| {
+            let db = db.clone();
+            async move { api::store::files::referenced(&db, names).await }
+        })
+        .await
+        .expect("swept");
+    assert_eq!(removed, 1);
+    let keys = crate::helpers::s3_keys(&endpoint, &bucket, "qyzmet/").await;
+    assert_eq!(keys, expected);
+    assert!(!keys.iter().any(|k| k.ends_with(&orphan.sha256)));
+}
+
+#[actix_web::test]
+async fn a_missing_bucket_stops_start_up_with_its_name() {
+    let endpoint = crate::helpers::s3_endpoint();
+    let mut settings = api::configuration::Settings::default();
+    settings.files.s3 = Some(api::configuration::S3Settings {
+        bucket: "no-such-bucket-qyzmet".into(),
+        prefix: String::new(),
+    });
+    settings.files.s3_options = s3_options(&endpoint);
+    let err = api::files::FileStore::open(&settings.files)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.contains("s3://no-such-bucket-qyzmet"), "{err}");
+}
+
+fn temp_file(content: &[u8]) -> std::fs::File {
+    use std::io::{Seek, Write};
+    let mut f = tempfile::tempfile().expect("temp file");
+    f.write_all(content).expect("written");
+    f.rewind().expect("rewound");
+    f
+}

@@ -51,6 +51,94 @@ pub fn files_dir(database_url: &str) -> PathBuf {
     std::env::temp_dir().join(format!("qyzmet-files-{:016x}", h.finish()))
 }
 
+/// Installs, once per run, the tools tests use outside Rust (`scripts/test-tools.sh`: the PDF
+/// and barcode readers, moto's S3 server); panics with the script's output when it fails.
+pub fn test_tools() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = std::process::Command::new(root.join("scripts/test-tools.sh"))
+            .output()
+            .expect("scripts/test-tools.sh runs");
+        assert!(
+            out.status.success(),
+            "scripts/test-tools.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// The address (`http://127.0.0.1:PORT`) of an S3-compatible server for the file-store tests:
+/// moto's, installed by `scripts/test-tools.sh`, started once per test run on a free port. It
+/// exits with the tests: a shell holds it and kills it when the pipe from this process closes.
+/// Each test makes its own bucket ([`s3_bucket`]).
+pub fn s3_endpoint() -> String {
+    static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            test_tools();
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let moto = root.join(".test-tools/moto/bin/moto_server");
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid"#)
+                .arg(&moto)
+                .arg(port.to_string())
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .expect("moto's S3 server starts");
+            // The pipe stays open for as long as this process lives.
+            std::mem::forget(child.stdin.take());
+            std::mem::forget(child);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "moto's S3 server did not listen on {port} within 60 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            format!("http://127.0.0.1:{port}")
+        })
+        .clone()
+}
+
+/// A new, empty bucket on the test S3 server; returns its name.
+pub async fn s3_bucket(endpoint: &str) -> String {
+    let name = unique_name().replace('_', "-");
+    let resp = awc::Client::default()
+        .put(format!("{endpoint}/{name}"))
+        .send()
+        .await
+        .expect("the S3 server answers");
+    assert!(
+        resp.status().is_success(),
+        "creating bucket {name}: {}",
+        resp.status()
+    );
+    name
+}
+
+/// The keys in `bucket` under `prefix`, listed by the S3 API itself (not through qyzmet).
+pub async fn s3_keys(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut resp = awc::Client::default()
+        .get(format!("{endpoint}/{bucket}?list-type=2&prefix={prefix}"))
+        .send()
+        .await
+        .expect("the S3 server answers");
+    let body = resp.body().limit(1 << 22).await.expect("a listing");
+    let xml = String::from_utf8_lossy(&body);
+    xml.split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split_once("</Key>").map(|(k, _)| k.to_owned()))
+        .collect()
+}
+
 /// A database that exists for one test and is removed when dropped.
 pub struct TestDatabase {
     pub url: String,

@@ -24,19 +24,6 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
         .with_timezone(&chrono::Utc)
 }
 
-fn tools() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/test-tools.sh"))
-        .output()
-        .expect("scripts/test-tools.sh runs");
-    assert!(
-        out.status.success(),
-        "scripts/test-tools.sh failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the tool runs");
     assert!(
@@ -78,7 +65,7 @@ fn read(pdf: &[u8], dir: &Path, name: &str) -> (String, String) {
 
 #[actix_web::test]
 async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_that_decode() {
-    tools();
+    crate::helpers::test_tools();
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
     let mut people = People::new(&app);
     let clerk = people.staff(ORG, Role::OfficeClerk).await;
