@@ -432,6 +432,7 @@ async fn busiest_head(s: &Server) -> (String, i64) {
             organisation: Some(org),
             region: None,
             display_name: None,
+            iin: None,
         },
     )
     .await
@@ -668,6 +669,7 @@ async fn report(url: &str, runs: usize) {
             organisation: None,
             region: None,
             display_name: None,
+            iin: None,
         },
     )
     .await

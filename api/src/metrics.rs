@@ -28,6 +28,8 @@ pub struct Metrics {
     sockets: IntGauge,
     listener_reconnects: prometheus::IntCounter,
     stale_commands: prometheus::IntCounter,
+    crl: IntGaugeVec,
+    crl_failures: prometheus::IntCounter,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -75,6 +77,21 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "Commands a mailbox answered CONFLICT without a database round trip: they waited behind \
          another command on the same case, which replaced the version they expected",
     )?;
+    let crl = IntGaugeVec::new(
+        Opts::new(
+            "crl_timestamp_seconds",
+            "The revocation list in force: when it was issued (this_update) and when its issuer \
+             promised the next (next_update), Unix seconds; alert when next_update is past",
+        ),
+        &["field"],
+    )?;
+    let crl_failures = prometheus::IntCounter::new(
+        "crl_reload_failures_total",
+        "Times re-reading the revocation list failed (unreadable, unsigned or older than the \
+         list in force); the list in force stayed",
+    )?;
+    registry.register(Box::new(crl.clone()))?;
+    registry.register(Box::new(crl_failures.clone()))?;
     registry.register(Box::new(stale_commands.clone()))?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(latency.clone()))?;
@@ -95,6 +112,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         sockets,
         listener_reconnects,
         stale_commands,
+        crl,
+        crl_failures,
     })
 }
 
@@ -142,6 +161,28 @@ pub fn listener_reconnect() {
 pub fn stale_command() {
     if let Some(m) = metrics() {
         m.stale_commands.inc();
+    }
+}
+
+/// Records the dates of the revocation list in force.
+pub fn crl_dates(
+    this_update: chrono::DateTime<chrono::Utc>,
+    next_update: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    if let Some(m) = metrics() {
+        m.crl
+            .with_label_values(&["this_update"])
+            .set(this_update.timestamp());
+        m.crl
+            .with_label_values(&["next_update"])
+            .set(next_update.map_or(0, |n| n.timestamp()));
+    }
+}
+
+/// Counts one failed re-read of the revocation list.
+pub fn crl_reload_failed() {
+    if let Some(m) = metrics() {
+        m.crl_failures.inc();
     }
 }
 

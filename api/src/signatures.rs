@@ -4,7 +4,8 @@
 //! valid when, revoked when, whose IIN — and `domain::signatures::judge` decides.
 //! Only RSA with SHA-256 is accepted (what Kazakhstan's national CA issues).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use cms::cert::CertificateChoices;
@@ -29,11 +30,21 @@ const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
 /// The largest signature file accepted (a signature with its certificate is a few KiB).
 pub const MAX_SIGNATURE_BYTES: usize = 64 * 1024;
 
-/// The trust settings: the authorities and the revocation list (schema data).
+/// The trust settings: the authorities and the revocation list (schema data; clones share the
+/// list, so a list re-read by [`Trust::reload_crl`] is in force for every request at once).
 #[derive(Clone, Default)]
 pub struct Trust {
-    cas: Vec<Certificate>,
-    crl: Option<CertificateList>,
+    cas: Arc<Vec<Certificate>>,
+    crl: Arc<RwLock<Option<Arc<CertificateList>>>>,
+}
+
+/// What re-reading the revocation list did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrlReload {
+    /// A newer list is in force, issued at this time.
+    Replaced(DateTime<Utc>),
+    /// The file holds the list already in force.
+    Unchanged,
 }
 
 fn invalid(why: impl Into<String>) -> SignatureError {
@@ -73,6 +84,33 @@ fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
     }
 }
 
+/// Reads a revocation list (PEM or DER) and checks that a trusted authority signed it.
+fn read_crl(path: &Path, cas: &[Certificate]) -> Result<CertificateList, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let der = if bytes.starts_with(b"-----") {
+        pem_to_der(&bytes).ok_or_else(|| format!("{}: unreadable PEM", path.display()))?
+    } else {
+        bytes
+    };
+    let list = CertificateList::from_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tbs = list.tbs_cert_list.to_der().map_err(|e| e.to_string())?;
+    let signed = cas.iter().any(|ca| {
+        ca.tbs_certificate.subject == list.tbs_cert_list.issuer
+            && rsa_verifies(
+                &ca.tbs_certificate.subject_public_key_info,
+                &tbs,
+                list.signature.raw_bytes(),
+            )
+    });
+    if !signed {
+        return Err(format!(
+            "{}: the revocation list is not signed by a trusted authority",
+            path.display()
+        ));
+    }
+    Ok(list)
+}
+
 impl Trust {
     /// Loads the authorities' certificates and the revocation list (PEM or DER). The list must be
     /// signed by one of the authorities.
@@ -83,37 +121,57 @@ impl Trust {
             trusted
                 .extend(read_certificates(&bytes).map_err(|e| format!("{}: {e}", path.display()))?);
         }
-        let crl = match crl {
-            None => None,
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let der = if bytes.starts_with(b"-----") {
-                    pem_to_der(&bytes)
-                        .ok_or_else(|| format!("{}: unreadable PEM", path.display()))?
-                } else {
-                    bytes
-                };
-                let list = CertificateList::from_der(&der)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                let tbs = list.tbs_cert_list.to_der().map_err(|e| e.to_string())?;
-                let signed = trusted.iter().any(|ca| {
-                    ca.tbs_certificate.subject == list.tbs_cert_list.issuer
-                        && rsa_verifies(
-                            &ca.tbs_certificate.subject_public_key_info,
-                            &tbs,
-                            list.signature.raw_bytes(),
-                        )
-                });
-                if !signed {
-                    return Err(format!(
-                        "{}: the revocation list is not signed by a trusted authority",
-                        path.display()
-                    ));
-                }
-                Some(list)
-            }
+        let crl = crl
+            .map(|path| read_crl(path, &trusted))
+            .transpose()?
+            .map(Arc::new);
+        Ok(Trust {
+            cas: Arc::new(trusted),
+            crl: Arc::new(RwLock::new(crl)),
+        })
+    }
+
+    /// The revocation list in force, if any.
+    fn current_crl(&self) -> Option<Arc<CertificateList>> {
+        match self.crl.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// When the list in force was issued and when its issuer promised the next (`thisUpdate`,
+    /// `nextUpdate`).
+    pub fn crl_dates(&self) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+        self.current_crl().map(|l| {
+            let tbs = &l.tbs_cert_list;
+            (when(&tbs.this_update), tbs.next_update.as_ref().map(when))
+        })
+    }
+
+    /// Re-reads the revocation list at `path` (its issuer publishes a new one every few hours)
+    /// and puts it in force when it is readable, signed by a trusted authority and newer than
+    /// the one in force (`domain::signatures::crl_replaces`). Otherwise the list in force stays
+    /// and the error says why.
+    pub fn reload_crl(&self, path: &Path) -> Result<CrlReload, String> {
+        let list = read_crl(path, &self.cas)?;
+        let issued = when(&list.tbs_cert_list.this_update);
+        let mut slot = match self.crl.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        Ok(Trust { cas: trusted, crl })
+        let current = slot.as_ref().map(|l| when(&l.tbs_cert_list.this_update));
+        if current == Some(issued) {
+            return Ok(CrlReload::Unchanged);
+        }
+        if !domain::signatures::crl_replaces(current, issued) {
+            return Err(format!(
+                "{}: issued {issued}, older than the list in force (issued {}); kept the list in force",
+                path.display(),
+                current.map(|c| c.to_string()).unwrap_or_default()
+            ));
+        }
+        *slot = Some(Arc::new(list));
+        Ok(CrlReload::Replaced(issued))
     }
 
     /// The facts of a detached signature (`signature`: DER or PEM CMS `SignedData`) over content
@@ -204,7 +262,7 @@ impl Trust {
                     cert.signature.raw_bytes(),
                 )
         });
-        let revoked_at = self.crl.as_ref().and_then(|crl| {
+        let revoked_at = self.current_crl().and_then(|crl| {
             (crl.tbs_cert_list.issuer == cert.tbs_certificate.issuer)
                 .then_some(crl.tbs_cert_list.revoked_certificates.as_ref())
                 .flatten()

@@ -187,6 +187,13 @@ impl Application {
         if settings.background {
             crate::background::start(&state, settings.notify_webhook_url.clone());
             crate::background::sweep_files(&state, files.clone());
+            if let Some(path) = &settings.files.crl {
+                crate::background::reload_crl(
+                    trust.clone(),
+                    path.clone(),
+                    crate::background::CRL_RELOAD_EVERY,
+                );
+            }
             crate::fanout::start(&state, &settings.database.url);
         }
         let mailboxes = crate::mailbox::Mailboxes::start(&state);

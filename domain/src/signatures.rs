@@ -94,6 +94,21 @@ pub fn judge(
     Ok(at)
 }
 
+/// Whether a revocation list issued at `candidate` (its `thisUpdate`) may replace the list in
+/// force, issued at `current`: only a newer one may. An older list would bring revoked
+/// certificates back to life (a file restored from a backup, a mirror lagging behind); the
+/// same list again changes nothing.
+pub fn crl_replaces(current: Option<DateTime<Utc>>, candidate: DateTime<Utc>) -> bool {
+    current.is_none_or(|c| candidate > c)
+}
+
+/// Whether the revocation list in force is past its `nextUpdate` at `now`: its issuer has
+/// published a newer one that this server has not read, so a certificate revoked since would
+/// still pass. Operators are warned (log and metric); signatures are still judged against it.
+pub fn crl_is_stale(next_update: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    next_update.is_some_and(|n| now > n)
+}
+
 /// The IIN in a certificate subject's serial number (`IIN` and twelve digits).
 pub fn iin_of_serial_number(serial: &str) -> Option<String> {
     let digits = serial.trim().strip_prefix("IIN")?;
@@ -118,6 +133,17 @@ mod tests {
             revoked_at: None,
             iin: Some("850305400120".into()),
         }
+    }
+
+    #[test]
+    fn only_a_newer_revocation_list_replaces_the_one_in_force() {
+        assert!(crl_replaces(None, t(0)), "the first list is taken");
+        assert!(crl_replaces(Some(t(0)), t(1)));
+        assert!(!crl_replaces(Some(t(1)), t(1)), "the same list again");
+        assert!(!crl_replaces(Some(t(1)), t(0)), "an older list never");
+        assert!(!crl_is_stale(None, t(0)), "a list without nextUpdate");
+        assert!(!crl_is_stale(Some(t(1)), t(1)));
+        assert!(crl_is_stale(Some(t(1)), t(2)));
     }
 
     #[test]

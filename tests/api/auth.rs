@@ -19,6 +19,7 @@ async fn user(app: &TestApp, username: &str, role: Role, org: Option<&str>, regi
         organisation: org.map(str::to_owned),
         region: region.map(str::to_owned),
         display_name: None,
+        iin: None,
     };
     api::store::accounts::create_user(&app.db, &new)
         .await

@@ -49,6 +49,7 @@ impl<'a> People<'a> {
             organisation: org.map(str::to_owned),
             region: region.map(str::to_owned),
             display_name: None,
+            iin: None,
         };
         api::store::accounts::create_user(&self.app.db, &new)
             .await

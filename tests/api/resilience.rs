@@ -25,6 +25,7 @@ async fn clerk(app: &TestApp, username: &str) {
         organisation: Some("aktau-school-1".into()),
         region: None,
         display_name: None,
+        iin: None,
     };
     api::store::accounts::create_user(&app.db, &new)
         .await

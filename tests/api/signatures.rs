@@ -131,6 +131,11 @@ fn sign(key: &SigningKey<Sha256>, cert: &Certificate, content: &[u8]) -> Vec<u8>
 
 /// The CA's revocation list naming `serial`, revoked an hour ago.
 fn crl(ca: &Ca, serial: u32) -> String {
+    crl_issued(ca, serial, SystemTime::now() - Duration::from_secs(60))
+}
+
+/// The CA's revocation list issued at `issued`, naming `serial`, revoked an hour ago.
+fn crl_issued(ca: &Ca, serial: u32, issued: SystemTime) -> String {
     let now = SystemTime::now();
     let alg = AlgorithmIdentifierOwned {
         oid: SHA256_RSA,
@@ -140,7 +145,7 @@ fn crl(ca: &Ca, serial: u32) -> String {
         version: x509_cert::Version::V2,
         signature: alg.clone(),
         issuer: ca.cert.tbs_certificate.subject.clone(),
-        this_update: time(now - Duration::from_secs(60)),
+        this_update: time(issued),
         next_update: Some(time(now + Duration::from_secs(86_400))),
         revoked_certificates: Some(vec![RevokedCert {
             serial_number: SerialNumber::from(serial),
@@ -320,10 +325,38 @@ async fn signatures_are_checked_against_the_trusted_ca_its_revocation_list_and_t
     // A head with their IIN registered signs a result with their own certificate; the
     // applicant's certificate is not theirs.
     let head = people.staff("aktau-school-1", Role::Head).await;
-    let head_iin = domain::identity::Iin::parse(HEAD_IIN).expect("a valid IIN");
-    api::store::accounts::set_iin(&app.db, "aktau-school-1-head", &head_iin)
-        .await
-        .expect("registered");
+    let admin = people.user("admin", Role::Admin, None, None).await;
+    let set_iin =
+        "mutation($u: String!, $i: String) { setUserIin(username: $u, iin: $i) { username iin } }";
+    for (iin, who, code) in [
+        ("850305400121", "aktau-school-1-head", "INVALID_IIN"),
+        (HEAD_IIN, "nobody", "NOT_FOUND"),
+    ] {
+        let (_, b) = app
+            .graphql_as(&admin, set_iin, json!({ "u": who, "i": iin }))
+            .await;
+        assert_eq!(error_code(&b), code, "{b}");
+    }
+    let (_, b) = app
+        .graphql_as(
+            &head,
+            set_iin,
+            json!({ "u": "aktau-school-1-head", "i": HEAD_IIN }),
+        )
+        .await;
+    assert_eq!(error_code(&b), "FORBIDDEN", "only an administrator: {b}");
+    let (_, b) = app
+        .graphql_as(
+            &admin,
+            set_iin,
+            json!({ "u": "aktau-school-1-head", "i": HEAD_IIN }),
+        )
+        .await;
+    assert_eq!(
+        b["data"]["setUserIin"],
+        json!({ "username": "aktau-school-1-head", "iin": HEAD_IIN }),
+        "{b}"
+    );
     let (head_key, head_cert) = person(&trusted, 15, HEAD_IIN, valid());
     let result = b"%PDF-1.7\n% the result, signed by the head\n".to_vec();
     let b = attach_signed(
@@ -389,6 +422,26 @@ async fn signatures_are_checked_against_the_trusted_ca_its_revocation_list_and_t
     )
     .await;
     assert_eq!(b["data"]["attachFile"]["signedBy"], HEAD_IIN, "{b}");
+
+    // Their IIN removed (a certificate withdrawn, a head who left): their signature is refused.
+    let (_, b) = app
+        .graphql_as(
+            &admin,
+            set_iin,
+            json!({ "u": "aktau-school-1-head", "i": null }),
+        )
+        .await;
+    assert_eq!(b["data"]["setUserIin"]["iin"], Value::Null, "{b}");
+    let again = b"%PDF-1.7\n% another result, signed by the head\n".to_vec();
+    let b = attach_signed(
+        &app,
+        &head,
+        &case,
+        &again,
+        &sign(&head_key, &head_cert, &again),
+    )
+    .await;
+    assert_eq!(error_code(&b), "SIGNER_MISMATCH", "{b}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -400,4 +453,90 @@ fn tempfile_dir() -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&d).expect("dir");
     d
+}
+
+/// The revocation list is re-read while the server runs: a newer list revokes at once, an older
+/// one or garbage leaves the list in force.
+#[actix_web::test]
+async fn a_newer_revocation_list_is_picked_up_and_an_older_one_refused() {
+    let dir = tempfile_dir();
+    let trusted = ca("qyzmet test national CA");
+    let valid = Validity::from_now(Duration::from_secs(86_400 * 30)).expect("validity");
+    let (key, cert) = person(&trusted, 20, IIN, valid);
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(
+        &ca_file,
+        trusted.cert.to_pem(der::pem::LineEnding::LF).expect("PEM"),
+    )
+    .expect("written");
+    let crl_file = dir.join("ca.crl");
+    let now = SystemTime::now();
+    // In force: a list from two hours ago naming another certificate.
+    std::fs::write(
+        &crl_file,
+        crl_issued(&trusted, 99, now - Duration::from_secs(7200)),
+    )
+    .expect("written");
+    let trust = api::signatures::Trust::load(&[ca_file], Some(&crl_file)).expect("trust");
+    let document = b"%PDF-1.7\n% an application\n".to_vec();
+    let signature = sign(&key, &cert, &document);
+    let digest = Sha256::digest(&document).to_vec();
+    let revoked = |t: &api::signatures::Trust| {
+        t.facts(&signature, &digest)
+            .expect("facts")
+            .revoked_at
+            .is_some()
+    };
+    assert!(!revoked(&trust));
+
+    // The issuer publishes a newer list revoking it; the running loop picks it up.
+    api::background::reload_crl(trust.clone(), crl_file.clone(), Duration::from_millis(50));
+    std::fs::write(
+        &crl_file,
+        crl_issued(&trusted, 20, now - Duration::from_secs(60)),
+    )
+    .expect("written");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !revoked(&trust) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the newer list was not picked up"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (issued, next) = trust.crl_dates().expect("a list in force");
+    assert!(issued.timestamp() > 0 && next.is_some());
+
+    // An older list (a restored backup) would un-revoke it: refused, the newer list stays.
+    std::fs::write(
+        &crl_file,
+        crl_issued(&trusted, 99, now - Duration::from_secs(3600)),
+    )
+    .expect("written");
+    let err = trust.reload_crl(&crl_file).expect_err("older");
+    assert!(err.contains("older than the list in force"), "{err}");
+    assert!(revoked(&trust));
+    // Garbage, or a list signed by another authority: refused, the list in force stays.
+    std::fs::write(
+        &crl_file,
+        "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n",
+    )
+    .expect("written");
+    assert!(trust.reload_crl(&crl_file).is_err());
+    let stranger = ca("someone else's CA");
+    std::fs::write(&crl_file, crl_issued(&stranger, 99, SystemTime::now())).expect("written");
+    let err = trust.reload_crl(&crl_file).expect_err("foreign");
+    assert!(err.contains("not signed by a trusted authority"), "{err}");
+    assert!(revoked(&trust));
+    // The same list again changes nothing.
+    std::fs::write(
+        &crl_file,
+        crl_issued(&trusted, 20, now - Duration::from_secs(60)),
+    )
+    .expect("written");
+    assert_eq!(
+        trust.reload_crl(&crl_file),
+        Ok(api::signatures::CrlReload::Unchanged)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

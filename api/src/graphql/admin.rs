@@ -32,6 +32,9 @@ pub struct User {
     region: Option<String>,
     /// False once deactivated: the account can no longer log in or use its tokens.
     active: bool,
+    /// The IIN their signature certificates carry (registered for those who sign results);
+    /// null: signatures in their name are refused (`SIGNER_MISMATCH`).
+    iin: Option<String>,
     /// When the account was created.
     created_at: Instant,
 }
@@ -54,6 +57,7 @@ async fn user_view(db: &sea_orm::DatabaseConnection, u: app_user::Model) -> Resu
         organisation,
         region: u.region_code,
         active: u.active,
+        iin: u.iin,
         created_at: u.created_at.into(),
     })
 }
@@ -290,12 +294,37 @@ impl AdminMutation {
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .map(str::to_owned),
+            iin,
         };
         let created = accounts::create_user(&state.db, &new).await?;
-        if let Some(iin) = &iin {
-            accounts::set_iin(&state.db, &created.username, iin).await?;
-        }
         user_view(&state.db, created).await
+    }
+
+    /// Registers the IIN a staff member's signature certificates carry, so that the results
+    /// they sign are accepted as theirs (a new certificate, or a head appointed before IINs were
+    /// registered); null removes it, and their signatures are refused from then on. Bad IIN:
+    /// `INVALID_IIN`; unknown username: `NOT_FOUND`.
+    #[graphql(guard = "Requires(ADMIN)")]
+    async fn set_user_iin(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Username.")] username: String,
+        #[graphql(desc = "The IIN (12 digits, checksum valid), or null to remove it.")] iin: Option<
+            String,
+        >,
+    ) -> Result<User, ApiError> {
+        let state = state(ctx)?;
+        let iin = iin
+            .as_deref()
+            .map(domain::identity::Iin::parse)
+            .transpose()
+            .map_err(crate::error::iin_error)?;
+        let username = username.trim().to_lowercase();
+        accounts::set_iin(&state.db, &username, iin.as_ref()).await?;
+        let user = accounts::find_user(&state.db, &username)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no user {username:?}")))?;
+        user_view(&state.db, user).await
     }
 
     /// Changes a user's role (with the organisation or region it needs); their sessions end.

@@ -29,6 +29,8 @@ pub struct NewUser {
     pub region: Option<String>,
     /// The name colleagues see; the username when not given.
     pub display_name: Option<String>,
+    /// The IIN their signature certificates carry, for those who sign results.
+    pub iin: Option<domain::identity::Iin>,
 }
 
 fn check_username(username: &str) -> Result<(), ApiError> {
@@ -129,7 +131,7 @@ pub async fn create_user(
         display_name: Set(new.display_name.clone()),
         created_at: Set(now),
         updated_at: Set(now),
-        iin: Set(None),
+        iin: Set(new.iin.as_ref().map(|i| i.as_str().to_owned())),
     };
     match app_user::Entity::insert(row).exec_with_returning(db).await {
         Ok(m) => Ok(m),
@@ -577,16 +579,17 @@ pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), ApiError>
 }
 
 /// Registers the IIN a staff member's electronic signature carries (to match their signatures
-/// to them); `NOT_FOUND` for an unknown username.
+/// to them), or removes it (`None`: their signatures are refused from then on);
+/// `NOT_FOUND` for an unknown username.
 pub async fn set_iin<C: sea_orm::ConnectionTrait>(
     db: &C,
     username: &str,
-    iin: &domain::identity::Iin,
+    iin: Option<&domain::identity::Iin>,
 ) -> Result<(), ApiError> {
     let updated = app_user::Entity::update_many()
         .col_expr(
             app_user::Column::Iin,
-            sea_orm::sea_query::Expr::value(iin.as_str()),
+            sea_orm::sea_query::Expr::value(iin.map(|i| i.as_str().to_owned())),
         )
         .col_expr(
             app_user::Column::UpdatedAt,

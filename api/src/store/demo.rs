@@ -92,6 +92,7 @@ pub async fn ensure(db: &DatabaseConnection, password: &str) -> Result<usize, Ap
             organisation: organisation.map(str::to_owned),
             region: region.map(str::to_owned),
             display_name: Some(demo_display_name(role).to_owned()),
+            iin: None,
         };
         accounts::create_user(db, &new).await?;
         created += 1;
