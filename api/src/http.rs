@@ -84,7 +84,7 @@ async fn graphql(
         return multipart(&schema, &limits, &uploads, &req, payload, content_type).await;
     }
     let max = limits.max_body_bytes;
-    let over = || too_large("request body", max);
+    let over = || too_large("the request body", max);
     // Refuse on the declared length before reading anything; then count what actually arrives.
     let declared = req
         .headers()
@@ -141,10 +141,9 @@ async fn graphql(
     execute(&schema, &limits, &req, request, false).await
 }
 
-/// A GraphQL multipart request (files as variables, spec of jaydenseric/graphql-multipart-
-/// request-spec): read by async-graphql, which spools each file to a temporary file, so memory
-/// stays bounded. Each file is at most the upload limit, at most `max_per_request` files, the
-/// whole body at most their sum plus the ordinary body limit, within [`UPLOAD_READ_TIMEOUT`].
+/// A GraphQL multipart request (files as variables): read by [`crate::multipart::read`], every
+/// part bounded and each file spooled to a temporary file, so memory stays bounded; the whole
+/// request within [`UPLOAD_READ_TIMEOUT`].
 async fn multipart(
     schema: &QyzmetSchema,
     limits: &Limits,
@@ -153,50 +152,38 @@ async fn multipart(
     mut payload: web::Payload,
     content_type: String,
 ) -> HttpResponse {
-    let file_max = uploads.max_bytes;
-    let max = limits
-        .max_body_bytes
-        .saturating_add(file_max.saturating_mul(uploads.max_per_request));
+    let bounds = crate::multipart::Bounds {
+        max_operations_bytes: limits.max_body_bytes,
+        max_file_bytes: uploads.max_bytes,
+        max_files: uploads.max_per_request,
+    };
+    let max = bounds.max_body_bytes();
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
-        return upload_too_large(file_max);
+        return too_large("the request body", max);
     }
-    // The body travels from actix's (single-threaded) payload to async-graphql's reader through
-    // a small bounded channel; the count of bytes is checked on the way.
+    // The body travels from actix's (single-threaded) payload to the multipart reader through a
+    // small bounded channel.
     let (tx, rx) = async_channel::bounded::<Result<web::Bytes, std::io::Error>>(4);
     actix_web::rt::spawn(async move {
-        let mut seen = 0usize;
         while let Some(chunk) = payload.next().await {
-            let item = match chunk {
-                Ok(c) => {
-                    seen += c.len();
-                    if seen > max {
-                        Err(std::io::Error::other("request body over the limit"))
-                    } else {
-                        Ok(c)
-                    }
-                }
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
+            let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
                 return;
             }
         }
     });
-    let reader = futures_util::TryStreamExt::into_async_read(rx);
-    let opts = async_graphql::http::MultipartOptions::default()
-        .max_file_size(file_max)
-        .max_num_files(uploads.max_per_request);
     let received = actix_web::rt::time::timeout(
         UPLOAD_READ_TIMEOUT,
-        async_graphql::http::receive_batch_body(Some(content_type), reader, opts),
+        crate::multipart::read(&content_type, rx, bounds),
     )
     .await;
+    use crate::multipart::MultipartError;
     let request = match received {
         Err(_) => {
             return HttpResponse::RequestTimeout()
@@ -209,39 +196,28 @@ async fn multipart(
                     ),
                 ))
         }
-        Ok(Err(async_graphql::ParseRequestError::PayloadTooLarge)) => {
-            return upload_too_large(file_max)
-        }
-        Ok(Err(async_graphql::ParseRequestError::Io(e)))
-            if e.to_string().contains("over the limit") =>
-        {
-            return upload_too_large(file_max)
-        }
+        Ok(Err(MultipartError::TooLarge { what, limit })) => return too_large(&what, limit),
         Ok(Err(e)) => {
-            return HttpResponse::BadRequest().json(error_body(
-                "BAD_REQUEST",
-                &format!("not a GraphQL multipart request: {e}"),
-            ))
-        }
-        Ok(Ok(batch)) => match batch.into_single() {
-            Ok(r) => r,
-            Err(e) => {
-                return HttpResponse::BadRequest().json(error_body(
+            return HttpResponse::BadRequest()
+                .insert_header((header::CONNECTION, "close"))
+                .json(error_body(
                     "BAD_REQUEST",
-                    &format!("one operation per multipart request: {e}"),
+                    &format!("not a GraphQL multipart request within its bounds: {e}"),
                 ))
-            }
-        },
+        }
+        Ok(Ok(r)) => r,
     };
     execute(schema, limits, req, request, false).await
 }
 
-/// 413 for an upload over the limit, naming the limit (`extensions.limit`, bytes).
-fn upload_too_large(limit: usize) -> HttpResponse {
+/// `PAYLOAD_TOO_LARGE` (413) for a request body, a GET query or an upload over a limit: what
+/// was too large, and the limit (`extensions.limit`, bytes). The connection closes (the rest of
+/// the body is not read).
+fn too_large(what: &str, limit: usize) -> HttpResponse {
     HttpResponse::PayloadTooLarge()
         .insert_header((header::CONNECTION, "close"))
         .json(json!({ "errors": [{
-            "message": format!("a file is larger than the limit of {limit} bytes"),
+            "message": format!("{what} is larger than the limit of {limit} bytes"),
             "extensions": { "code": "PAYLOAD_TOO_LARGE", "limit": limit },
         }] }))
 }
@@ -441,7 +417,7 @@ async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
         return bad("not configured");
     };
     if req.query_string().len() > limits.max_body_bytes {
-        return too_large("query", limits.max_body_bytes);
+        return too_large("the query", limits.max_body_bytes);
     }
     let variables = match params.variables.as_deref() {
         Some(v) => match serde_json::from_str::<async_graphql::Variables>(v) {
@@ -461,14 +437,6 @@ async fn get_query(schema: &QyzmetSchema, req: &HttpRequest) -> HttpResponse {
         }
     }
     execute(schema, limits, req, request, true).await
-}
-
-/// `PAYLOAD_TOO_LARGE` (413) for a request body or a GET query over the limit.
-fn too_large(what: &str, max: usize) -> HttpResponse {
-    HttpResponse::PayloadTooLarge().json(error_body(
-        "PAYLOAD_TOO_LARGE",
-        &format!("the {what} exceeds the limit of {max} bytes"),
-    ))
 }
 
 /// How long a client waits before retrying a `SERVICE_UNAVAILABLE` answer.

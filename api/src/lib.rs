@@ -18,6 +18,7 @@ pub mod http;
 pub mod links;
 pub mod mailbox;
 pub mod metrics;
+pub mod multipart;
 pub mod network;
 pub mod pdf;
 pub mod persisted;

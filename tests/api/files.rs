@@ -403,3 +403,116 @@ fn temp_file(content: &[u8]) -> std::fs::File {
     f.rewind().expect("rewound");
     f
 }
+
+/// Sends a multipart body of `parts` (name, file name, content) to `/graphql`.
+async fn send_parts(
+    app: &TestApp,
+    token: &str,
+    parts: &[(String, Option<&str>, Vec<u8>)],
+) -> (u16, Value) {
+    let boundary = "qyzmet-test-boundary-42";
+    let mut body = Vec::new();
+    for (name, file, data) in parts {
+        let disposition = match file {
+            Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header((
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .send_body(body)
+        .await
+        .expect("the server answers");
+    let status = resp.status().as_u16();
+    let body = resp
+        .json::<Value>()
+        .limit(1 << 20)
+        .await
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[actix_web::test]
+async fn a_multipart_body_is_bounded_part_by_part() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(REG, None, IIN, json!({})),
+    )
+    .await;
+    let case = case["data"]["r"]["id"].clone();
+    let operations = |pad: usize| {
+        json!({ "query": ATTACH, "variables": { "c": case, "file": null, "pad": "x".repeat(pad) } })
+            .to_string()
+            .into_bytes()
+    };
+    let map = |n: usize| {
+        let m: serde_json::Map<String, Value> = (0..n)
+            .map(|i| (i.to_string(), json!(["variables.file"])))
+            .collect();
+        Value::Object(m).to_string().into_bytes()
+    };
+
+    // Hundreds of tiny parts the map does not name: skipped unread, the named file attached.
+    let mut parts = vec![
+        ("operations".to_owned(), None, operations(0)),
+        ("map".to_owned(), None, map(1)),
+    ];
+    for i in 0..300 {
+        parts.push((format!("junk{i}"), Some("x.pdf"), b"%PDF".to_vec()));
+    }
+    parts.push(("0".to_owned(), Some("scan.pdf"), pdf(1000)));
+    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["data"]["attachFile"]["size"], 1000, "{b}");
+
+    // More files than a request may carry (4): refused before any is read.
+    let mut parts = vec![
+        ("operations".to_owned(), None, operations(0)),
+        ("map".to_owned(), None, map(5)),
+    ];
+    for i in 0..5 {
+        parts.push((i.to_string(), Some("x.pdf"), pdf(100)));
+    }
+    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    assert_eq!((status, error_code(&b)), (400, "BAD_REQUEST"), "{b}");
+
+    // An operations part over the ordinary body limit (not the file limit): 413, its limit.
+    let parts = vec![
+        ("operations".to_owned(), None, operations(300 * 1024)),
+        ("map".to_owned(), None, map(1)),
+        ("0".to_owned(), Some("scan.pdf"), pdf(100)),
+    ];
+    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    assert_eq!(status, 413, "{b}");
+    assert_eq!(b["errors"][0]["extensions"]["limit"], 262_144, "{b}");
+
+    // A file before the operations: not the spec's order.
+    let parts = vec![
+        ("0".to_owned(), Some("scan.pdf"), pdf(100)),
+        ("operations".to_owned(), None, operations(0)),
+        ("map".to_owned(), None, map(1)),
+    ];
+    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    assert_eq!((status, error_code(&b)), (400, "BAD_REQUEST"), "{b}");
+
+    // Only the first file was attached.
+    let (files, _) = files_and_events(&app, &clerk, &case).await;
+    assert_eq!(files.as_array().map(Vec::len), Some(1), "{files}");
+}
