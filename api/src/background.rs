@@ -122,58 +122,6 @@ pub fn sweep_files(state: &AppState, files: crate::files::FileStore) {
     });
 }
 
-/// How often the revocation list's file is looked at; it is re-read when it changed.
-pub const CRL_RELOAD_EVERY: Duration = Duration::from_secs(300);
-
-/// Re-reads the revocation list at `path` every `every` ([`CRL_RELOAD_EVERY`]) when the file changed
-/// (its issuer publishes a new one every few hours; whatever fetches it writes the file), and
-/// warns while the list in force is past its `nextUpdate`. A file that cannot be used leaves
-/// the list in force (and is counted: `qyzmet_crl_reload_failures_total`).
-pub fn reload_crl(trust: crate::signatures::Trust, path: std::path::PathBuf, every: Duration) {
-    actix_web::rt::spawn(async move {
-        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        // Nothing seen yet: the first look re-reads the file, in case it changed after the
-        // list in force was loaded (it is `Unchanged` otherwise).
-        let mut seen = None;
-        loop {
-            if let Some((this, next)) = trust.crl_dates() {
-                crate::metrics::crl_dates(this, next);
-                if domain::signatures::crl_is_stale(next, chrono::Utc::now()) {
-                    tracing::warn!(
-                        path = %path.display(),
-                        next_update = ?next,
-                        "the revocation list in force is past its nextUpdate: revocations since are not known"
-                    );
-                }
-            }
-            actix_web::rt::time::sleep(every).await;
-            let now_seen = modified(&path);
-            if now_seen == seen {
-                continue;
-            }
-            let (trust, p) = (trust.clone(), path.clone());
-            let reloaded = actix_web::rt::task::spawn_blocking(move || trust.reload_crl(&p)).await;
-            // A file that could not be used is tried again next time (it may have been caught
-            // half written), and warned about each time until it is fixed.
-            match reloaded {
-                Ok(Ok(crate::signatures::CrlReload::Replaced(issued))) => {
-                    seen = now_seen;
-                    tracing::info!(path = %path.display(), %issued, "revocation list replaced")
-                }
-                Ok(Ok(crate::signatures::CrlReload::Unchanged)) => seen = now_seen,
-                Ok(Err(e)) => {
-                    crate::metrics::crl_reload_failed();
-                    tracing::warn!(error = %e, "revocation list not replaced");
-                }
-                Err(e) => {
-                    crate::metrics::crl_reload_failed();
-                    tracing::warn!(error = %e, "revocation list not replaced");
-                }
-            }
-        }
-    });
-}
-
 /// Waits until this node leads the worker `key`.
 async fn lead(state: &AppState, key: i64, what: &str) -> Leadership {
     loop {

@@ -1,13 +1,13 @@
 //! The file store: the content of files attached to cases, kept once per SHA-256 (two cases that
 //! attach the same scan share it) through the `object_store` crate — the local filesystem by
 //! default, so the embedded setup needs no other service, or an S3-compatible object store
-//! (`files_url = "s3://bucket/prefix"`), where several API nodes share the files. Which case a file belongs to, and
-//! who attached it, is in the database (`store::files`); an object no row names is an orphan
-//! (an upload whose transaction failed) and is swept ([`FileStore::sweep`]).
+//! (`files_url = "s3://bucket/prefix"`), where several API nodes share the files. Which case a
+//! file belongs to, and who attached it, is in the database (`store::files`); an object no row
+//! names is an orphan (an upload whose transaction failed) and is swept ([`FileStore::sweep`]).
 //!
 //! Memory stays bounded whatever a client sends: an upload arrives spooled to a temporary file
-//! (async-graphql's multipart reader), is read in [`CHUNK`]-sized pieces to be sniffed and
-//! hashed, then copied into the store in pieces; downloads stream.
+//! (`api::multipart`), is read in [`CHUNK`]-sized pieces to be sniffed and hashed, then stored
+//! in one request up to a part's size or in parts (at most two in flight); downloads stream.
 
 use std::io::Read;
 use std::path::Path as FsPath;

@@ -188,10 +188,10 @@ impl Application {
             crate::background::start(&state, settings.notify_webhook_url.clone());
             crate::background::sweep_files(&state, files.clone());
             if let Some(path) = &settings.files.crl {
-                crate::background::reload_crl(
+                crate::signatures::watch_crl(
                     trust.clone(),
                     path.clone(),
-                    crate::background::CRL_RELOAD_EVERY,
+                    crate::signatures::CRL_RELOAD_EVERY,
                 );
             }
             crate::fanout::start(&state, &settings.database.url);

@@ -490,7 +490,7 @@ async fn a_newer_revocation_list_is_picked_up_and_an_older_one_refused() {
     assert!(!revoked(&trust));
 
     // The issuer publishes a newer list revoking it; the running loop picks it up.
-    api::background::reload_crl(trust.clone(), crl_file.clone(), Duration::from_millis(50));
+    api::signatures::watch_crl(trust.clone(), crl_file.clone(), Duration::from_millis(50));
     std::fs::write(
         &crl_file,
         crl_issued(&trusted, 20, now - Duration::from_secs(60)),
