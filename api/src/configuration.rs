@@ -65,6 +65,9 @@ pub struct FilesSettings {
     pub max_bytes: usize,
     /// The most files in one request.
     pub max_per_request: usize,
+    /// The most uploads this node reads at once; one more is answered `SERVICE_UNAVAILABLE`.
+    /// With the per-request limits it bounds the temporary disk uploads take.
+    pub max_concurrent_uploads: usize,
     /// Certificates (PEM or DER) of the certification authorities whose signatures are
     /// accepted; none: every signature is refused.
     pub trusted_cas: Vec<PathBuf>,
@@ -291,6 +294,7 @@ impl Default for Settings {
                 s3_options: S3Options::default(),
                 max_bytes: 10 * 1024 * 1024,
                 max_per_request: 4,
+                max_concurrent_uploads: 16,
                 trusted_cas: Vec::new(),
                 crl: None,
             },
@@ -350,6 +354,7 @@ struct FileSettings {
     files_url: Option<String>,
     files_s3: Option<BTreeMap<String, String>>,
     max_upload_bytes: Option<usize>,
+    max_concurrent_uploads: Option<usize>,
     public_url: Option<String>,
     trusted_cas: Option<Vec<PathBuf>>,
     crl: Option<PathBuf>,
@@ -456,6 +461,9 @@ impl Settings {
         if let Some(v) = f.public_url {
             self.public_url = Some(check_public_url("public_url", &v)?);
         }
+        if let Some(v) = f.max_concurrent_uploads {
+            self.files.max_concurrent_uploads = positive("max_concurrent_uploads", v)?;
+        }
         if let Some(v) = f.max_upload_bytes {
             self.files.max_bytes = positive("max_upload_bytes", v)?;
         }
@@ -552,6 +560,10 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_PUBLIC_URL") {
             self.public_url = Some(check_public_url("QYZMET_PUBLIC_URL", &v)?);
+        }
+        if let Some(v) = env("QYZMET_MAX_CONCURRENT_UPLOADS") {
+            self.files.max_concurrent_uploads =
+                parse_positive("QYZMET_MAX_CONCURRENT_UPLOADS", &v)?;
         }
         if let Some(v) = env("QYZMET_MAX_UPLOAD_BYTES") {
             self.files.max_bytes = parse_positive("QYZMET_MAX_UPLOAD_BYTES", &v)?;

@@ -71,6 +71,7 @@ async fn graphql(
     schema: web::Data<QyzmetSchema>,
     limits: web::Data<Limits>,
     uploads: web::Data<crate::configuration::FilesSettings>,
+    slots: web::Data<crate::multipart::UploadSlots>,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> HttpResponse {
@@ -81,6 +82,18 @@ async fn graphql(
         .unwrap_or_default()
         .to_owned();
     if content_type.starts_with("multipart/form-data") {
+        let Some(_slot) = slots.take() else {
+            return HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+                .insert_header((header::CONNECTION, "close"))
+                .json(error_body(
+                    "SERVICE_UNAVAILABLE",
+                    &format!(
+                        "this node is reading {} uploads already; try again shortly",
+                        uploads.max_concurrent_uploads
+                    ),
+                ));
+        };
         return multipart(&schema, &limits, &uploads, &req, payload, content_type).await;
     }
     let max = limits.max_body_bytes;

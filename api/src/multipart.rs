@@ -16,6 +16,23 @@ use async_graphql::UploadValue;
 use futures_util::Stream;
 use multer::{Constraints, Multipart, SizeLimit};
 
+/// The uploads a node reads at once (application data): a request that finds none free is
+/// answered `SERVICE_UNAVAILABLE` at once, before its body is read.
+#[derive(Clone)]
+pub struct UploadSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl UploadSlots {
+    /// `n` slots.
+    pub fn new(n: usize) -> UploadSlots {
+        UploadSlots(std::sync::Arc::new(tokio::sync::Semaphore::new(n)))
+    }
+
+    /// A slot, held until the permit is dropped; none when all are taken.
+    pub fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
+}
+
 /// The largest `map` part.
 pub const MAX_MAP_BYTES: usize = 16 * 1024;
 

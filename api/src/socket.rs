@@ -34,6 +34,10 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// `connection_init` must arrive within this.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one message may take to be handed to the client's connection. A client that stops
+/// reading fills its socket's buffers and then the session's queue; past this it is let go,
+/// instead of holding the socket (and its heartbeat, and its account's socket slot) forever.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest frame accepted.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// The largest message accepted, its continuations together.
@@ -106,13 +110,20 @@ struct Opened {
     too_many: bool,
 }
 
+/// Whether `send` (a message to the client) completed within [`SEND_TIMEOUT`].
+async fn sent(send: impl std::future::Future<Output = Result<(), actix_ws::Closed>>) -> bool {
+    matches!(
+        actix_web::rt::time::timeout(SEND_TIMEOUT, send).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn close(session: Session, code: u16, why: &str) {
-    let _ = session
-        .close(Some(CloseReason {
-            code: CloseCode::from(code),
-            description: Some(why.to_owned()),
-        }))
-        .await;
+    let closing = session.close(Some(CloseReason {
+        code: CloseCode::from(code),
+        description: Some(why.to_owned()),
+    }));
+    let _ = actix_web::rt::time::timeout(SEND_TIMEOUT, closing).await;
 }
 
 /// The `type` and `id` of a protocol message, without parsing the rest.
@@ -222,7 +233,7 @@ async fn run(
                     Some(Ok(AggregatedMessage::Binary(b))) => b.to_vec(),
                     Some(Ok(AggregatedMessage::Ping(p))) => {
                         last_seen = Instant::now();
-                        if session.pong(&p).await.is_err() {
+                        if !sent(session.pong(&p)).await {
                             break None;
                         }
                         continue;
@@ -248,7 +259,7 @@ async fn run(
                                     "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" }
                                 }]
                             });
-                            if session.text(refusal.to_string()).await.is_err() {
+                            if !sent(session.text(refusal.to_string())).await {
                                 break None;
                             }
                             continue;
@@ -273,7 +284,7 @@ async fn run(
                             subscriptions.remove(&id);
                         }
                     }
-                    if session.text(text).await.is_err() {
+                    if !sent(session.text(text)).await {
                         break None;
                     }
                 }
@@ -289,13 +300,12 @@ async fn run(
                     } else {
                         code
                     };
-                    let _ = session
-                        .close(Some(CloseReason {
-                            code: CloseCode::from(code),
-                            description: Some(reason),
-                        }))
-                        .await;
                     release(&state, &opened);
+                    let closing = session.close(Some(CloseReason {
+                        code: CloseCode::from(code),
+                        description: Some(reason),
+                    }));
+                    let _ = actix_web::rt::time::timeout(SEND_TIMEOUT, closing).await;
                     return;
                 }
                 None => break None,
@@ -312,7 +322,9 @@ async fn run(
                     }
                 };
                 let Some(principal) = principal else {
-                    let _ = session.ping(b"").await;
+                    if !sent(session.ping(b"")).await {
+                        break None;
+                    }
                     continue;
                 };
                 if expires.is_some_and(|e| e <= Utc::now()) {
@@ -326,7 +338,7 @@ async fn run(
                     // The database is out: keep the socket, check again at the next beat.
                     Err(_) => {}
                 }
-                if session.ping(b"").await.is_err() {
+                if !sent(session.ping(b"")).await {
                     break None;
                 }
             }
@@ -336,7 +348,7 @@ async fn run(
     match outcome {
         Some((code, why)) => close(session, code, why).await,
         None => {
-            let _ = session.close(None).await;
+            let _ = actix_web::rt::time::timeout(SEND_TIMEOUT, session.close(None)).await;
         }
     }
 }

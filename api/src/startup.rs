@@ -225,6 +225,9 @@ impl Application {
         let persisted = web::Data::new(crate::persisted::PersistedQueries::default());
         let files = web::Data::new(files);
         let uploads = web::Data::new(settings.files.clone());
+        let upload_slots = web::Data::new(crate::multipart::UploadSlots::new(
+            settings.files.max_concurrent_uploads,
+        ));
         let public_url = web::Data::new(crate::file_routes::PublicUrl(settings.public_url.clone()));
         let server = HttpServer::new(move || {
             let allowed = origins.clone();
@@ -256,6 +259,7 @@ impl Application {
                 .app_data(persisted.clone())
                 .app_data(files.clone())
                 .app_data(uploads.clone())
+                .app_data(upload_slots.clone())
                 .app_data(public_url.clone())
                 .configure(http::routes)
         })

@@ -516,3 +516,73 @@ async fn a_multipart_body_is_bounded_part_by_part() {
     let (files, _) = files_and_events(&app, &clerk, &case).await;
     assert_eq!(files.as_array().map(Vec::len), Some(1), "{files}");
 }
+
+#[actix_web::test]
+async fn uploads_past_the_nodes_limit_are_answered_service_unavailable() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| {
+        s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"));
+        s.files.max_concurrent_uploads = 1;
+    })
+    .await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(REG, None, IIN, json!({})),
+    )
+    .await;
+    let case = case["data"]["r"]["id"].clone();
+
+    // One upload that starts and then stalls holds the only slot.
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connects");
+    slow.write_all(
+        format!(
+            "POST /graphql HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {clerk}\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\":"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("sends the start");
+    slow.flush().await.expect("flushed");
+    // Another is answered at once, 503 with Retry-After, and attaches nothing.
+    let (mut refused, mut accepted) = (None, 0);
+    for _ in 0..50 {
+        let (status, b) = attach(&app, &clerk, &case, "scan.pdf", &pdf(1000)).await;
+        if status == 503 {
+            refused = Some(b);
+            break;
+        }
+        // The slow request had not reached the server yet.
+        assert_eq!(status, 200, "{b}");
+        accepted += 1;
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("an upload past the limit is refused");
+    assert_eq!(error_code(&refused), "SERVICE_UNAVAILABLE", "{refused}");
+    let (files, _) = files_and_events(&app, &clerk, &case).await;
+    assert_eq!(
+        files.as_array().map(Vec::len),
+        Some(accepted),
+        "the refused upload attached nothing: {files}"
+    );
+
+    // The slow client goes away: its slot is free again.
+    drop(slow);
+    let mut attached = false;
+    for _ in 0..100 {
+        let (status, _) = attach(&app, &clerk, &case, "scan.pdf", &pdf(1000)).await;
+        if status == 200 {
+            attached = true;
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(attached, "the slot was given back");
+}
