@@ -109,8 +109,11 @@ impl FileStore {
     }
 
     /// A store in an S3 bucket; credentials and what `options` leave out come from the `AWS_*`
-    /// environment. Requests are bounded: a connection within 5 s, a request within 30 s,
-    /// three retries within 10 s, so a store that is down fails a request instead of holding it.
+    /// environment. Requests are bounded: a connection within 5 s, three retries within 10 s, so
+    /// a store that is down fails a request instead of holding it; a request within 120 s (the
+    /// whole of it: a download streams from the store at the pace of the client reading it, so
+    /// this is the slowest download served, 10 MiB at about 90 KB/s, as long as an upload may
+    /// take to arrive).
     pub fn s3(s3: &S3Settings, options: &S3Options, max_bytes: usize) -> Result<FileStore, String> {
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
         use std::str::FromStr;
@@ -119,7 +122,7 @@ impl FileStore {
             .with_client_options(
                 ClientOptions::new()
                     .with_connect_timeout(Duration::from_secs(5))
-                    .with_timeout(Duration::from_secs(30)),
+                    .with_timeout(Duration::from_secs(120)),
             )
             .with_retry(RetryConfig {
                 max_retries: 3,
