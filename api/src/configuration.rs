@@ -254,6 +254,9 @@ pub struct Limits {
     /// Whether the schema can be introspected (GraphiQL's docs, codegen from the URL). On by
     /// default: the schema is public (`schema.graphql`); switch it off if policy wants.
     pub introspection: bool,
+    /// Document verifications (`GET /verify/{number}`, `verifyDocument`) one client address may
+    /// ask for per minute, in a burst or spread out; past it, `RATE_LIMITED` (429).
+    pub verify_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -274,6 +277,7 @@ impl Default for Settings {
                 body_read_timeout: Duration::from_secs(10),
                 request_timeout: Duration::from_secs(30),
                 introspection: true,
+                verify_per_minute: 60,
             },
             proxies: crate::network::Proxies::default(),
             cors_origins: Vec::new(),
@@ -338,6 +342,7 @@ struct FileSettings {
     max_query_depth: Option<usize>,
     max_query_complexity: Option<usize>,
     max_query_cost: Option<u64>,
+    verify_per_minute: Option<u32>,
     body_read_timeout_secs: Option<u64>,
     request_timeout_secs: Option<u64>,
     introspection: Option<bool>,
@@ -473,6 +478,9 @@ impl Settings {
         if let Some(v) = f.max_query_complexity {
             self.limits.max_query_complexity = positive("max_query_complexity", v)?;
         }
+        if let Some(v) = f.verify_per_minute {
+            self.limits.verify_per_minute = positive("verify_per_minute", v)?;
+        }
         if let Some(v) = f.max_query_cost {
             self.limits.max_query_cost = positive("max_query_cost", v)?;
         }
@@ -573,6 +581,9 @@ impl Settings {
         }
         if let Some(v) = env("QYZMET_MAX_QUERY_COMPLEXITY") {
             self.limits.max_query_complexity = parse_positive("QYZMET_MAX_QUERY_COMPLEXITY", &v)?;
+        }
+        if let Some(v) = env("QYZMET_VERIFY_PER_MINUTE") {
+            self.limits.verify_per_minute = parse_positive("QYZMET_VERIFY_PER_MINUTE", &v)?;
         }
         if let Some(v) = env("QYZMET_MAX_QUERY_COST") {
             self.limits.max_query_cost = parse_positive("QYZMET_MAX_QUERY_COST", &v)?;

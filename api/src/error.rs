@@ -39,6 +39,13 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// This client asked too often; the same request may be sent again after `retry_after_secs`
+    /// (HTTP 429 with `Retry-After`; `extensions.retryAfter`).
+    #[error("too many requests from this address; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until the next request is allowed.
+        retry_after_secs: u64,
+    },
     /// The database cannot be reached or is too busy to answer in time: nothing was done, and
     /// the same request may be retried (HTTP 503 with `Retry-After`). A session stays valid.
     #[error("the service is unavailable for a moment; retry shortly")]
@@ -59,6 +66,7 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Rule { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -87,6 +95,15 @@ impl ApiError {
             "FORBIDDEN" => HttpResponse::Forbidden().json(body),
             "NOT_FOUND" => HttpResponse::NotFound().json(body),
             "PAYLOAD_TOO_LARGE" => HttpResponse::PayloadTooLarge().json(body),
+            "RATE_LIMITED" => {
+                let wait = match &self {
+                    ApiError::RateLimited { retry_after_secs } => *retry_after_secs,
+                    _ => 1,
+                };
+                HttpResponse::TooManyRequests()
+                    .insert_header((actix_web::http::header::RETRY_AFTER, wait.to_string()))
+                    .json(body)
+            }
             "SERVICE_UNAVAILABLE" => HttpResponse::ServiceUnavailable()
                 .insert_header((actix_web::http::header::RETRY_AFTER, "1"))
                 .json(body),
@@ -186,10 +203,17 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::PayloadTooLarge { limit } => Some(*limit),
             _ => None,
         };
+        let retry_after = match &e {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some(limit) = limit {
                 ext.set("limit", limit);
+            }
+            if let Some(secs) = retry_after {
+                ext.set("retryAfter", secs);
             }
         })
     }

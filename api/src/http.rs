@@ -10,7 +10,6 @@ use crate::auth::{authenticate, Auth, ClientAddr};
 use crate::configuration::Limits;
 use crate::error::code_request_errors;
 use crate::graphql::QyzmetSchema;
-use crate::network::Proxies;
 use crate::persisted::{PersistedQueries, Refused, Resolved};
 use crate::state::AppState;
 use crate::store;
@@ -313,7 +312,7 @@ async fn execute(
         Some(state) => authenticate(state, authorization).await,
         None => Auth::Anonymous,
     };
-    let addr = client_addr(req);
+    let addr = crate::network::client_addr(req);
     let operation = crate::metrics::operation_type(&request.query);
     let started = std::time::Instant::now();
     let language = crate::graphql::language::of_request(req);
@@ -379,6 +378,20 @@ async fn execute(
             .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
             .json(response);
     }
+    // Over a public endpoint's rate: HTTP 429, and when to try again.
+    if code == "RATE_LIMITED" {
+        let wait = response
+            .errors
+            .iter()
+            .find_map(|e| match e.extensions.as_ref()?.get("retryAfter")? {
+                async_graphql::Value::Number(n) => n.as_u64(),
+                _ => None,
+            })
+            .unwrap_or(1);
+        return HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, wait.to_string()))
+            .json(response);
+    }
     // Locked out: HTTP 429, and when to try again.
     if code == "TOO_MANY_ATTEMPTS" {
         return HttpResponse::TooManyRequests()
@@ -389,22 +402,6 @@ async fn execute(
             .json(response);
     }
     HttpResponse::Ok().json(response)
-}
-
-/// The client's address for throttling: the peer's, or — behind a trusted proxy — the one the
-/// proxy names (see `network::Proxies`).
-pub fn client_addr(req: &HttpRequest) -> String {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let addr = match req.app_data::<web::Data<Proxies>>() {
-        Some(p) => p.client_addr(
-            peer,
-            req.headers()
-                .get(p.header.as_str())
-                .and_then(|v| v.to_str().ok()),
-        ),
-        None => peer,
-    };
-    addr.map(|a| a.to_string()).unwrap_or_default()
 }
 
 /// The parameters of a GraphQL GET request.

@@ -101,6 +101,22 @@ pub fn parse_proxies(items: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
         .collect()
 }
 
+/// The client's address for throttling: the peer's, or — behind a trusted proxy — the one the
+/// proxy names (see `network::Proxies`).
+pub fn client_addr(req: &actix_web::HttpRequest) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let addr = match req.app_data::<actix_web::web::Data<Proxies>>() {
+        Some(p) => p.client_addr(
+            peer,
+            req.headers()
+                .get(p.header.as_str())
+                .and_then(|v| v.to_str().ok()),
+        ),
+        None => peer,
+    };
+    addr.map(|a| a.to_string()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -197,11 +197,13 @@ impl Application {
             crate::fanout::start(&state, &settings.database.url);
         }
         let mailboxes = crate::mailbox::Mailboxes::start(&state);
+        let public = crate::throttle::PublicLimiter::new(settings.limits.verify_per_minute);
         let schema: QyzmetSchema = build_schema(
             state.clone(),
             mailboxes,
             files.clone(),
             trust,
+            public.clone(),
             &settings.limits,
         );
 
@@ -225,6 +227,7 @@ impl Application {
         let persisted = web::Data::new(crate::persisted::PersistedQueries::default());
         let files = web::Data::new(files);
         let uploads = web::Data::new(settings.files.clone());
+        let public = web::Data::new(public);
         let upload_slots = web::Data::new(crate::multipart::UploadSlots::new(
             settings.files.max_concurrent_uploads,
         ));
@@ -260,6 +263,7 @@ impl Application {
                 .app_data(files.clone())
                 .app_data(uploads.clone())
                 .app_data(upload_slots.clone())
+                .app_data(public.clone())
                 .app_data(public_url.clone())
                 .configure(http::routes)
         })

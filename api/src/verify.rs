@@ -31,9 +31,13 @@ fn kind_label(k: DocumentKind) -> &'static str {
 
 async fn page(
     state: web::Data<AppState>,
+    limiter: web::Data<crate::throttle::PublicLimiter>,
     req: HttpRequest,
     number: web::Path<String>,
 ) -> HttpResponse {
+    if let Err(e) = limiter.check(&crate::network::client_addr(&req)) {
+        return e.into_http();
+    }
     let v = match verify(&state, &number).await {
         Ok(v) => v,
         Err(e) => return e.into_http(),

@@ -232,7 +232,7 @@ pub fn role(r: Role, l: Language) -> &'static str {
 }
 
 /// The error codes that have a message for people (see [`error_message`]).
-pub const ERROR_CODES: [&str; 24] = [
+pub const ERROR_CODES: [&str; 25] = [
     "BAD_USER_INPUT",
     "BAD_REQUEST",
     "NOT_FOUND",
@@ -246,6 +246,7 @@ pub const ERROR_CODES: [&str; 24] = [
     "INVALID_IIN",
     "CALENDAR_NOT_AVAILABLE",
     "TOO_MANY_ATTEMPTS",
+    "RATE_LIMITED",
     "SERVICE_UNAVAILABLE",
     "QUERY_TIMEOUT",
     "QUERY_TOO_COMPLEX",
@@ -315,6 +316,11 @@ pub fn error_message(code: &str, l: Language) -> Option<&'static str> {
             "Әрекет тым көп: кейінірек қайталаңыз.",
             "Слишком много попыток: повторите позже.",
             "Too many attempts: try again later.",
+        ),
+        "RATE_LIMITED" => l.pick(
+            "Сұрау тым жиі: сәлден соң қайталаңыз.",
+            "Слишком частые запросы: повторите чуть позже.",
+            "Too many requests: try again shortly.",
         ),
         "SERVICE_UNAVAILABLE" | "QUERY_TIMEOUT" => l.pick(
             "Қызмет уақытша қолжетімсіз: сәлден соң қайталаңыз.",

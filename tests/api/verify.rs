@@ -153,3 +153,62 @@ async fn the_verification_page_shows_documents_and_hashes_and_nothing_personal()
     let (status, _) = page(&app, &"9".repeat(41), "application/json").await;
     assert_eq!(status, 400, "an over-long number is refused");
 }
+
+/// One client address gets `verify_per_minute` verifications, by page or by GraphQL together;
+/// then `RATE_LIMITED` (429, `Retry-After`) — and other clients keep theirs.
+#[actix_web::test]
+async fn verification_is_rate_limited_per_client_address() {
+    let app = spawn_app_with(|s| {
+        s.limits.verify_per_minute = 4;
+        // The tests' requests come through a "proxy" at 127.0.0.1 naming the client.
+        s.proxies.trusted = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    let get = |client: &'static str| {
+        app.client
+            .get(format!("{}/verify/000000000000", app.address))
+            .insert_header(("accept", "application/json"))
+            .insert_header(("x-forwarded-for", client))
+            .send()
+    };
+    let graphql = |client: &'static str| {
+        app.client
+            .post(format!("{}/graphql", app.address))
+            .insert_header(("x-forwarded-for", client))
+            .send_json(
+                &json!({ "query": "{ verifyDocument(number: \"000000000000\") { exists } }" }),
+            )
+    };
+    for _ in 0..2 {
+        let resp = get("203.0.113.5").await.expect("answers");
+        assert_eq!(resp.status().as_u16(), 200);
+        let mut resp = graphql("203.0.113.5").await.expect("answers");
+        assert_eq!(resp.status().as_u16(), 200);
+        let b: Value = resp.json().await.expect("json");
+        assert_eq!(b["data"]["verifyDocument"]["exists"], false, "{b}");
+    }
+    // The allowance of four is spent, by either road.
+    let mut resp = get("203.0.113.5").await.expect("answers");
+    assert_eq!(resp.status().as_u16(), 429);
+    let wait: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=15).contains(&wait), "{wait}");
+    let b: Value = resp.json().await.expect("json");
+    assert_eq!(b["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{b}");
+    let mut resp = graphql("203.0.113.5").await.expect("answers");
+    assert_eq!(resp.status().as_u16(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+    let b: Value = resp.json().await.expect("json");
+    assert_eq!(b["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{b}");
+    let again = b["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("retryAfter");
+    assert!((1..=wait).contains(&again), "{b}");
+    // Another client is not affected.
+    let resp = get("198.51.100.9").await.expect("answers");
+    assert_eq!(resp.status().as_u16(), 200);
+}

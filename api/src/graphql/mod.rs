@@ -72,6 +72,7 @@ pub fn build_schema(
     mailboxes: crate::mailbox::Mailboxes,
     files: crate::files::FileStore,
     trust: crate::signatures::Trust,
+    public: crate::throttle::PublicLimiter,
     limits: &Limits,
 ) -> QyzmetSchema {
     let builder = Schema::build(
@@ -91,7 +92,8 @@ pub fn build_schema(
     .data(state)
     .data(mailboxes)
     .data(files)
-    .data(trust);
+    .data(trust)
+    .data(public);
     if limits.introspection {
         builder.finish()
     } else {

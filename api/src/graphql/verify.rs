@@ -93,12 +93,17 @@ pub struct VerifyQuery;
 impl VerifyQuery {
     /// Checks a registration number, as the QR code on a printed document does; no sign-in.
     /// Tells whether the case exists, where it stands and the hashes of the documents issued —
-    /// nothing personal.
+    /// nothing personal. At most `verify_per_minute` (60) a minute per client address, with
+    /// `GET /verify/{number}`; past it `RATE_LIMITED` (HTTP 429, `extensions.retryAfter`).
     async fn verify_document(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The registration number printed on the document.")] number: String,
     ) -> Result<Verification, ApiError> {
+        if let Ok(limiter) = ctx.data::<crate::throttle::PublicLimiter>() {
+            let client = ctx.data_opt::<crate::auth::ClientAddr>();
+            limiter.check(client.map(|c| c.0.as_str()).unwrap_or_default())?;
+        }
         verify(crate::graphql::state(ctx)?, &number).await
     }
 }
