@@ -93,12 +93,28 @@ async fn document_pdf(
                 _ => code.to_owned(),
             }
         };
+        // The employees and organisations the documents name, by name (never by username).
+        let (usernames, codes) = domain::printable::named(&record);
+        let people = crate::store::accounts::display_names(&state.db, usernames).await?;
+        let organisations = crate::store::organisations::names(&state.db, codes, language).await?;
+        let person = |u: &str| people.get(u).cloned().unwrap_or_else(|| u.to_owned());
+        let organisation = |c: &str| {
+            organisations
+                .get(c)
+                .cloned()
+                .unwrap_or_else(|| c.to_owned())
+        };
+        let names = domain::printable::Names {
+            service_ru: russian.map(|r| r.name.as_str()),
+            result: &result_names,
+            organisation: &organisation,
+            person: &person,
+        };
         let printable = domain::printable::of_case(
             &record,
             kind,
             domain::view::Audience::of(p.role),
-            russian.map(|r| r.name.as_str()),
-            &result_names,
+            &names,
             language,
             tz,
             &origin,

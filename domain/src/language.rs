@@ -231,6 +231,17 @@ pub fn role(r: Role, l: Language) -> &'static str {
     }
 }
 
+/// A name in the chosen language; Russian falls back to Kazakh, the state language, where no
+/// Russian name is recorded.
+pub fn name(lang: Language, kk: &str, ru: Option<&str>, en: &str) -> String {
+    match lang {
+        Language::Kk => kk,
+        Language::Ru => ru.unwrap_or(kk),
+        Language::En => en,
+    }
+    .to_owned()
+}
+
 /// The error codes that have a message for people (see [`error_message`]).
 pub const ERROR_CODES: [&str; 25] = [
     "BAD_USER_INPUT",

@@ -26,6 +26,43 @@ pub struct Printable {
     pub footer: String,
 }
 
+/// The names a printed document shows where its record holds codes — the service in Russian,
+/// result documents, organisations, employees — resolved at the edge (the regulation, the
+/// directory, the accounts) in the document's language. A printed form names the employee who
+/// accepted or signed by their full name, as the paper form does; the account's username, an
+/// internal identifier, is never printed.
+pub struct Names<'a> {
+    /// The service's Russian name, when there is one.
+    pub service_ru: Option<&'a str>,
+    /// A result document's name, by its code.
+    pub result: &'a dyn Fn(&str) -> String,
+    /// An organisation's name, by its code.
+    pub organisation: &'a dyn Fn(&str) -> String,
+    /// An employee's full name, by their username.
+    pub person: &'a dyn Fn(&str) -> String,
+}
+
+impl Names<'static> {
+    /// Every code printed as itself (for [`available`], which prints nothing).
+    pub fn codes() -> Names<'static> {
+        Names {
+            service_ru: None,
+            result: &|c| c.to_owned(),
+            organisation: &|c| c.to_owned(),
+            person: &|c| c.to_owned(),
+        }
+    }
+}
+
+/// "Organisation, employee", the way an "accepted by" or "signed by" line prints.
+fn by(names: &Names<'_>, organisation: Option<&str>, person: &str) -> String {
+    let person = (names.person)(person);
+    match organisation.filter(|o| !o.is_empty()) {
+        Some(o) => format!("{}, {person}", (names.organisation)(o)),
+        None => person,
+    }
+}
+
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
 }
@@ -36,11 +73,10 @@ pub fn verify_url(public_url: &str, number: &str) -> String {
 }
 
 /// The receipt as printed in `lang` (Kazakh, or Russian; English prints Russian's layout with
-/// English labels), times in the provider's zone `tz`. `service_ru` is the service's Russian
-/// name when there is one.
+/// English labels), times in the provider's zone `tz`.
 pub fn receipt(
     r: &Receipt,
-    service_ru: Option<&str>,
+    names: &Names<'_>,
     lang: Language,
     tz: Tz,
     public_url: &str,
@@ -48,7 +84,7 @@ pub fn receipt(
     let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
     let service = match lang {
         Language::Kk => r.service.clone(),
-        _ => service_ru.unwrap_or(&r.service).to_owned(),
+        _ => names.service_ru.unwrap_or(&r.service).to_owned(),
     };
     let mut lines = vec![
         number_line(lang, &r.number),
@@ -102,9 +138,7 @@ pub fn receipt(
     }
     lines.push((
         l("Қабылдаған", "Принял", "Accepted by"),
-        vec![format!("{} {}", r.accepted_organisation, r.accepted_by)
-            .trim()
-            .to_owned()],
+        vec![by(names, Some(&r.accepted_organisation), &r.accepted_by)],
     ));
     let url = verify_url(public_url, &r.number);
     Printable {
@@ -140,10 +174,19 @@ fn number_line(lang: Language, number: &str) -> (String, Vec<String>) {
 }
 
 /// The signature's line: who signed, when (local time).
-fn signed_line(lang: Language, s: &crate::documents::Signature, tz: Tz) -> (String, Vec<String>) {
+fn signed_line(
+    lang: Language,
+    names: &Names<'_>,
+    s: &crate::documents::Signature,
+    tz: Tz,
+) -> (String, Vec<String>) {
     (
         lang.pick("Қол қойған", "Подписал", "Signed by").to_owned(),
-        vec![format!("{} {}", s.signed_by, local(s.signed_at, tz))],
+        vec![format!(
+            "{} {}",
+            by(names, None, &s.signed_by),
+            local(s.signed_at, tz)
+        )],
     )
 }
 
@@ -188,6 +231,7 @@ fn finish(
 pub fn refusal_receipt(
     number: &str,
     r: &RefusalReceipt,
+    names: &Names<'_>,
     lang: Language,
     tz: Tz,
     public_url: &str,
@@ -222,9 +266,7 @@ pub fn refusal_receipt(
     }
     lines.push((
         l("Берген", "Выдал", "Issued by"),
-        vec![format!("{} {}", r.issued_organisation, r.issued_by)
-            .trim()
-            .to_owned()],
+        vec![by(names, Some(&r.issued_organisation), &r.issued_by)],
     ));
     finish(
         l(
@@ -244,6 +286,7 @@ pub fn refusal_receipt(
 pub fn reasoned_refusal(
     number: &str,
     r: &ReasonedRefusal,
+    names: &Names<'_>,
     lang: Language,
     tz: Tz,
     public_url: &str,
@@ -257,7 +300,7 @@ pub fn reasoned_refusal(
         ),
     ];
     if let Some(s) = &r.signature {
-        lines.push(signed_line(lang, s, tz));
+        lines.push(signed_line(lang, names, s, tz));
     }
     finish(
         l(
@@ -273,22 +316,23 @@ pub fn reasoned_refusal(
     )
 }
 
-/// The result of the service, as printed: `names` are its result documents' names in `lang`.
+/// The result of the service, as printed, its result documents named in `lang`.
 pub fn result(
     number: &str,
     r: &ServiceResult,
-    names: &[String],
+    names: &Names<'_>,
     lang: Language,
     tz: Tz,
     public_url: &str,
 ) -> Printable {
     let l = |kk: &str, ru: &str, en: &str| lang.pick(kk, ru, en).to_owned();
+    let documents: Vec<String> = r.documents.iter().map(|d| (names.result)(d)).collect();
     let mut lines = vec![
         number_line(lang, number),
-        (l("Нәтиже", "Результат", "Result"), numbered(names)),
+        (l("Нәтиже", "Результат", "Result"), numbered(&documents)),
     ];
     if let Some(s) = &r.signature {
-        lines.push(signed_line(lang, s, tz));
+        lines.push(signed_line(lang, names, s, tz));
     }
     if let Some(at) = r.issued_at {
         lines.push((
@@ -313,14 +357,11 @@ pub fn result(
 /// The printed form of a case's document of `kind`, as `audience` may have it: `None` when the
 /// case has no such document, or not yet for that audience (a reasoned refusal before it is
 /// signed, a result before it is signed — or, for the applicant, before it is issued).
-/// `result_names` names the regulation's result documents in `lang`.
-#[allow(clippy::too_many_arguments)]
 pub fn of_case(
     c: &crate::engine::CaseRecord,
     kind: crate::view::DocumentKind,
     audience: crate::view::Audience,
-    service_ru: Option<&str>,
-    result_names: &dyn Fn(&str) -> String,
+    names: &Names<'_>,
     lang: Language,
     tz: Tz,
     public_url: &str,
@@ -335,16 +376,16 @@ pub fn of_case(
         K::Receipt => c
             .receipt
             .as_ref()
-            .map(|r| receipt(r, service_ru, lang, tz, public_url)),
+            .map(|r| receipt(r, names, lang, tz, public_url)),
         K::RefusalReceipt => match refusal {
             Some(Refusal::IntakeRefusal(r)) => {
-                Some(refusal_receipt(&c.number, &r, lang, tz, public_url))
+                Some(refusal_receipt(&c.number, &r, names, lang, tz, public_url))
             }
             _ => None,
         },
         K::ReasonedRefusal => match refusal {
             Some(Refusal::ReasonedRefusal(r)) if r.signature.is_some() => {
-                Some(reasoned_refusal(&c.number, &r, lang, tz, public_url))
+                Some(reasoned_refusal(&c.number, &r, names, lang, tz, public_url))
             }
             _ => None,
         },
@@ -353,11 +394,41 @@ pub fn of_case(
             .as_ref()
             .and_then(|r| crate::view::result(audience, r))
             .filter(|r| r.signature.is_some() || r.issued_at.is_some())
-            .map(|r| {
-                let names: Vec<String> = r.documents.iter().map(|d| result_names(d)).collect();
-                result(&c.number, &r, &names, lang, tz, public_url)
-            }),
+            .map(|r| result(&c.number, &r, names, lang, tz, public_url)),
     }
+}
+
+/// The usernames and organisation codes the case's printed documents name: what the edge
+/// resolves into [`Names`] before printing.
+pub fn named(
+    c: &crate::engine::CaseRecord,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    use crate::documents::Refusal;
+    let (mut people, mut organisations) = (std::collections::BTreeSet::new(), Default::default());
+    let organisations: &mut std::collections::BTreeSet<String> = &mut organisations;
+    if let Some(r) = &c.receipt {
+        people.insert(r.accepted_by.clone());
+        organisations.insert(r.accepted_organisation.clone());
+    }
+    match &c.refusal {
+        Some(Refusal::IntakeRefusal(r)) => {
+            people.insert(r.issued_by.clone());
+            organisations.insert(r.issued_organisation.clone());
+        }
+        Some(Refusal::ReasonedRefusal(r)) => {
+            if let Some(s) = &r.signature {
+                people.insert(s.signed_by.clone());
+            }
+        }
+        None => {}
+    }
+    if let Some(s) = c.result.as_ref().and_then(|r| r.signature.as_ref()) {
+        people.insert(s.signed_by.clone());
+    }
+    (people, std::mem::take(organisations))
 }
 
 /// Whether `audience` has a printable document of `kind` on the case now (what [`of_case`]
@@ -371,8 +442,7 @@ pub fn available(
         c,
         kind,
         audience,
-        None,
-        &|code| code.to_owned(),
+        &Names::codes(),
         Language::Kk,
         chrono_tz::UTC,
         "",
@@ -384,6 +454,23 @@ pub fn available(
 mod tests {
     use super::*;
     use crate::regulation::Channel;
+
+    /// Names as the edge resolves them: the organisation and the employees by name.
+    fn people() -> Names<'static> {
+        Names {
+            service_ru: None,
+            result: &|c| c.to_owned(),
+            organisation: &|c| match c {
+                "aktau-school-1" => "Школа № 1".to_owned(),
+                other => other.to_owned(),
+            },
+            person: &|u| match u {
+                "clerk" => "Ахметова Айжан".to_owned(),
+                "head" => "Серіков Ерлан".to_owned(),
+                other => other.to_owned(),
+            },
+        }
+    }
 
     fn sample() -> Receipt {
         Receipt {
@@ -415,6 +502,7 @@ mod tests {
         let p = refusal_receipt(
             "KZ47-1",
             &refusal,
+            &people(),
             Language::Ru,
             chrono_tz::Asia::Aqtau,
             "http://h",
@@ -430,6 +518,13 @@ mod tests {
             "no empty section"
         );
         assert_eq!(p.sha256, document_hash(&refusal));
+        assert!(
+            p.lines
+                .iter()
+                .any(|(l, v)| l == "Выдал" && v == &vec!["Школа № 1, Ахметова Айжан".to_owned()]),
+            "{:?}",
+            p.lines
+        );
         let result_doc = ServiceResult {
             documents: vec!["duplicate".into()],
             signature: Some(crate::documents::Signature {
@@ -442,7 +537,13 @@ mod tests {
         let p = result(
             "KZ47-1",
             &result_doc,
-            &["Аттестат телнұсқасы".into()],
+            &Names {
+                result: &|code| {
+                    assert_eq!(code, "duplicate");
+                    "Аттестат телнұсқасы".into()
+                },
+                ..people()
+            },
             Language::Kk,
             chrono_tz::Asia::Aqtau,
             "http://h",
@@ -454,14 +555,30 @@ mod tests {
             .any(|(_, v)| v == &vec!["1. Аттестат телнұсқасы".to_owned()]));
         assert_eq!(p.barcode, "KZ47-1");
         assert_eq!(p.verify_url, "http://h/verify/KZ47-1");
+        let signed = p
+            .lines
+            .iter()
+            .find(|(l, _)| l == "Қол қойған")
+            .map(|(_, v)| v[0].clone())
+            .unwrap_or_default();
+        assert!(signed.starts_with("Серіков Ерлан "), "{signed}");
+        let printed = format!("{:?}", p.lines);
+        assert!(
+            !printed.contains("head") && !printed.contains("clerk"),
+            "no username: {printed}"
+        );
     }
 
     #[test]
     fn a_receipt_prints_in_kazakh_and_russian_with_local_times_and_its_hash() {
         let r = sample();
+        let names = Names {
+            service_ru: Some("Выдача дубликатов"),
+            ..people()
+        };
         let kk = receipt(
             &r,
-            Some("Выдача дубликатов"),
+            &names,
             Language::Kk,
             chrono_tz::Asia::Aqtau,
             "https://q.example/",
@@ -479,9 +596,13 @@ mod tests {
             .iter()
             .any(|(_, v)| v == &vec!["02.06.2025 10:00".to_owned()]));
         assert!(kk.lines.iter().any(|(_, v)| v[0] == r.service));
+        assert!(kk
+            .lines
+            .iter()
+            .any(|(l, v)| l == "Қабылдаған" && v == &vec!["Школа № 1, Ахметова Айжан".to_owned()]));
         let ru = receipt(
             &r,
-            Some("Выдача дубликатов"),
+            &names,
             Language::Ru,
             chrono_tz::Asia::Aqtau,
             "https://q.example",

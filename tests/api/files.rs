@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::cases::{application, open, People};
-use crate::helpers::{error_code, spawn_app_with, TestApp};
+use crate::helpers::{error_code, field, file, post_multipart, spawn_app_with, TestApp};
 
 const ORG: &str = "aktau-school-1";
 const REG: &str = "mangystau-secondary-education-duplicates";
@@ -35,45 +35,17 @@ async fn attach(
     name: &str,
     content: &[u8],
 ) -> (u16, Value) {
-    let boundary = "qyzmet-test-boundary-7d1f";
     let operations = json!({ "query": ATTACH, "variables": { "c": case, "file": null } });
-    let mut body = Vec::new();
-    let mut part = |headers: String, data: &[u8]| {
-        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    };
-    part(
-        "Content-Disposition: form-data; name=\"operations\"".into(),
-        operations.to_string().as_bytes(),
-    );
-    part(
-        "Content-Disposition: form-data; name=\"map\"".into(),
-        br#"{"0":["variables.file"]}"#,
-    );
-    part(
-        format!("Content-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: application/pdf"),
-        content,
-    );
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let mut resp = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .insert_header((
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        ))
-        .insert_header(("authorization", format!("Bearer {token}")))
-        .send_body(body)
-        .await
-        .expect("the server answers");
-    let status = resp.status().as_u16();
-    let body = resp
-        .json::<Value>()
-        .limit(1 << 20)
-        .await
-        .expect("a JSON body");
-    (status, body)
+    post_multipart(
+        app,
+        token,
+        &[
+            field("operations", operations.to_string()),
+            field("map", r#"{"0":["variables.file"]}"#),
+            file("0", name, content),
+        ],
+    )
+    .await
 }
 
 async fn files_and_events(app: &TestApp, token: &str, case: &Value) -> (Value, Value) {
@@ -404,46 +376,6 @@ fn temp_file(content: &[u8]) -> std::fs::File {
     f
 }
 
-/// Sends a multipart body of `parts` (name, file name, content) to `/graphql`.
-async fn send_parts(
-    app: &TestApp,
-    token: &str,
-    parts: &[(String, Option<&str>, Vec<u8>)],
-) -> (u16, Value) {
-    let boundary = "qyzmet-test-boundary-42";
-    let mut body = Vec::new();
-    for (name, file, data) in parts {
-        let disposition = match file {
-            Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
-            None => format!("form-data; name=\"{name}\""),
-        };
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let mut resp = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .insert_header((
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        ))
-        .insert_header(("authorization", format!("Bearer {token}")))
-        .send_body(body)
-        .await
-        .expect("the server answers");
-    let status = resp.status().as_u16();
-    let body = resp
-        .json::<Value>()
-        .limit(1 << 20)
-        .await
-        .unwrap_or(Value::Null);
-    (status, body)
-}
-
 #[actix_web::test]
 async fn a_multipart_body_is_bounded_part_by_part() {
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
@@ -470,46 +402,40 @@ async fn a_multipart_body_is_bounded_part_by_part() {
     };
 
     // Hundreds of tiny parts the map does not name: skipped unread, the named file attached.
-    let mut parts = vec![
-        ("operations".to_owned(), None, operations(0)),
-        ("map".to_owned(), None, map(1)),
-    ];
+    let mut parts = vec![field("operations", operations(0)), field("map", map(1))];
     for i in 0..300 {
-        parts.push((format!("junk{i}"), Some("x.pdf"), b"%PDF".to_vec()));
+        parts.push(file(&format!("junk{i}"), "x.pdf", "%PDF"));
     }
-    parts.push(("0".to_owned(), Some("scan.pdf"), pdf(1000)));
-    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    parts.push(file("0", "scan.pdf", pdf(1000)));
+    let (status, b) = post_multipart(&app, &clerk, &parts).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["data"]["attachFile"]["size"], 1000, "{b}");
 
     // More files than a request may carry (4): refused before any is read.
-    let mut parts = vec![
-        ("operations".to_owned(), None, operations(0)),
-        ("map".to_owned(), None, map(5)),
-    ];
+    let mut parts = vec![field("operations", operations(0)), field("map", map(5))];
     for i in 0..5 {
-        parts.push((i.to_string(), Some("x.pdf"), pdf(100)));
+        parts.push(file(&i.to_string(), "x.pdf", pdf(100)));
     }
-    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    let (status, b) = post_multipart(&app, &clerk, &parts).await;
     assert_eq!((status, error_code(&b)), (400, "BAD_REQUEST"), "{b}");
 
     // An operations part over the ordinary body limit (not the file limit): 413, its limit.
     let parts = vec![
-        ("operations".to_owned(), None, operations(300 * 1024)),
-        ("map".to_owned(), None, map(1)),
-        ("0".to_owned(), Some("scan.pdf"), pdf(100)),
+        field("operations", operations(300 * 1024)),
+        field("map", map(1)),
+        file("0", "scan.pdf", pdf(100)),
     ];
-    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    let (status, b) = post_multipart(&app, &clerk, &parts).await;
     assert_eq!(status, 413, "{b}");
     assert_eq!(b["errors"][0]["extensions"]["limit"], 262_144, "{b}");
 
     // A file before the operations: not the spec's order.
     let parts = vec![
-        ("0".to_owned(), Some("scan.pdf"), pdf(100)),
-        ("operations".to_owned(), None, operations(0)),
-        ("map".to_owned(), None, map(1)),
+        file("0", "scan.pdf", pdf(100)),
+        field("operations", operations(0)),
+        field("map", map(1)),
     ];
-    let (status, b) = send_parts(&app, &clerk, &parts).await;
+    let (status, b) = post_multipart(&app, &clerk, &parts).await;
     assert_eq!((status, error_code(&b)), (400, "BAD_REQUEST"), "{b}");
 
     // Only the first file was attached.
@@ -519,7 +445,7 @@ async fn a_multipart_body_is_bounded_part_by_part() {
 
 #[actix_web::test]
 async fn uploads_past_the_nodes_limit_are_answered_service_unavailable() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app_with(|s| {
         s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"));
         s.files.max_concurrent_uploads = 1;
@@ -536,21 +462,33 @@ async fn uploads_past_the_nodes_limit_are_answered_service_unavailable() {
     .await;
     let case = case["data"]["r"]["id"].clone();
 
-    // One upload that starts and then stalls holds the only slot.
-    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connects");
-    slow.write_all(
-        format!(
-            "POST /graphql HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {clerk}\r\n\
-             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
-             --b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\":"
+    // One upload that starts and then stalls holds the only slot. A slow request that found
+    // the slot taken is answered at once (and closed); one that holds it is not answered.
+    let mut slow = None;
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .expect("connects");
+        s.write_all(
+            format!(
+                "POST /graphql HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {clerk}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+                 --b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\":"
+            )
+            .as_bytes(),
         )
-        .as_bytes(),
-    )
-    .await
-    .expect("sends the start");
-    slow.flush().await.expect("flushed");
+        .await
+        .expect("sends the start");
+        s.flush().await.expect("flushed");
+        let mut first = [0u8; 1];
+        let answered =
+            tokio::time::timeout(std::time::Duration::from_millis(500), s.read(&mut first)).await;
+        if answered.is_err() {
+            slow = Some(s);
+            break;
+        }
+    }
+    let slow = slow.expect("a stalled upload holds the slot");
     // Another is answered at once, 503 with Retry-After, and attaches nothing.
     let (mut refused, mut accepted) = (None, 0);
     for _ in 0..50 {

@@ -381,3 +381,53 @@ pub fn error_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("expected an error with a code, got {body}"))
 }
+
+/// One part of a multipart body: its name, its file name (none for a plain field), its content.
+pub type Part = (String, Option<String>, Vec<u8>);
+
+/// A plain field part.
+pub fn field(name: &str, content: impl Into<Vec<u8>>) -> Part {
+    (name.to_owned(), None, content.into())
+}
+
+/// A file part.
+pub fn file(name: &str, file_name: &str, content: impl Into<Vec<u8>>) -> Part {
+    (name.to_owned(), Some(file_name.to_owned()), content.into())
+}
+
+/// Sends `parts` as a `multipart/form-data` POST to `/graphql` with `token`; the status and the
+/// JSON body (null when the answer is not JSON).
+pub async fn post_multipart(app: &TestApp, token: &str, parts: &[Part]) -> (u16, Value) {
+    let boundary = "qyzmet-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, file_name, data) in parts {
+        let disposition = match file_name {
+            Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut resp = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header((
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .send_body(body)
+        .await
+        .expect("the server answers");
+    let status = resp.status().as_u16();
+    let body = resp
+        .json::<Value>()
+        .limit(1 << 20)
+        .await
+        .unwrap_or(Value::Null);
+    (status, body)
+}

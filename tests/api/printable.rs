@@ -15,6 +15,9 @@ use crate::helpers::{spawn_app_with, TestApp};
 
 const ORG: &str = "aktau-school-1";
 const IIN: &str = "850305400120";
+/// The clerk's username and full name.
+const CLERK: &str = "aktau-school-1-office-clerk";
+const CLERK_NAME: &str = "Жанар Серікқызы Әбілова";
 /// A name with every letter of the Kazakh alphabet that Russian lacks, in both cases.
 const NAME: &str = "Әлия Ғалымқызы Қоңырбаева-Өмірзақ Ұлжан Үмбетқызы Һәкім Іңкәрқызы";
 
@@ -72,6 +75,19 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
     let outsider = people
         .staff("atyrau-city-education-division", Role::Head)
         .await;
+    // The employee who accepts is printed by their full name, never their username.
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::app_user::Entity::update_many()
+            .col_expr(
+                entity::app_user::Column::DisplayName,
+                sea_orm::sea_query::Expr::value(CLERK_NAME),
+            )
+            .filter(entity::app_user::Column::Username.eq(CLERK))
+            .exec(&app.db)
+            .await
+            .expect("named");
+    }
     let mut input = application(
         "mangystau-secondary-education-duplicates",
         None,
@@ -107,12 +123,19 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
         IIN,
         &number,
         "02.06.2025 10:00",
+        "Қабылдаған",
+        CLERK_NAME,
+        "№1 жалпы орта білім беретін мектебі",
     ] {
         assert!(
             text.contains(words),
             "{words:?} not in the Kazakh receipt:\n{text}"
         );
     }
+    assert!(
+        !text.contains(CLERK) && !text.contains(ORG),
+        "codes, not names:\n{text}"
+    );
     let codes: Vec<&str> = codes.lines().collect();
     assert!(
         codes.contains(&number.as_str()),
@@ -132,6 +155,8 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
         "ИИН",
         NAME,
         &number,
+        CLERK_NAME,
+        "школа № 1 города Актау",
     ] {
         assert!(
             text.contains(words),

@@ -26,7 +26,7 @@ use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
 use crate::cases::{application, open, People};
-use crate::helpers::{error_code, spawn_app_with, TestApp};
+use crate::helpers::{error_code, field, file, post_multipart, spawn_app_with, TestApp};
 
 const IIN: &str = "850305400120";
 const OTHER_IIN: &str = "900101300017";
@@ -182,38 +182,20 @@ async fn attach_signed(
     content: &[u8],
     signature: &[u8],
 ) -> Value {
-    let boundary = "qyzmet-signature-boundary";
     let q = "mutation($c: ID!, $file: Upload!, $sig: Upload) { attachFile(caseId: $c, file: $file, signature: $sig) { id sha256 signedBy signedAt } }";
     let operations = json!({ "query": q, "variables": { "c": case, "file": null, "sig": null } });
-    let mut body = Vec::new();
-    let mut part = |headers: String, data: &[u8]| {
-        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    };
-    part(
-        "Content-Disposition: form-data; name=\"operations\"".into(),
-        operations.to_string().as_bytes(),
-    );
-    part(
-        "Content-Disposition: form-data; name=\"map\"".into(),
-        br#"{"0":["variables.file"],"1":["variables.sig"]}"#,
-    );
-    part("Content-Disposition: form-data; name=\"0\"; filename=\"application.pdf\"\r\nContent-Type: application/pdf".into(), content);
-    part("Content-Disposition: form-data; name=\"1\"; filename=\"application.pdf.p7s\"\r\nContent-Type: application/pkcs7-signature".into(), signature);
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let mut resp = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .insert_header((
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        ))
-        .insert_header(("authorization", format!("Bearer {token}")))
-        .send_body(body)
-        .await
-        .expect("answers");
-    resp.json::<Value>().limit(1 << 20).await.expect("json")
+    let (_, body) = post_multipart(
+        app,
+        token,
+        &[
+            field("operations", operations.to_string()),
+            field("map", r#"{"0":["variables.file"],"1":["variables.sig"]}"#),
+            file("0", "application.pdf", content),
+            file("1", "application.pdf.p7s", signature),
+        ],
+    )
+    .await;
+    body
 }
 
 #[actix_web::test]

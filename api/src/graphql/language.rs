@@ -38,16 +38,7 @@ pub fn chosen(ctx: &Context<'_>, argument: Option<Language>) -> l10n::Language {
         .unwrap_or_default()
 }
 
-/// A name in the chosen language; Russian falls back to Kazakh, the state language, where no
-/// Russian name is recorded.
-pub fn name(lang: l10n::Language, kk: &str, ru: Option<&str>, en: &str) -> String {
-    match lang {
-        l10n::Language::Kk => kk,
-        l10n::Language::Ru => ru.unwrap_or(kk),
-        l10n::Language::En => en,
-    }
-    .to_owned()
-}
+pub use l10n::name;
 
 /// The kinds of enumerated value that have labels.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -206,6 +206,25 @@ pub fn display_name(u: &app_user::Model) -> String {
         .unwrap_or_else(|| u.username.clone())
 }
 
+/// The display names of the staff accounts with `usernames`, by username (for printed
+/// documents, which name employees as the paper forms do).
+pub async fn display_names(
+    db: &impl sea_orm::ConnectionTrait,
+    usernames: std::collections::BTreeSet<String>,
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    if usernames.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = app_user::Entity::find()
+        .filter(app_user::Column::Username.is_in(usernames))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|u| (u.username.clone(), display_name(&u)))
+        .collect())
+}
+
 /// An organisation's active staff of one role (or all roles), by display name, each with the
 /// number of cases assigned to them that are still open (a head's view before assigning).
 pub async fn colleagues(

@@ -43,3 +43,26 @@ impl Organisations {
         Ok(Some(row))
     }
 }
+
+/// The names of the organisations with `codes`, in `lang`, by code (for printed documents).
+pub async fn names(
+    db: &impl ConnectionTrait,
+    codes: std::collections::BTreeSet<String>,
+    lang: domain::language::Language,
+) -> Result<HashMap<String, String>, ApiError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = organisation::Entity::find()
+        .filter(organisation::Column::Code.is_in(codes))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|o| {
+            let name = domain::language::name(lang, &o.name_kk, o.name_ru.as_deref(), &o.name_en);
+            (o.code, name)
+        })
+        .collect())
+}
