@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Denial-of-service probes against a running qyzmet, with the server's peak memory.
 
-    python3 benches/dos_probes.py PORT PID DEMO_PASSWORD
+    python3 benches/dos_probes.py PORT PID DEMO_PASSWORD [uploads]
 
 Runs the probes of issue 13 one after the other (standard library only: a minimal WebSocket
 client is written out below) and prints, for each, the answers and the server's resident and
-peak memory (VmRSS, VmHWM from /proc/PID/status) after it. See BENCHMARKS.md.
+peak memory (VmRSS, VmHWM from /proc/PID/status) after it; `uploads` runs only the upload
+probes (12–15). See BENCHMARKS.md.
 """
 
 import base64
@@ -18,6 +19,7 @@ import time
 import urllib.request
 
 PORT, PID, PASSWORD = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ONLY_UPLOADS = sys.argv[4:] == ["uploads"]
 URL = f"http://127.0.0.1:{PORT}/graphql"
 
 
@@ -87,8 +89,109 @@ def frame(opcode, payload, fin=True):
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+def open_files():
+    return len(os.listdir(f"/proc/{PID}/fd"))
+
+
+def multipart(token, parts):
+    """POSTs (name, filename or None, bytes) parts to /graphql; the status and the error codes."""
+    boundary = "qyzmet-probe-" + os.urandom(6).hex()
+    body = bytearray()
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    # A raw socket: a server that refuses early answers before the body is sent, then closes;
+    # the answer is read even when sending the rest fails.
+    c = socket.create_connection(("127.0.0.1", PORT), timeout=180)
+    head = (f"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n").encode()
+    raw = b""
+    try:
+        c.sendall(head)
+        try:
+            c.sendall(bytes(body))
+        except OSError:
+            pass
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            raw += d
+    except OSError as e:
+        if not raw:
+            return 0, [type(e).__name__]
+    finally:
+        c.close()
+    status_line, _, rest = raw.partition(b"\r\n")
+    status = int(status_line.split()[1]) if len(status_line.split()) > 1 else 0
+    raw = rest.partition(b"\r\n\r\n")[2]
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = {}
+    return status, sorted({(e.get("extensions") or {}).get("code", "?") for e in data.get("errors", [])})
+
+
+def upload_probes(clerk):
+    status, _, _ = post("{ __typename }")
+    body = json.dumps({"query": "{ inbox(mailbox: OFFICE, first: 1) { nodes { id } } }"}).encode()
+    req = urllib.request.Request(URL, data=body, headers={"content-type": "application/json", "authorization": f"Bearer {clerk}"})
+    with urllib.request.urlopen(req) as r:
+        case = json.loads(r.read())["data"]["inbox"]["nodes"][0]["id"]
+    attach = "mutation($c: ID!, $f: Upload!) { attachFile(caseId: $c, file: $f) { size } }"
+    ops = json.dumps({"query": attach, "variables": {"c": case, "f": None}}).encode()
+    one = b'{"0":["variables.f"]}'
+    pdf = b"%PDF-1.7\n" + os.urandom(10 * 1024 * 1024 - 9)
+
+    # 12. 40 clients at once, each uploading a 10 MiB PDF (16 uploads are read at once per node).
+    results, fds = [], [open_files()]
+    started = time.time()
+    threads = [threading.Thread(target=lambda: results.append(multipart(clerk, [("operations", None, ops), ("map", None, one), ("0", "scan.pdf", pdf)])))
+               for _ in range(40)]
+    [t.start() for t in threads]
+    while any(t.is_alive() for t in threads):
+        fds.append(open_files())
+        time.sleep(0.05)
+    [t.join() for t in threads]
+    counts = {}
+    for st, codes in results:
+        counts[(st, tuple(codes))] = counts.get((st, tuple(codes)), 0) + 1
+    report("12 40 concurrent 10 MiB uploads", f"{counts} in {time.time() - started:.1f} s; open files {fds[0]} → at most {max(fds)}")
+
+    # 13. One body of 20,000 tiny parts the map does not name, then the named file.
+    parts = [("operations", None, ops), ("map", None, one)]
+    parts += [(f"junk{i}", "x.pdf", b"%PDF") for i in range(20000)]
+    parts += [("0", "scan.pdf", b"%PDF-1.7\n" + b"x" * 1000)]
+    fds = [open_files()]
+    done = []
+    t = threading.Thread(target=lambda: done.append(multipart(clerk, parts)))
+    started = time.time()
+    t.start()
+    while t.is_alive():
+        fds.append(open_files())
+        time.sleep(0.01)
+    report("13 20,000 unnamed tiny parts", f"{done} in {time.time() - started:.2f} s; open files {fds[0]} → at most {max(fds)}")
+
+    # 14. An operations part of 8 MiB (the body limit is 256 KiB).
+    big = json.dumps({"query": attach, "variables": {"c": case, "f": None, "pad": "x" * (8 * 1024 * 1024)}}).encode()
+    started = time.time()
+    r = multipart(clerk, [("operations", None, big), ("map", None, one), ("0", "scan.pdf", b"%PDF-1.7")])
+    report("14 8 MiB operations part", f"{r} in {time.time() - started:.2f} s")
+
+    # 15. Five files in one request (four allowed).
+    five = json.dumps({str(i): ["variables.f"] for i in range(5)}).encode()
+    r = multipart(clerk, [("operations", None, ops), ("map", None, five)] + [(str(i), "x.pdf", b"%PDF-1.7") for i in range(5)])
+    report("15 five files in one request", f"{r}")
+
+
 def main():
     print(f"start — {memory()}", flush=True)
+    if ONLY_UPLOADS:
+        upload_probes(login("mangystau-clerk"))
+        print(f"end — {memory()}", flush=True)
+        return
 
     # 6. Doubling fragment spreads, anonymous, two at once.
     q = "query { ...F40 }\nfragment F0 on Query { apiVersion }\n" + "".join(
@@ -188,6 +291,7 @@ def main():
             pass
         c.close()
     report("11 100 stalled bodies", f"{answered} answered 408 within 14 s")
+    upload_probes(clerk)
     print(f"end — {memory()}", flush=True)
 
 

@@ -309,8 +309,8 @@ pub const CRL_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs
 
 /// Re-reads the revocation list at `path` every `every` ([`CRL_RELOAD_EVERY`]) when the file
 /// changed (its issuer publishes a new one every few hours; whatever fetches it writes the
-/// file), and warns while the list in force is past its `nextUpdate`. A file that cannot be used leaves
-/// the list in force (and is counted: `qyzmet_crl_reload_failures_total`).
+/// file), and warns while the list in force is past its `nextUpdate`. A file that cannot be
+/// used leaves the list in force (and is counted: `qyzmet_crl_reload_failures_total`).
 pub fn watch_crl(trust: Trust, path: PathBuf, every: std::time::Duration) {
     actix_web::rt::spawn(async move {
         let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -334,19 +334,18 @@ pub fn watch_crl(trust: Trust, path: PathBuf, every: std::time::Duration) {
                 continue;
             }
             let (trust, p) = (trust.clone(), path.clone());
-            let reloaded = actix_web::rt::task::spawn_blocking(move || trust.reload_crl(&p)).await;
+            let reloaded = actix_web::rt::task::spawn_blocking(move || trust.reload_crl(&p))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
             // A file that could not be used is tried again next time (it may have been caught
             // half written), and warned about each time until it is fixed.
             match reloaded {
-                Ok(Ok(CrlReload::Replaced(issued))) => {
+                Ok(CrlReload::Replaced(issued)) => {
                     seen = now_seen;
                     tracing::info!(path = %path.display(), %issued, "revocation list replaced")
                 }
-                Ok(Ok(CrlReload::Unchanged)) => seen = now_seen,
-                Ok(Err(e)) => {
-                    crate::metrics::crl_reload_failed();
-                    tracing::warn!(error = %e, "revocation list not replaced");
-                }
+                Ok(CrlReload::Unchanged) => seen = now_seen,
                 Err(e) => {
                     crate::metrics::crl_reload_failed();
                     tracing::warn!(error = %e, "revocation list not replaced");
