@@ -10,15 +10,20 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 exec 9>"${TMPDIR:-/tmp}/qyzmet-test-tools.lock"
 flock 9
 
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+apt_install() {
+  echo "installing $* from Debian's packages for the tests"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@"
+}
+
 missing=()
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
+command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]} for the printable-document tests"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}"
 fi
 for tool in pdftotext pdftoppm zbarimg; do
   command -v "$tool" >/dev/null || { echo "FATAL: $tool is missing" >&2; exit 1; }
@@ -30,7 +35,12 @@ stamp="$venv/.installed"
 if ! [ -x "$venv/bin/moto_server" ] || ! cmp -s "$requirements" "$stamp"; then
   echo "installing moto's S3 server into $venv for the S3 file-store tests"
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  # Debian's own Python keeps venv (with pip) in a package of its own.
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    rm -rf "$venv"
+    apt_install python3-venv
+    python3 -m venv "$venv"
+  fi
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$stamp"
 fi
