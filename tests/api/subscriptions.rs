@@ -658,3 +658,101 @@ async fn a_reconnecting_subscriber_is_sent_what_it_missed_then_live_changes() {
         "{live}"
     );
 }
+
+/// A masked client frame (RFC 6455) with `opcode` and `payload` (under 64 KiB).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask: [u8; 4] = rand::random();
+    let mut f = vec![0x80 | opcode];
+    if payload.len() < 126 {
+        f.push(0x80 | payload.len() as u8);
+    } else {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Opens a subscription socket as `token` that then floods pings and never reads: returns once
+/// the server has stopped reading from it (its answers filled every buffer on the way).
+async fn stuck_socket(app: &TestApp, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let mut s = socket
+        .connect(([127, 0, 0, 1], app.port).into())
+        .await
+        .expect("connects");
+    s.write_all(
+        b"GET /graphql HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+    )
+    .await
+    .expect("handshake sent");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("handshake answered");
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    s.write_all(&client_frame(0x1, init.to_string().as_bytes()))
+        .await
+        .expect("init sent");
+    // Pings with the largest control payload; the pongs are never read.
+    let ping = client_frame(0x9, &[b'p'; 125]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server kept reading"
+        );
+        match tokio::time::timeout(Duration::from_secs(1), s.write_all(&ping)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("closed before it was stuck: {e}"),
+            // Blocked for a second: the server has stopped reading.
+            Err(_) => return s,
+        }
+    }
+}
+
+/// Clients that keep writing but never read: the server's answers (pongs) fill the sockets'
+/// buffers and then each session's queue. The server lets each go after its send timeout —
+/// their subscriptions end and their account's socket slots are free again — instead of holding
+/// them forever.
+#[actix_web::test]
+async fn clients_that_never_read_are_let_go_and_free_their_slots() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut people = People::new(&app);
+    let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
+    let mut stuck = Vec::new();
+    for _ in 0..api::socket::MAX_SOCKETS_PER_ACCOUNT {
+        stuck.push(stuck_socket(&app, &clerk).await);
+    }
+    // Every slot of the account is taken by a stuck socket.
+    let refused = connect(&app, &clerk).await.err().flatten();
+    assert_eq!(refused.map(|r| u16::from(r.code)), Some(4429));
+    // Within the send timeout (and a margin) the slots are free again.
+    let started = std::time::Instant::now();
+    loop {
+        if connect(&app, &clerk).await.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < api::socket::SEND_TIMEOUT + Duration::from_secs(15),
+            "the stuck sockets still hold the account's slots after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(stuck);
+}
