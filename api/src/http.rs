@@ -209,6 +209,16 @@ async fn multipart(
                 ))
         }
         Ok(Err(MultipartError::TooLarge { what, limit })) => return too_large(&what, limit),
+        Ok(Err(MultipartError::Spool(e))) => {
+            tracing::warn!(error = %e, "an upload could not be spooled");
+            return HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+                .insert_header((header::CONNECTION, "close"))
+                .json(error_body(
+                    "SERVICE_UNAVAILABLE",
+                    "the upload could not be stored for a moment; retry shortly",
+                ));
+        }
         Ok(Err(e)) => {
             return HttpResponse::BadRequest()
                 .insert_header((header::CONNECTION, "close"))

@@ -58,7 +58,7 @@ impl Bounds {
 }
 
 /// Why a multipart request was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum MultipartError {
     /// A part or the whole body is over its limit (`limit` bytes).
     #[error("{what} is larger than the limit of {limit} bytes")]
@@ -77,6 +77,10 @@ pub enum MultipartError {
     /// Not a well-formed GraphQL multipart request.
     #[error("{0}")]
     Malformed(String),
+    /// This server could not spool a file (a full disk, no file descriptors left): not the
+    /// client's fault, and worth retrying.
+    #[error("the upload could not be stored for a moment: {0}")]
+    Spool(std::io::Error),
 }
 
 fn malformed(what: impl std::fmt::Display) -> MultipartError {
@@ -144,7 +148,9 @@ where
                 let bytes = field.bytes().await.map_err(err)?;
                 let parsed: HashMap<String, Vec<String>> =
                     serde_json::from_slice(&bytes).map_err(|e| malformed(format!("map: {e}")))?;
-                if parsed.len() > bounds.max_files {
+                // Each path is an open file below: the paths, not only the parts, are bounded.
+                let paths: usize = parsed.values().map(Vec::len).sum();
+                if parsed.len() > bounds.max_files || paths > bounds.max_files {
                     return Err(MultipartError::TooManyFiles {
                         limit: bounds.max_files,
                     });
@@ -166,13 +172,13 @@ where
                 };
                 let filename = field.file_name().unwrap_or_default().to_owned();
                 let content_type = field.content_type().map(ToString::to_string);
-                let mut file = tempfile::tempfile().map_err(malformed)?;
+                let mut file = tempfile::tempfile().map_err(MultipartError::Spool)?;
                 while let Some(chunk) = field.chunk().await.map_err(err)? {
-                    file.write_all(&chunk).map_err(malformed)?;
+                    file.write_all(&chunk).map_err(MultipartError::Spool)?;
                 }
-                file.rewind().map_err(malformed)?;
+                file.rewind().map_err(MultipartError::Spool)?;
                 for path in paths {
-                    let content = file.try_clone().map_err(malformed)?;
+                    let content = file.try_clone().map_err(MultipartError::Spool)?;
                     req.set_upload(
                         &path,
                         UploadValue {
@@ -304,6 +310,17 @@ mod tests {
                 MultipartError::TooManyFiles { limit: 2 },
             ),
             (
+                vec![
+                    ("operations", None, OPS),
+                    (
+                        "map",
+                        None,
+                        br#"{"0":["variables.f","variables.f","variables.f"]}"#,
+                    ),
+                ],
+                MultipartError::TooManyFiles { limit: 2 },
+            ),
+            (
                 vec![("0", Some("early.pdf"), b"%PDF"), ("operations", None, OPS)],
                 malformed("the operations part, then the map, must come before the files"),
             ),
@@ -316,7 +333,8 @@ mod tests {
             ),
         ];
         for (parts, expected) in cases {
-            assert_eq!(parse(&parts, BOUNDS).await.err(), Some(expected));
+            let got = parse(&parts, BOUNDS).await.err();
+            assert_eq!(got.map(|e| format!("{e:?}")), Some(format!("{expected:?}")));
         }
     }
 }
