@@ -2,6 +2,8 @@
 //! its barcode carries and the verification link its QR code carries. Laid out as PDF at the
 //! edge (`api::pdf`); the wording is decided here, once.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -400,15 +402,10 @@ pub fn of_case(
 
 /// The usernames and organisation codes the case's printed documents name: what the edge
 /// resolves into [`Names`] before printing.
-pub fn named(
-    c: &crate::engine::CaseRecord,
-) -> (
-    std::collections::BTreeSet<String>,
-    std::collections::BTreeSet<String>,
-) {
+pub fn named(c: &crate::engine::CaseRecord) -> (BTreeSet<String>, BTreeSet<String>) {
     use crate::documents::Refusal;
-    let (mut people, mut organisations) = (std::collections::BTreeSet::new(), Default::default());
-    let organisations: &mut std::collections::BTreeSet<String> = &mut organisations;
+    let mut people = BTreeSet::new();
+    let mut organisations = BTreeSet::new();
     if let Some(r) = &c.receipt {
         people.insert(r.accepted_by.clone());
         organisations.insert(r.accepted_organisation.clone());
@@ -428,7 +425,7 @@ pub fn named(
     if let Some(s) = c.result.as_ref().and_then(|r| r.signature.as_ref()) {
         people.insert(s.signed_by.clone());
     }
-    (people, std::mem::take(organisations))
+    (people, organisations)
 }
 
 /// Whether `audience` has a printable document of `kind` on the case now (what [`of_case`]
