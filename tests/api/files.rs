@@ -27,6 +27,20 @@ fn pdf(size: usize) -> Vec<u8> {
     v
 }
 
+/// A clerk of `ORG` and an application they registered: the clerk's token and the case's id.
+async fn clerk_with_case(app: &TestApp) -> (String, Value) {
+    let mut people = People::new(app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let case = open(
+        app,
+        &clerk,
+        "registerApplication",
+        application(REG, None, IIN, json!({})),
+    )
+    .await;
+    (clerk, case["data"]["r"]["id"].clone())
+}
+
 /// Sends a GraphQL multipart request attaching `content` as `name` to case `case`.
 async fn attach(
     app: &TestApp,
@@ -174,16 +188,7 @@ async fn oversized_or_disguised_files_are_refused_and_change_nothing() {
         s.files.max_bytes = 64 * 1024;
     })
     .await;
-    let mut people = People::new(&app);
-    let clerk = people.staff(ORG, Role::OfficeClerk).await;
-    let case = open(
-        &app,
-        &clerk,
-        "registerApplication",
-        application(REG, None, IIN, json!({})),
-    )
-    .await;
-    let case = case["data"]["r"]["id"].clone();
+    let (clerk, case) = clerk_with_case(&app).await;
     let (_, events_before) = files_and_events(&app, &clerk, &case).await;
 
     let (status, b) = attach(&app, &clerk, &case, "big.pdf", &pdf(64 * 1024 + 1)).await;
@@ -268,16 +273,7 @@ async fn files_live_in_an_s3_compatible_store_when_one_is_configured() {
         s.files.s3_options = options;
     })
     .await;
-    let mut people = People::new(&app);
-    let clerk = people.staff(ORG, Role::OfficeClerk).await;
-    let case = open(
-        &app,
-        &clerk,
-        "registerApplication",
-        application(REG, None, IIN, json!({})),
-    )
-    .await;
-    let case = case["data"]["r"]["id"].clone();
+    let (clerk, case) = clerk_with_case(&app).await;
 
     // One small file (one request) and one larger than an S3 part (a multipart upload).
     let small = pdf(100 * 1024);
@@ -379,16 +375,7 @@ fn temp_file(content: &[u8]) -> std::fs::File {
 #[actix_web::test]
 async fn a_multipart_body_is_bounded_part_by_part() {
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
-    let mut people = People::new(&app);
-    let clerk = people.staff(ORG, Role::OfficeClerk).await;
-    let case = open(
-        &app,
-        &clerk,
-        "registerApplication",
-        application(REG, None, IIN, json!({})),
-    )
-    .await;
-    let case = case["data"]["r"]["id"].clone();
+    let (clerk, case) = clerk_with_case(&app).await;
     let operations = |pad: usize| {
         json!({ "query": ATTACH, "variables": { "c": case, "file": null, "pad": "x".repeat(pad) } })
             .to_string()
@@ -451,16 +438,7 @@ async fn uploads_past_the_nodes_limit_are_answered_service_unavailable() {
         s.files.max_concurrent_uploads = 1;
     })
     .await;
-    let mut people = People::new(&app);
-    let clerk = people.staff(ORG, Role::OfficeClerk).await;
-    let case = open(
-        &app,
-        &clerk,
-        "registerApplication",
-        application(REG, None, IIN, json!({})),
-    )
-    .await;
-    let case = case["data"]["r"]["id"].clone();
+    let (clerk, case) = clerk_with_case(&app).await;
 
     // One upload that starts and then stalls holds the only slot. A slow request that found
     // the slot taken is answered at once (and closed); one that holds it is not answered.
