@@ -121,11 +121,7 @@ pub fn receipt(
                 "Принятые документы",
                 "Documents accepted",
             ),
-            r.documents
-                .iter()
-                .enumerate()
-                .map(|(i, d)| format!("{}. {d}", i + 1))
-                .collect(),
+            numbered(&r.documents),
         ),
     ];
     if let Some(due) = r.legal_result_date {
@@ -142,24 +138,18 @@ pub fn receipt(
         l("Қабылдаған", "Принял", "Accepted by"),
         vec![by(names, Some(&r.accepted_organisation), &r.accepted_by)],
     ));
-    let url = verify_url(public_url, &r.number);
-    Printable {
-        title: l(
+    finish(
+        l(
             "Құжаттарды қабылдау туралы қолхат",
             "Расписка о приёме документов",
             "Receipt of documents",
         ),
         lines,
-        barcode: r.number.clone(),
-        footer: l(
-            "Құжаттың түпнұсқалығын тексеру",
-            "Проверка подлинности документа",
-            "Check this document",
-        ) + ": "
-            + &url,
-        verify_url: url,
-        sha256: document_hash(r),
-    }
+        &r.number,
+        document_hash(r),
+        lang,
+        public_url,
+    )
 }
 
 /// The registration number's line.
