@@ -209,6 +209,10 @@ pub enum CaseError {
     /// A portal application names another person's IIN.
     #[error("the application's IIN is not the signed-in applicant's")]
     IinMismatch,
+    /// A refusal the pinned regulation does not provide there, or not on these grounds; the
+    /// message names what the act allows.
+    #[error("{0}")]
+    RefusalNotProvided(String),
     /// A due time cannot be computed (e.g. the calendar does not cover it).
     #[error("{0}")]
     Deadline(#[from] crate::deadline::DeadlineError),
@@ -224,6 +228,7 @@ impl CaseError {
             CaseError::BadInput(_) => "BAD_USER_INPUT",
             CaseError::OutsideWindow(_) => "OUTSIDE_ACCEPTANCE_WINDOW",
             CaseError::IinMismatch => "IIN_MISMATCH",
+            CaseError::RefusalNotProvided(_) => "REFUSAL_NOT_PROVIDED",
             CaseError::Deadline(e) => e.code(),
         }
     }
@@ -298,12 +303,12 @@ fn step_stop(step: &Step, attrs: &Attributes) -> Stop {
     }
 }
 
-fn leg_stop(stage: Stage, leg: &'static str, duration: DurationSpec) -> Stop {
+fn leg_stop(stage: Stage, leg: &'static str, duration: Option<DurationSpec>) -> Stop {
     Stop {
         stage,
         mailbox: Mailbox::Corporation,
         holder: Holder::Corporation,
-        duration: Some(duration),
+        duration,
         step_order: None,
         leg: Some(leg),
     }
@@ -325,7 +330,7 @@ pub fn creation_stop(
         Channel::StateCorporation => Some(match reg.step(StepKind::CorporationIntake) {
             Some(s) => step_stop(s, attrs),
             None => {
-                let intake = reg.corporation.as_ref().map(|c| c.intake.duration());
+                let intake = reg.corporation.as_ref().and_then(|c| c.intake.duration());
                 Stop {
                     stage: Stage::Intake,
                     mailbox: Mailbox::Corporation,

@@ -260,6 +260,20 @@ impl<'a> WorkingClock<'a> {
         self.instant(self.calendar.date_of(index), self.hours.close)
     }
 
+    /// The close of business of `date`, or of the last working day before it when `date` is
+    /// not a working day: the end of a term that runs "no later than" that day.
+    pub fn close_by(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
+        let index = self.calendar.index(date)?;
+        if self.calendar.is_working_index(index) {
+            return Ok(self.close_of(index));
+        }
+        let before = self.calendar.working_before(index);
+        let ordinal = before
+            .checked_sub(1)
+            .ok_or_else(|| self.calendar.not_available(self.calendar.years().0 - 1))?;
+        Ok(self.close_of(self.calendar.nth_working(ordinal)?))
+    }
+
     /// Working minutes from the calendar's first day to `at`.
     pub fn position(&self, at: DateTime<Utc>) -> Result<u64, CalendarError> {
         let local = self.local(at);

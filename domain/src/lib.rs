@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod language;
 pub mod organisation;
 pub mod printable;
+pub mod refusal;
 pub mod region;
 pub mod regulation;
 pub mod report;

@@ -185,16 +185,39 @@ pub struct ResultKind {
     pub name_en: String,
 }
 
-/// A way the service can be refused.
+/// A refusal the act provides: of which kind, on which channel, by whom, on which grounds, and
+/// where the act says so. From format 2 on, these are rules: the engine allows no other refusal
+/// (`REFUSAL_NOT_PROVIDED`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefusalKind {
     /// `INTAKE_REFUSAL` (a refusal receipt at intake) or `REASONED_REFUSAL` (дәлелді жауап).
     pub kind: RefusalCode,
-    /// Where it is given.
+    /// The channels of the cases it applies to.
     pub channels: Vec<Channel>,
+    /// Who refuses: the State Corporation at its counter, or the provider (its office at
+    /// intake, its executor and head for a reasoned refusal). Format 1 files do not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<RefusedBy>,
+    /// The grounds the act names. Format 1 files do not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grounds: Vec<RefusalGround>,
+    /// True when the act joins the grounds with "and" (қолданыстағы мерзімі өткен **және**
+    /// толық емес): the refusal needs every ground at once; false when any one suffices.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_grounds: bool,
+    /// The paragraph of the act. Format 1 files do not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paragraph: Option<String>,
     /// The grounds, as the act states them.
     pub grounds_en: String,
+}
+
+impl RefusalKind {
+    /// Whether the rule applies to a case on `channel` refused by `by`.
+    pub fn applies(&self, kind: RefusalCode, channel: Channel, by: RefusedBy) -> bool {
+        self.kind == kind && self.channels.contains(&channel) && self.by == Some(by)
+    }
 }
 
 /// The two kinds of refusal.
@@ -205,6 +228,28 @@ pub enum RefusalCode {
     IntakeRefusal,
     /// A reasoned refusal (дәлелді жауап) after examination.
     ReasonedRefusal,
+}
+
+/// Who gives a refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefusedBy {
+    /// The State Corporation employee at the counter.
+    StateCorporation,
+    /// The provider: its office at intake, its executor and head for a reasoned refusal.
+    Provider,
+}
+
+/// A ground of refusal the acts name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefusalGround {
+    /// The package of documents is incomplete (толық емес құжаттар топтамасы).
+    IncompletePackage,
+    /// Documents whose validity has expired (қолданылу мерзімі өткен құжаттар).
+    ExpiredDocuments,
+    /// The grounds the service's Standard lists (a reasoned refusal).
+    StandardGrounds,
 }
 
 /// A period of the year in which applications are accepted.
@@ -223,9 +268,27 @@ pub struct AcceptanceWindow {
     pub until: String,
     /// The paragraph of the act.
     pub paragraph: String,
+    /// True when the act states the period as the *term of the service* (мемлекеттік қызметті
+    /// көрсету мерзімдері), not only as when applications are taken: then the legal result
+    /// date of an application in it is no later than the close of business of its last day.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub term_of_service: bool,
 }
 
 impl AcceptanceWindow {
+    /// The last day of the window that `date` falls in (the window's `until` on or after it).
+    pub fn last_day(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let (m, d) = parse_md(&self.until).ok()?;
+        let this_year = NaiveDate::from_ymd_opt(date.year(), m, d)
+            .or_else(|| NaiveDate::from_ymd_opt(date.year(), m, d - 1))?;
+        if this_year >= date {
+            Some(this_year)
+        } else {
+            NaiveDate::from_ymd_opt(date.year() + 1, m, d)
+                .or_else(|| NaiveDate::from_ymd_opt(date.year() + 1, m, d - 1))
+        }
+    }
+
     /// Whether `date` falls inside the window (windows may run across New Year).
     pub fn contains(&self, date: NaiveDate) -> bool {
         let key = (date.month(), date.day());
@@ -264,6 +327,17 @@ pub struct LegalTerm {
     pub as_written: String,
     /// The paragraph of the act.
     pub paragraph: String,
+    /// The channels the act states it for; empty: every channel. On another channel the
+    /// result date is the chain of the steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<Channel>,
+}
+
+impl LegalTerm {
+    /// Whether the act states this term for cases on `channel`.
+    pub fn applies_to(&self, channel: Channel) -> bool {
+        self.channels.is_empty() || self.channels.contains(&channel)
+    }
 }
 
 /// A duration that applies when a case attribute has a given value (Atyrau: by location).
@@ -327,11 +401,14 @@ impl Step {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Leg {
-    /// How many units.
-    pub value: u32,
-    /// The unit.
-    pub unit: DurationUnit,
-    /// True when the act states this duration; false when qyzmet applies a general rule.
+    /// How many units, where the leg has a duration. From format 2 on, only a leg whose
+    /// duration the act states has one: a leg the act does not time adds no time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<u32>,
+    /// The unit, with `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<DurationUnit>,
+    /// True when the act states this duration; false when it states none.
     pub stated: bool,
     /// The provider step (its `order`) whose own duration already covers this leg, as when the
     /// act's last step reads "issues it to the applicant or sends it to the State Corporation by
@@ -343,11 +420,11 @@ pub struct Leg {
 }
 
 impl Leg {
-    /// As a duration.
-    pub fn duration(&self) -> DurationSpec {
-        DurationSpec {
-            value: self.value,
-            unit: self.unit,
+    /// Its duration, where it has one.
+    pub fn duration(&self) -> Option<DurationSpec> {
+        match (self.value, self.unit) {
+            (Some(value), Some(unit)) => Some(DurationSpec { value, unit }),
+            _ => None,
         }
     }
 }
@@ -413,6 +490,11 @@ pub const PROVIDER_KINDS: [&str; 6] = [
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Regulation {
+    /// The file format: 1 (refusals a catalogue, legs may carry time the act does not state;
+    /// versions stored before format 2 are still read so) or 2 (refusals are rules, a leg
+    /// carries only the time the act states). New files must be format 2.
+    #[serde(default = "format_one")]
+    pub format: u32,
     /// Stable code: one per region × service.
     pub code: String,
     /// The service it implements, shared across regions.
@@ -461,6 +543,13 @@ pub struct Regulation {
     pub attributes: Vec<AttributeDomain>,
 }
 
+fn format_one() -> u32 {
+    1
+}
+
+/// The newest regulation file format, the one new files must have.
+pub const CURRENT_FORMAT: u32 = 2;
+
 /// An attribute an application may carry, with the values the regulation knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -495,6 +584,24 @@ impl RegulationError {
 }
 
 impl Regulation {
+    /// Parses and validates a new regulation file: as [`Regulation::parse`], and it must be of
+    /// the current format ([`CURRENT_FORMAT`]). Stored versions of an older format are read
+    /// with [`Regulation::parse`].
+    pub fn parse_new(file: &str, text: &str) -> Result<Regulation, RegulationError> {
+        let r = Regulation::parse(file, text)?;
+        if r.format != CURRENT_FORMAT {
+            return Err(RegulationError {
+                file: file.to_owned(),
+                field: "format".into(),
+                reason: format!(
+                    "a new regulation file must be format = {CURRENT_FORMAT} (refusals as rules, legs with only the time the act states); found {}",
+                    r.format
+                ),
+            });
+        }
+        Ok(r)
+    }
+
     /// Parses and validates one regulation file.
     pub fn parse(file: &str, text: &str) -> Result<Regulation, RegulationError> {
         let err = |field: String, reason: String| RegulationError {
@@ -666,8 +773,21 @@ impl Regulation {
                     ("return_to_provider", &c.return_to_provider),
                     ("redelivery", &c.redelivery),
                 ] {
-                    if leg.value == 0 {
+                    if leg.value == Some(0) {
                         return fail(&format!("corporation.{f}.value"), "a duration must be at least 1".into());
+                    }
+                    if leg.value.is_some() != leg.unit.is_some() {
+                        return fail(&format!("corporation.{f}"), "value and unit come together".into());
+                    }
+                    if self.format >= 2 && leg.stated != leg.duration().is_some() {
+                        return fail(
+                            &format!("corporation.{f}"),
+                            if leg.stated {
+                                "a stated leg needs the duration the act states (value and unit)".into()
+                            } else {
+                                "a leg whose duration the act does not state carries none: it adds no time to the case".into()
+                            },
+                        );
                     }
                 }
                 if c.storage_months == 0 {
@@ -706,7 +826,98 @@ impl Regulation {
                 }
             }
         }
+        if !(1..=CURRENT_FORMAT).contains(&self.format) {
+            return fail(
+                "format",
+                format!(
+                    "{} is not a known format (1 to {CURRENT_FORMAT})",
+                    self.format
+                ),
+            );
+        }
+        if self.format >= 2 {
+            self.validate_refusal_rules()?;
+        }
         Ok(())
+    }
+
+    /// Format 2: every refusal says who gives it, on which grounds and where the act says so,
+    /// and no two rules answer the same question.
+    fn validate_refusal_rules(&self) -> Result<(), (String, String)> {
+        let fail = |i: usize, f: &str, r: String| Err((format!("refusals[{i}].{f}"), r));
+        for (i, r) in self.refusals.iter().enumerate() {
+            let Some(by) = r.by else {
+                return fail(
+                    i,
+                    "by",
+                    "say who refuses: STATE_CORPORATION or PROVIDER".into(),
+                );
+            };
+            if r.paragraph.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                return fail(i, "paragraph", "cite the paragraph of the act".into());
+            }
+            if r.grounds.is_empty() || r.channels.is_empty() {
+                return fail(
+                    i,
+                    "grounds",
+                    "name at least one ground and one channel".into(),
+                );
+            }
+            let allowed: &[RefusalGround] = match r.kind {
+                RefusalCode::IntakeRefusal => &[
+                    RefusalGround::IncompletePackage,
+                    RefusalGround::ExpiredDocuments,
+                ],
+                RefusalCode::ReasonedRefusal => &[RefusalGround::StandardGrounds],
+            };
+            if let Some(g) = r.grounds.iter().find(|g| !allowed.contains(g)) {
+                return fail(
+                    i,
+                    "grounds",
+                    format!("{g:?} is not a ground of a {:?}", r.kind),
+                );
+            }
+            if r.kind == RefusalCode::ReasonedRefusal && by != RefusedBy::Provider {
+                return fail(i, "by", "a reasoned refusal is the provider's".into());
+            }
+            if by == RefusedBy::StateCorporation
+                && r.channels.iter().any(|c| *c != Channel::StateCorporation)
+            {
+                return fail(
+                    i,
+                    "channels",
+                    "the State Corporation refuses only cases on its own channel".into(),
+                );
+            }
+            if r.all_grounds && r.grounds.len() < 2 {
+                return fail(i, "all_grounds", "needs two grounds or more".into());
+            }
+            for (j, other) in self.refusals.iter().enumerate().take(i) {
+                if other.kind == r.kind
+                    && other.by == r.by
+                    && other.channels.iter().any(|c| r.channels.contains(c))
+                {
+                    return fail(i, "channels", format!("overlaps refusals[{j}]"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether refusals are rules the engine enforces (format 2), not only a catalogue.
+    pub fn refusals_are_rules(&self) -> bool {
+        self.format >= 2
+    }
+
+    /// The refusal rule of `kind` for a case on `channel` refused by `by`, if the act provides
+    /// one.
+    pub fn refusal(
+        &self,
+        kind: RefusalCode,
+        channel: Channel,
+        by: RefusedBy,
+    ) -> Option<&RefusalKind> {
+        self.refusals.iter().find(|r| r.applies(kind, channel, by))
     }
 
     fn validate_attributes(&self) -> Result<(), (String, String)> {
@@ -824,6 +1035,22 @@ impl Regulation {
             .filter(|w| applies_to.is_none_or(|a| a == w.applies_to))
             .collect();
         governing.is_empty() || governing.iter().any(|w| w.contains(date))
+    }
+
+    /// The last day a legal result date may fall on for an application registered on `date`
+    /// for `applies_to` (any, when `None`): the end of the earliest open window that is the
+    /// term of the service; none when no such window governs it.
+    pub fn term_of_service_ends(
+        &self,
+        date: NaiveDate,
+        applies_to: Option<&str>,
+    ) -> Option<NaiveDate> {
+        self.acceptance_windows
+            .iter()
+            .filter(|w| w.term_of_service && applies_to.is_none_or(|a| a == w.applies_to))
+            .filter(|w| w.contains(date))
+            .filter_map(|w| w.last_day(date))
+            .min()
     }
 
     /// The sum of the step durations by unit, for comparison with the legal term.

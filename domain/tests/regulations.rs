@@ -213,7 +213,7 @@ fn east_kazakhstan_guardianship_orphans() {
     let sc = r.corporation.as_ref().expect("legs");
     assert_eq!(
         (sc.storage_months, sc.redelivery.value, sc.redelivery.unit),
-        (1, 1, WorkingDays)
+        (1, Some(1), Some(WorkingDays))
     );
     assert!(sc.redelivery.stated);
 }
@@ -379,7 +379,7 @@ fn atyrau_teacher_attestation_duration_depends_on_location() {
     let sc = r.corporation.as_ref().expect("legs");
     assert_eq!(
         (sc.intake.value, sc.intake.unit, sc.storage_months),
-        (15, Minutes, 1)
+        (Some(15), Some(Minutes), 1)
     );
 }
 

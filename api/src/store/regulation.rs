@@ -36,7 +36,7 @@ fn invalid(e: RegulationError) -> ApiError {
 
 /// Validates one file without storing it.
 pub fn check(file: &str, text: &str) -> Result<Regulation, ApiError> {
-    Regulation::parse(file, text).map_err(invalid)
+    Regulation::parse_new(file, text).map_err(invalid)
 }
 
 /// Imports a set of files all-or-nothing: every file is parsed and validated, codes must be

@@ -45,6 +45,16 @@ pub fn decide(
             if missing.iter().chain(expired).any(|d| d.trim().is_empty()) {
                 return Err(CaseError::BadInput("a document needs a name".into()));
             }
+            if !missing.is_empty() || !expired.is_empty() {
+                let holder = case.place.map_or(Holder::Provider, |p| p.holder);
+                crate::refusal::check_intake(
+                    reg,
+                    case.channel,
+                    refused_by(holder),
+                    missing,
+                    expired,
+                )?;
+            }
             if missing.is_empty() && expired.is_empty() {
                 let org = ctx.parties.provider.code.clone();
                 next.registration = Some(Registration {
@@ -101,6 +111,7 @@ pub fn decide(
                     ))
                 }
                 Some(g) => {
+                    crate::refusal::check_reasoned(reg, case.channel)?;
                     next.refusal_prepared = true;
                     next.refusal = Some(Refusal::ReasonedRefusal(ReasonedRefusal {
                         grounds: g.trim().to_owned(),
@@ -197,7 +208,8 @@ pub fn decide(
     };
     let mut opened = None;
     let mut go = |next: &mut CaseRecord, stop: &Stop, index: Option<usize>, status: CaseStatus| {
-        let mut step = ctx.time.open(ctx.parties, stop, now)?;
+        let within = time::bound(stop.stage, next.term_due, next.provider_due);
+        let mut step = ctx.time.open(ctx.parties, stop, now, within)?;
         if stop.stage == Stage::CorporationIssue {
             // The result waits for the applicant: no staff deadline runs, only storage.
             step.due = None;
@@ -254,7 +266,10 @@ pub fn decide(
                 stage: Stage::Redelivery,
                 mailbox: Mailbox::Office,
                 holder: Holder::Provider,
-                duration: reg.corporation.as_ref().map(|c| c.redelivery.duration()),
+                duration: reg
+                    .corporation
+                    .as_ref()
+                    .and_then(|c| c.redelivery.duration()),
                 step_order: None,
                 leg: Some("redelivery"),
             };
@@ -305,7 +320,9 @@ pub fn decide(
     if delivered {
         next.delivery = Some(Delivery {
             at: now,
-            on_time: case.term_due.is_none_or(|t| now <= t),
+            // On the State Corporation channel with a stated term the provider answers for
+            // the result reaching the counter a day before the term ends.
+            on_time: case.provider_due.or(case.term_due).is_none_or(|t| now <= t),
             working_days: ctx
                 .time
                 .provider

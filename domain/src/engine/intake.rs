@@ -157,10 +157,14 @@ pub fn decide_intake(
     let (missing, expired) = gaps(&application.documents);
     // A portal submission is checked by the office later; at a counter, at once.
     let refused = creation.is_some() && (!missing.is_empty() || !expired.is_empty());
+    if let (true, Some(stop)) = (refused, &creation) {
+        crate::refusal::check_intake(reg, channel, refused_by(stop.holder), &missing, &expired)?;
+    }
     let (term_due, provider_due) = if refused {
         (None, None)
     } else {
-        let (t, p) = ctx.time.legal_term(reg, &stops, channel, now)?;
+        let last_day = reg.term_of_service_ends(local_date, application.applies_to.as_deref());
+        let (t, p) = ctx.time.legal_term(reg, &stops, channel, now, last_day)?;
         (Some(t), p)
     };
     let mut case = CaseRecord {
@@ -191,7 +195,10 @@ pub fn decide_intake(
     };
     let created_step = creation
         .as_ref()
-        .map(|s| ctx.time.open(ctx.parties, s, now))
+        .map(|s| {
+            let within = time::bound(s.stage, term_due, provider_due);
+            ctx.time.open(ctx.parties, s, now, within)
+        })
         .transpose()?;
     let intake_org = match &creation {
         Some(s) => ctx.parties.org(s.holder)?.code.clone(),
@@ -235,7 +242,8 @@ pub fn decide_intake(
         }
         match stops.first() {
             Some(first) => {
-                let step = ctx.time.open(ctx.parties, first, now)?;
+                let within = time::bound(first.stage, term_due, provider_due);
+                let step = ctx.time.open(ctx.parties, first, now, within)?;
                 case.status = if creation.is_some() {
                     status_at(first)
                 } else {

@@ -24,7 +24,7 @@ use crate::case::{
 };
 use crate::documents::{Receipt, Refusal, Registration, ServiceResult};
 use crate::identity::Role;
-use crate::regulation::{Channel, Mailbox, Regulation};
+use crate::regulation::{Channel, Mailbox, RefusalCode, RefusedBy, Regulation};
 
 mod decide;
 mod intake;
@@ -34,7 +34,15 @@ mod time;
 
 pub use decide::{decide, result_documents, storage_end};
 pub use intake::{attributes, decide_intake, registration_number};
-pub use time::WorkingTime;
+pub use time::{bound, WorkingTime};
+
+/// Who refuses at a stop held by `holder`.
+pub fn refused_by(holder: Holder) -> crate::regulation::RefusedBy {
+    match holder {
+        Holder::Provider => crate::regulation::RefusedBy::Provider,
+        Holder::Corporation => crate::regulation::RefusedBy::StateCorporation,
+    }
+}
 
 /// An organisation taking part in a case.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -546,6 +554,9 @@ pub struct AvailableAction {
     pub due: Option<DateTime<Utc>>,
     /// Not before this instant (returning an uncollected result waits for the end of storage).
     pub not_before: Option<DateTime<Utc>>,
+    /// The refusal the act provides with this action (an intake refusal when registering, a
+    /// reasoned refusal when preparing the result); none: the action cannot refuse.
+    pub refusal: Option<crate::regulation::RefusalKind>,
 }
 
 /// The actions `actor` may take on the case now; empty when it is not their turn.
@@ -568,6 +579,21 @@ pub fn available_actions(
             not_before: (action == Action::ReturnUncollected)
                 .then_some(case.storage_due)
                 .flatten(),
+            refusal: match action {
+                Action::CompleteIntake => crate::refusal::offered(
+                    reg,
+                    RefusalCode::IntakeRefusal,
+                    case.channel,
+                    RefusedBy::Provider,
+                ),
+                Action::PrepareResult => crate::refusal::offered(
+                    reg,
+                    RefusalCode::ReasonedRefusal,
+                    case.channel,
+                    RefusedBy::Provider,
+                ),
+                _ => None,
+            },
         })
         .collect()
 }
