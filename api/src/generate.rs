@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::case::{creation_stop, Action};
 use domain::engine::{
-    self, Actor, Applicant, Application, CaseRecord, Command, Parties, StaffRef, SubmittedDocument,
-    Transition, WorkingTime,
+    self, Actor, Applicant, Application, AvailableAction, CaseRecord, Command, Parties, StaffRef,
+    SubmittedDocument, Transition, WorkingTime,
 };
 use domain::identity::Role;
-use domain::regulation::Channel;
+use domain::regulation::{Channel, RefusalCode, RefusalGround, RefusalKind};
 use entity::{app_user, case_event, case_step, organisation, service_case};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement,
@@ -229,6 +229,26 @@ pub async fn generate(
             open_at: (rng.unit() < 0.12).then(|| rng.below(8) as usize),
             uncollected: rng.unit() < 0.1,
         };
+        // Refused at the counter or the office only where the act provides that refusal.
+        let refuse_at_creation = plan
+            .refused_at_intake
+            .then(|| {
+                creation_stop(reg, channel, &Default::default())
+                    .ok()
+                    .flatten()
+            })
+            .flatten()
+            .and_then(|stop| {
+                refusal_documents(
+                    domain::refusal::offered(
+                        reg,
+                        RefusalCode::IntakeRefusal,
+                        channel,
+                        engine::refused_by(stop.holder),
+                    )
+                    .as_ref(),
+                )
+            });
         let (iin, name) = APPLICANTS[rng.below(APPLICANTS.len() as u64) as usize];
         let application = Application {
             applicant: Applicant {
@@ -243,8 +263,8 @@ pub async fn generate(
                 },
                 SubmittedDocument {
                     name: "identity document".into(),
-                    provided: !(plan.refused_at_intake && channel != Channel::Portal),
-                    expired: false,
+                    provided: !refuse_at_creation.is_some_and(|(missing, _)| missing),
+                    expired: refuse_at_creation.is_some_and(|(_, expired)| expired),
                 },
             ],
             attributes: Default::default(),
@@ -340,10 +360,7 @@ pub async fn generate(
                 organisation_id: parties.org(place.holder).ok().map(|o| o.id),
                 iin: None,
             };
-            let open: Vec<Action> = engine::available_actions(&case, parties, reg, &actor)
-                .into_iter()
-                .map(|a| a.action)
-                .collect();
+            let open = engine::available_actions(&case, parties, reg, &actor);
             let Some((command, at)) =
                 next_move(&case, &open, plan, returned, executor, t, &mut rng)
             else {
@@ -435,22 +452,35 @@ fn generated_name(role: Role) -> String {
 /// happens to this case (it stays where it is).
 fn next_move(
     case: &CaseRecord,
-    open: &[Action],
+    open: &[AvailableAction],
     plan: Plan,
     returned: bool,
     executor: StaffRef,
     started: DateTime<Utc>,
     rng: &mut Rng,
 ) -> Option<(Command, DateTime<Utc>)> {
-    let has = |a: Action| open.contains(&a);
+    let has = |a: Action| open.iter().any(|o| o.action == a);
+    // The refusal the act provides with an action, if any: only those are planned.
+    let refusal = |a: Action| {
+        open.iter()
+            .find(|o| o.action == a)
+            .and_then(|o| o.refusal.as_ref())
+    };
     let command = if has(Action::CompleteIntake) {
-        Command::CompleteIntake {
-            missing: if plan.refused_at_intake {
-                vec!["identity document".into()]
+        let refuse = plan
+            .refused_at_intake
+            .then(|| refusal_documents(refusal(Action::CompleteIntake)))
+            .flatten();
+        let named = |yes: bool| {
+            if yes {
+                vec!["identity document".to_owned()]
             } else {
                 Vec::new()
-            },
-            expired: Vec::new(),
+            }
+        };
+        Command::CompleteIntake {
+            missing: named(refuse.is_some_and(|(missing, _)| missing)),
+            expired: named(refuse.is_some_and(|(_, expired)| expired)),
         }
     } else if has(Action::AssignExecutor) {
         Command::AssignExecutor {
@@ -459,8 +489,7 @@ fn next_move(
         }
     } else if has(Action::PrepareResult) {
         Command::Prepare {
-            refusal_grounds: plan
-                .reasoned_refusal
+            refusal_grounds: (plan.reasoned_refusal && refusal(Action::PrepareResult).is_some())
                 .then(|| "the applicant does not meet the Standard's conditions".into()),
             note: None,
         }
@@ -595,4 +624,18 @@ async fn flush(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// Which documents an intake refusal under `rule` names, as (missing, expired): an incomplete
+/// package where that is a ground, expired documents where they are one (both where the act
+/// needs both); none where no refusal is provided.
+fn refusal_documents(rule: Option<&RefusalKind>) -> Option<(bool, bool)> {
+    let rule = rule?;
+    let incomplete = rule.grounds.contains(&RefusalGround::IncompletePackage);
+    let expired = rule.grounds.contains(&RefusalGround::ExpiredDocuments);
+    Some(if rule.all_grounds {
+        (incomplete, expired)
+    } else {
+        (incomplete, expired && !incomplete)
+    })
 }

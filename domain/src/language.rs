@@ -243,7 +243,7 @@ pub fn name(lang: Language, kk: &str, ru: Option<&str>, en: &str) -> String {
 }
 
 /// The error codes that have a message for people (see [`error_message`]).
-pub const ERROR_CODES: [&str; 25] = [
+pub const ERROR_CODES: [&str; 26] = [
     "BAD_USER_INPUT",
     "BAD_REQUEST",
     "NOT_FOUND",
@@ -253,6 +253,7 @@ pub const ERROR_CODES: [&str; 25] = [
     "INVALID_TRANSITION",
     "CHANNEL_NOT_ALLOWED",
     "OUTSIDE_ACCEPTANCE_WINDOW",
+    "REFUSAL_NOT_PROVIDED",
     "IIN_MISMATCH",
     "INVALID_IIN",
     "CALENDAR_NOT_AVAILABLE",
@@ -311,6 +312,11 @@ pub fn error_message(code: &str, l: Language) -> Option<&'static str> {
             "Өтініштер қазір қабылданбайды.",
             "Заявления сейчас не принимаются.",
             "Applications are not accepted at this time.",
+        ),
+        "REFUSAL_NOT_PROVIDED" => l.pick(
+            "Регламент мұнда мұндай бас тартуды көздемейді.",
+            "Регламент не предусматривает здесь такого отказа.",
+            "The regulation provides no such refusal here.",
         ),
         "IIN_MISMATCH" => l.pick(
             "ЖСН сәйкес келмейді.",

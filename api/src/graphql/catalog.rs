@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use crate::error::ApiError;
 use crate::graphql::calendar::{DurationUnit, WorkingHoursInfo};
 use crate::graphql::language::{chosen, name, Language};
+use crate::graphql::refusals::Refusal;
 use crate::graphql::scalars::{Date, Instant};
 use crate::graphql::state;
 use crate::store::regulation::StoredRegulation;
@@ -52,16 +53,6 @@ pub enum ServiceForm {
     PartiallyAutomated,
     /// Paper.
     Paper,
-}
-
-/// The kind of a refusal.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "domain::regulation::RefusalCode")]
-pub enum RefusalKind {
-    /// Refusal to accept the documents, with a refusal receipt.
-    IntakeRefusal,
-    /// A reasoned refusal (дәлелді жауап) after examination.
-    ReasonedRefusal,
 }
 
 /// What kind of region.
@@ -245,18 +236,6 @@ pub enum StepKind {
     CorporationIssue,
 }
 
-/// A way a service can be refused.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Refusal {
-    /// Intake refusal or reasoned refusal.
-    kind: RefusalKind,
-    /// Where it is given.
-    channels: Vec<Channel>,
-    /// The grounds, as the act states them.
-    grounds_en: String,
-}
-
 /// A period of the year in which applications are accepted.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
@@ -273,19 +252,9 @@ pub struct AcceptanceWindow {
     until: String,
     /// The paragraph of the act.
     paragraph: String,
-}
-
-#[ComplexObject]
-impl Refusal {
-    /// The grounds in one language (the request's `Accept-Language` unless given); Kazakh and
-    /// Russian are our translation of the English extract.
-    async fn grounds(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The language; the request's when omitted.")] language: Option<Language>,
-    ) -> String {
-        domain::language::text(&self.grounds_en, None, chosen(ctx, language))
-    }
+    /// True when the act states the period as the term of the service: a case's legal result
+    /// date is then no later than the window's last day.
+    term_of_service: bool,
 }
 
 #[ComplexObject]
@@ -311,6 +280,9 @@ pub struct LegalTerm {
     as_written: String,
     /// The paragraph of the act.
     paragraph: String,
+    /// The channels the act states it for; empty: every channel. On another channel the legal
+    /// result date is the chain of the steps.
+    channels: Vec<Channel>,
 }
 
 /// A duration that applies when a case attribute has a given value.
@@ -395,9 +367,10 @@ impl Step {
 /// One leg of the State Corporation channel.
 #[derive(SimpleObject, Clone)]
 pub struct Leg {
-    /// The duration.
-    duration: Duration,
-    /// True when the act states it; false when qyzmet applies a general rule.
+    /// The duration the act states; null where it states none (the leg then adds no time: it
+    /// is due by the case's deadline).
+    duration: Option<Duration>,
+    /// True when the act states the duration.
     stated: bool,
     /// Where it is stated, or the reading applied.
     basis: String,
@@ -406,7 +379,7 @@ pub struct Leg {
 impl From<&reg::Leg> for Leg {
     fn from(l: &reg::Leg) -> Self {
         Leg {
-            duration: l.duration().into(),
+            duration: l.duration().map(Into::into),
             stated: l.stated,
             basis: l.basis.clone(),
         }
@@ -717,15 +690,7 @@ impl From<&StoredRegulation> for Regulation {
                     name_ru: ru.and_then(|ru| ru.results.get(&x.code).cloned()),
                 })
                 .collect(),
-            refusals: r
-                .refusals
-                .iter()
-                .map(|x| Refusal {
-                    kind: x.kind.into(),
-                    channels: channels(&x.channels),
-                    grounds_en: x.grounds_en.clone(),
-                })
-                .collect(),
+            refusals: r.refusals.iter().map(Refusal::from).collect(),
             acceptance_windows: r
                 .acceptance_windows
                 .iter()
@@ -736,6 +701,7 @@ impl From<&StoredRegulation> for Regulation {
                     from: w.from.clone(),
                     until: w.until.clone(),
                     paragraph: w.paragraph.clone(),
+                    term_of_service: w.term_of_service,
                 })
                 .collect(),
             legal_term: r.legal_term.as_ref().map(|t| LegalTerm {
@@ -743,6 +709,7 @@ impl From<&StoredRegulation> for Regulation {
                 unit: t.unit.into(),
                 as_written: t.as_written.clone(),
                 paragraph: t.paragraph.clone(),
+                channels: channels(&t.channels),
             }),
             steps: r
                 .steps

@@ -196,6 +196,11 @@ pub struct AvailableAction {
     due_at: Option<Instant>,
     /// Not before this instant (an uncollected result goes back only after storage).
     not_before: Option<Instant>,
+    /// The refusal this action may give, as the act provides it (an intake refusal when
+    /// registering, a reasoned refusal when preparing the result); null: it cannot refuse
+    /// here — name no missing or expired documents and no grounds, or the answer is
+    /// `REFUSAL_NOT_PROVIDED`.
+    refusal: Option<crate::graphql::refusals::Refusal>,
 }
 
 impl From<domain::engine::AvailableAction> for AvailableAction {
@@ -221,6 +226,7 @@ impl From<domain::engine::AvailableAction> for AvailableAction {
             needs: needs.iter().map(|s| (*s).to_owned()).collect(),
             due_at: a.due.map(Into::into),
             not_before: a.not_before.map(Into::into),
+            refusal: a.refusal.as_ref().map(Into::into),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod files;
 pub mod guard;
 pub mod language;
 pub mod loaders;
+pub mod refusals;
 pub mod reports;
 pub mod scalars;
 pub mod subscription;
