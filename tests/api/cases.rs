@@ -100,7 +100,7 @@ pub const CASE_FIELDS: &str = "id number version channel status stage currentMai
     result { documents { code nameEn } signedBy signedAt issuedAt issuedBy }
     refusalReceipt { missing expired issuedAt issuedBy }
     reasonedRefusal { grounds signed preparedBy signedBy signedAt }
-    availableActions { action mutation needs dueAt }
+    availableActions { action mutation needs dueAt refusal { kind by groundCodes allGrounds paragraph } }
     regulation { code version }
     timeline { seq stage mailbox organisation stepOrder leg actor startedAt dueAt finishedAt onTime late outcome comment }";
 
@@ -173,7 +173,41 @@ pub async fn advance(
         }
         "PREPARE" => {
             let t = people.staff(provider, Role::Executor).await;
-            if refuse {
+            // The refusal the act provides here, as the case offers it to the executor.
+            let offered = if refuse {
+                let (_, seen) = app
+                    .graphql_as(
+                        &t,
+                        "query($c: ID!) { case(id: $c) { availableActions { action refusal { kind by } } } }",
+                        json!({ "c": case["id"] }),
+                    )
+                    .await;
+                seen["data"]["case"]["availableActions"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|x| x["action"] == "PREPARE_RESULT"))
+                    .map(|x| x["refusal"].clone())
+                    .unwrap_or_else(|| panic!("the executor may prepare: {seen}"))
+            } else {
+                Value::Null
+            };
+            if refuse && offered.is_null() {
+                // Not provided: refused whole, and the version is unchanged (the result
+                // prepared next with the same version succeeds).
+                let mut v = vars.clone();
+                v["g"] = json!("Standard para 10: the grounds are not met");
+                let body = call(
+                    app,
+                    &t,
+                    "prepareResult(caseId: $c, version: $v, refusalGrounds: $g)",
+                    ", $g: String",
+                    v,
+                )
+                .await;
+                assert_eq!(error_code(&body), "REFUSAL_NOT_PROVIDED", "{body}");
+                call(app, &t, "prepareResult(caseId: $c, version: $v)", "", vars).await
+            } else if refuse {
+                assert_eq!(offered["kind"], "REASONED_REFUSAL", "{case}");
+                assert_eq!(offered["by"], "PROVIDER", "{case}");
                 let mut v = vars;
                 v["g"] = json!("Standard para 10: the grounds are not met");
                 call(
@@ -432,6 +466,10 @@ fn check_timeline(what: &str, case: &Value, reg: &Value, channel: &str) {
             // Waiting for the applicant at the counter is not staff time: no due, never late.
             assert_eq!(t["onTime"], Value::Null, "{what}: {t}");
             assert_eq!(t["dueAt"], Value::Null, "{what}: {t}");
+        } else if t["dueAt"].is_null() {
+            // A leg the act does not time, done as the case was created: no deadline, never
+            // late or on time.
+            assert_eq!(t["onTime"], Value::Null, "{what}: {t}");
         } else {
             assert_eq!(t["onTime"], true, "{what}: {t}");
         }
@@ -462,7 +500,7 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
     let mut people = People::new(&app);
     let (_, body) = app
         .graphql(
-            "{ regulations { code applyChannels steps { order mailbox kind }
+            "{ regulations { code applyChannels steps { order mailbox kind } refusals { kind channels }
                routes { channel stops { position stage mailbox heldBy atIntake duration { value unit } stepOrder leg produces } } } }",
             json!({}),
         )
@@ -473,6 +511,7 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
         .clone();
     assert_eq!(regs.len(), 13);
     let mut walked = 0;
+    let mut not_provided: Vec<String> = Vec::new();
     for reg in &regs {
         let code = reg["code"].as_str().unwrap_or_default();
         for channel in reg["applyChannels"].as_array().expect("channels") {
@@ -508,11 +547,25 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
                 assert!(done["corporation"].is_string(), "{what}");
             }
             walked += 1;
-            // A reasoned refusal, where the regulation has an executor step.
-            if reg["steps"]
+            // A reasoned refusal, where the regulation has an executor step: given where the
+            // act provides one, REFUSAL_NOT_PROVIDED (and then a result) elsewhere.
+            let provided = reg["refusals"].as_array().is_some_and(|r| {
+                r.iter().any(|x| {
+                    x["kind"] == "REASONED_REFUSAL"
+                        && x["channels"]
+                            .as_array()
+                            .is_some_and(|c| c.iter().any(|c| c == channel))
+                })
+            });
+            let has_executor = reg["steps"]
                 .as_array()
-                .is_some_and(|s| s.iter().any(|x| x["kind"] == "PREPARE"))
-            {
+                .is_some_and(|s| s.iter().any(|x| x["kind"] == "PREPARE"));
+            if has_executor && !provided {
+                let done = walk(&mut people, reg, channel, true).await;
+                assert_eq!(done["status"], "COMPLETED", "{what}: {done:#}");
+                not_provided.push(what.clone());
+            }
+            if has_executor && provided {
                 let refused = walk(&mut people, reg, channel, true).await;
                 assert_eq!(refused["status"], "REFUSED", "{what}: {refused:#}");
                 assert_eq!(refused["reasonedRefusal"]["signed"], true, "{what}");
@@ -525,20 +578,68 @@ async fn every_regulation_runs_on_every_channel_it_allows_to_a_result_and_to_a_r
         }
     }
     assert_eq!(walked, 26, "13 regulations, 26 channel combinations");
+    // The acts provide no reasoned refusal for any Mangystau service (act 000 gives the
+    // provider no refusal step; its portal message on documents with violations is a refusal
+    // at registration), nor for the West Kazakhstan dormitory, duplicates and vocational
+    // duplicates, nor for West Kazakhstan externat on the State Corporation channel (its
+    // reasoned refusal, «дәлелді бас тарту», is the portal's).
+    not_provided.sort();
+    assert_eq!(
+        not_provided,
+        [
+            "mangystau-externat-permission via PORTAL",
+            "mangystau-externat-permission via STATE_CORPORATION",
+            "mangystau-school-admission via PORTAL",
+            "mangystau-school-admission via PROVIDER_OFFICE",
+            "mangystau-secondary-education-duplicates via PROVIDER_OFFICE",
+            "mangystau-secondary-education-duplicates via STATE_CORPORATION",
+            "west-kazakhstan-college-dormitory via PROVIDER_OFFICE",
+            "west-kazakhstan-externat-permission via STATE_CORPORATION",
+            "west-kazakhstan-secondary-education-duplicates via PROVIDER_OFFICE",
+            "west-kazakhstan-secondary-education-duplicates via STATE_CORPORATION",
+            "west-kazakhstan-vocational-education-duplicates via PROVIDER_OFFICE",
+            "west-kazakhstan-vocational-education-duplicates via STATE_CORPORATION",
+        ]
+    );
 }
 
 #[actix_web::test]
 async fn incomplete_documents_are_refused_at_intake_with_a_receipt_naming_them() {
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
     let mut people = People::new(&app);
+    let documents = json!({
+        "documents": [{ "name": "application" }, { "name": "photo", "provided": false }, { "name": "identity document", "expired": true }]
+    });
+    // The Mangystau duplicates act gives the provider's office no refusal at intake: refusing
+    // there is REFUSAL_NOT_PROVIDED, and no case is created.
     let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
     let input = application(
         "mangystau-secondary-education-duplicates",
         None,
         APPLICANT_IIN,
-        json!({
-            "documents": [{ "name": "application" }, { "name": "photo", "provided": false }, { "name": "identity document", "expired": true }]
-        }),
+        documents.clone(),
+    );
+    let not_provided = open(&app, &clerk, "registerApplication", input).await;
+    assert_eq!(
+        error_code(&not_provided),
+        "REFUSAL_NOT_PROVIDED",
+        "{not_provided}"
+    );
+    let (_, mine) = app
+        .graphql_as(
+            &clerk,
+            "{ inbox(mailbox: OFFICE) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["data"]["inbox"]["totalCount"], 0, "{mine}");
+    // The East Kazakhstan foster-placement act does (para 5, action 1: incomplete and/or expired).
+    let clerk = people.staff("oskemen-akimat", Role::OfficeClerk).await;
+    let input = application(
+        "east-kazakhstan-foster-family-placement",
+        None,
+        APPLICANT_IIN,
+        documents,
     );
     let case = open(&app, &clerk, "registerApplication", input).await["data"]["r"].clone();
     assert_eq!(case["status"], "REFUSED_AT_INTAKE", "{case}");
@@ -647,8 +748,10 @@ async fn due_times_and_the_legal_result_date_follow_the_working_calendar() {
     assert_eq!(assigned["timeline"][1]["onTime"], false);
     assert_eq!(assigned["timeline"][1]["late"], true);
     assert_eq!(assigned["assignee"], "aktau-school-1-executor");
-    // The executor's 3 working days run from Thursday 5 June: Mon 9, Tue 10, Wed 11 June.
-    assert_eq!(assigned["stepDueAt"], "2025-06-11T13:30:00+00:00");
+    // The executor's 3 working days from Thursday 5 June would end Wed 11 June 18:30, after
+    // the legal result date (09:15 that day): no stop is due after it, so the executor is.
+    assert_eq!(assigned["stepDueAt"], assigned["termDueAt"]);
+    assert_eq!(assigned["stepDueAt"], "2025-06-11T04:15:00+00:00");
     assert_eq!(
         assigned["termDueAt"], case["termDueAt"],
         "the legal term does not move"
@@ -767,8 +870,9 @@ async fn a_result_not_collected_goes_back_to_the_provider_and_returns_on_request
     .await["data"]["r"]
         .clone();
     assert_eq!(requested["status"], "REDELIVERY");
-    // Thursday 3 July 10:00 + 1 working day: Friday 4 July 18:30 (Capital Day is Sunday 6 July → Monday 7 off).
-    assert_eq!(requested["stepDueAt"], "2025-07-04T13:30:00+00:00");
+    // The Mangystau act gives sending a stored result back no duration: no staff deadline is
+    // invented (act 002 states one working day; see the East Kazakhstan walk).
+    assert!(requested["stepDueAt"].is_null(), "{requested}");
     let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
     let redelivered = call(
         &app,
@@ -1298,7 +1402,8 @@ async fn many_clients_moving_many_cases_through_every_mailbox_all_succeed() {
 }
 
 /// Atyrau via the State Corporation: step 5 registers the result and sends it by courier within
-/// its one working day, so the legal result date counts it once (act 004 para 5.5).
+/// its one working day, so the legal result date counts it once (act 004 para 5.5); the act
+/// gives the documents' way to the provider no duration, so that leg adds nothing.
 #[actix_web::test]
 async fn atyrau_via_the_state_corporation_counts_the_courier_inside_step_5() {
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-09-15T10:00:00+05:00"))).await;
@@ -1313,10 +1418,13 @@ async fn atyrau_via_the_state_corporation_counts_the_courier_inside_step_5() {
         json!({}),
     );
     let case = open(&app, &operator, "acceptAtCorporation", input).await["data"]["r"].clone();
-    // By hand from Mon 15 Sep 10:00: courier 1 WD (Tue 16th 18:00), intake 15 min (18:15),
-    // resolution 30 min (Wed 17th 09:15), preparation 2 WD (Fri 19th 18:30), signature 30 min
-    // (Mon 22nd 09:30), step 5 one WD (Tue 23rd 18:30, UTC+5).
-    assert_eq!(case["termDueAt"], "2025-09-23T13:30:00+00:00", "{case}");
+    // By hand from Mon 15 Sep 10:00: no courier time, intake 15 min (10:15), resolution 30 min
+    // (10:45), preparation 2 WD (Wed 17th 18:30), signature 30 min (Thu 18th 09:30), step 5
+    // one WD (Fri 19th 18:30, UTC+5).
+    assert_eq!(case["termDueAt"], "2025-09-19T13:30:00+00:00", "{case}");
+    // The untimed courier leg is due by the legal result date, not by a day of its own.
+    assert_eq!(case["stage"], "CORPORATION_TRANSFER");
+    assert_eq!(case["stepDueAt"], case["termDueAt"]);
     assert_eq!(case["receipt"]["legalResultDate"], case["termDueAt"]);
     assert_eq!(case["receipt"]["acceptedOrganisation"], "gov4c-atyrau");
 }
@@ -1327,10 +1435,11 @@ async fn atyrau_via_the_state_corporation_counts_the_courier_inside_step_5() {
 async fn the_applicant_sees_no_internal_material() {
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
     let mut people = People::new(&app);
-    let provider = "aktau-school-1";
+    // A service whose act provides a reasoned refusal at the office (act 002, para 3).
+    let provider = "oskemen-akimat";
     let clerk = people.staff(provider, Role::OfficeClerk).await;
     let input = application(
-        "mangystau-secondary-education-duplicates",
+        "east-kazakhstan-foster-family-placement",
         None,
         APPLICANT_IIN,
         json!({}),

@@ -243,19 +243,24 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
     }
     assert!(codes.lines().any(|l| l == verify), "{codes}");
 
-    // At intake, missing documents give a refusal receipt: printable in Russian.
+    // At the State Corporation counter, an incomplete package gives a refusal receipt (the act
+    // gives the office none): printable in Russian.
+    let operator = people
+        .staff("gov4c-mangystau", Role::CorporationOperator)
+        .await;
     let mut refused = application(
         "mangystau-secondary-education-duplicates",
-        None,
+        Some(ORG),
         IIN,
         json!({}),
     );
     refused["documents"] =
         json!([{ "name": "application" }, { "name": "photo", "provided": false }]);
-    let r = open(&app, &clerk, "registerApplication", refused).await;
+    let r = open(&app, &operator, "acceptAtCorporation", refused).await;
     let r = &r["data"]["r"];
+    assert_eq!(r["status"], "REFUSED_AT_INTAKE", "{r}");
     let (_, b) = app
-        .graphql_as(&clerk, "query($c: ID!) { case(id: $c) { number refusal: documentPdf(kind: REFUSAL_RECEIPT, language: RU) { url } } }", json!({ "c": r["id"] }))
+        .graphql_as(&operator, "query($c: ID!) { case(id: $c) { number refusal: documentPdf(kind: REFUSAL_RECEIPT, language: RU) { url } } }", json!({ "c": r["id"] }))
         .await;
     let url = b["data"]["case"]["refusal"]["url"]
         .as_str()

@@ -218,9 +218,15 @@ async fn an_applicants_live_updates_and_notices_hold_no_internal_material() {
 
     let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-10-01T10:00:00+05:00"))).await;
     let mut people = People::new(&app);
-    let (org, iin) = ("aktau-akimat", "850305400120");
+    // A portal service whose act provides a reasoned refusal (act 002, guardianship, para 3).
+    let (org, iin) = ("oskemen-akimat", "850305400120");
     let owner = people.applicant(iin).await;
-    let input = application("mangystau-externat-permission", Some(org), iin, json!({}));
+    let input = application(
+        "east-kazakhstan-guardianship-orphans",
+        Some(org),
+        iin,
+        json!({}),
+    );
     let mut case = open(&app, &owner, "submitApplication", input).await["data"]["r"].clone();
 
     let fields = CASE_FIELDS.replace("chainValid", "");

@@ -195,10 +195,8 @@ pub fn decide_intake(
     };
     let created_step = creation
         .as_ref()
-        .map(|s| {
-            let within = time::bound(s.stage, term_due, provider_due);
-            ctx.time.open(ctx.parties, s, now, within)
-        })
+        // Completed as it is created: its own duration, no bound (it takes no time).
+        .map(|s| ctx.time.open(ctx.parties, s, now, None))
         .transpose()?;
     let intake_org = match &creation {
         Some(s) => ctx.parties.org(s.holder)?.code.clone(),
