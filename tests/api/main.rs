@@ -23,5 +23,6 @@ mod soak;
 mod storage;
 mod subscriptions;
 mod tally;
+mod upgrade;
 mod verify;
 mod web_client;
