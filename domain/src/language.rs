@@ -558,6 +558,35 @@ mod tests {
     }
 
     #[test]
+    fn every_display_text_of_the_bundled_regulations_has_its_russian_and_kazakh_wording() {
+        let mut missing = Vec::new();
+        for (file, text) in crate::regulation::BUNDLED_REGULATIONS {
+            let reg = crate::regulation::Regulation::parse(file, text).expect("parses");
+            let mut need = |en: &str, needs_kk: bool| {
+                if !has_text(en, needs_kk) {
+                    missing.push(format!("{}: {en:?}", reg.code));
+                }
+            };
+            for s in &reg.steps {
+                need(&s.actor_en, s.actor_kk.is_empty());
+                need(&s.action_en, s.action_kk.is_empty());
+                need(&s.output_en, true);
+            }
+            for r in &reg.refusals {
+                need(&r.grounds_en, true);
+            }
+            for w in &reg.acceptance_windows {
+                need(&w.label_en, w.label_kk.is_empty());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "add to data/i18n/texts.toml:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
     fn a_text_falls_back_to_english_never_to_nothing() {
         assert_eq!(
             text("Signed result", None, Language::Ru),
