@@ -141,6 +141,17 @@ fn mangystau_secondary_education_duplicates() {
     );
     assert!(r.acceptance_windows.is_empty());
     assert_eq!(r.act.amendments.len(), 2);
+    // Para 3 as amended by No. 121 of 28.05.2018: both results are duplicates of an аттестат.
+    let kk = &r.results[0].name_kk;
+    assert_eq!(kk.matches("аттестаттың телнұсқасы").count(), 2, "{kk}");
+    assert!(!kk.contains("куәлік"), "{kk}");
+    let ru = domain::language::russian(&r.code).expect("Russian names");
+    let duplicate = &ru.results["duplicate"];
+    assert_eq!(duplicate.matches("аттестата").count(), 2, "{duplicate}");
+    assert!(!duplicate.contains("свидетельств"), "{duplicate}");
+    // No refusal but at the State Corporation counter.
+    assert_eq!(r.refusals.len(), 1);
+    assert_eq!(r.refusals[0].channels, [StateCorporation]);
 }
 
 #[test]
@@ -171,11 +182,34 @@ fn west_kazakhstan_externat_permission() {
     );
     let sc = r.corporation.as_ref().expect("legs");
     assert!(sc.intake.stated && sc.transfer_to_provider.stated && sc.issue.stated);
+    // Para 2 lists no fully electronic form.
+    assert!(!r
+        .service_forms
+        .contains(&domain::regulation::ServiceForm::Electronic));
 }
 
 #[test]
 fn west_kazakhstan_secondary_education_duplicates() {
     let r = load("west-kazakhstan-secondary-education-duplicates");
+    // The counter's own minutes (para 9(1): 1 minute; para 10(4), process 8: 2 minutes); the
+    // courier legs are not timed by the act and carry no duration.
+    let sc = r.corporation.as_ref().expect("legs");
+    assert_eq!(
+        (sc.intake.duration(), sc.issue.duration()),
+        (
+            Some(domain::regulation::DurationSpec {
+                value: 1,
+                unit: Minutes
+            }),
+            Some(domain::regulation::DurationSpec {
+                value: 2,
+                unit: Minutes
+            })
+        )
+    );
+    assert!(sc.intake.stated && sc.issue.stated);
+    assert_eq!(sc.transfer_to_provider.duration(), None);
+    assert_eq!(sc.result_back.duration(), None);
     assert_eq!(r.apply_channels, [ProviderOffice, StateCorporation]);
     assert_eq!(
         steps(&r),

@@ -270,7 +270,7 @@ pub async fn advance(
 }
 
 /// Provider, branch and a date inside the acceptance window, per regulation.
-fn setting(
+pub fn setting(
     reg: &str,
 ) -> (
     &'static str,
@@ -476,6 +476,16 @@ fn check_timeline(what: &str, case: &Value, reg: &Value, channel: &str) {
         assert!(t["actor"].is_string(), "{what}: {t}");
         if let (Some(s), Some(d)) = (t["startedAt"].as_str(), t["dueAt"].as_str()) {
             assert!(at(d) > at(s), "{what}: due after start: {t}");
+        }
+        // Every stop of the route before the counter is due inside the term: by the
+        // provider's deadline where the act sets one, else by the legal result date. (The stop
+        // where an office or counter application is accepted is done as it is created.)
+        let created = t["seq"] == 1 && channel != "PORTAL";
+        let bound = case["providerDueAt"]
+            .as_str()
+            .or(case["termDueAt"].as_str());
+        if let (false, Some(bound), Some(d)) = (created, bound, t["dueAt"].as_str()) {
+            assert!(at(d) <= at(bound), "{what}: due after {bound}: {t}");
         }
     }
     // Every provider step of the regulation appears once, in order (the head's two steps too).

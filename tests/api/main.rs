@@ -15,6 +15,7 @@ mod health;
 mod limits;
 mod nodes;
 mod printable;
+mod refusals;
 mod reports;
 mod resilience;
 mod schema_contract;
