@@ -234,6 +234,12 @@ impl CaseError {
     }
 }
 
+impl From<crate::refusal::NotProvided> for CaseError {
+    fn from(e: crate::refusal::NotProvided) -> CaseError {
+        CaseError::RefusalNotProvided(e.0)
+    }
+}
+
 /// Attributes of an application that regulations may depend on (e.g. `location`).
 pub type Attributes = BTreeMap<String, String>;
 
@@ -418,7 +424,7 @@ pub fn storage_months(reg: &Regulation) -> u32 {
     reg.corporation.as_ref().map_or(1, |c| c.storage_months)
 }
 
-/// What can be done to a case, without what it carries (see [`crate::engine::Command`]).
+/// What can be done to a case, without what it carries (the engine's `Command` carries it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// The office registers a submitted or delivered application; incomplete documents refuse it.

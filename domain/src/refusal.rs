@@ -6,8 +6,13 @@
 //! catalogue; cases pinned to them keep the behaviour they were registered under: every
 //! refusal is allowed.
 
-use crate::case::CaseError;
 use crate::regulation::{Channel, RefusalCode, RefusalGround, RefusalKind, RefusedBy, Regulation};
+
+/// A refusal the pinned regulation does not provide there, or not on these grounds: the
+/// message names what the act allows (code `REFUSAL_NOT_PROVIDED`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotProvided(pub String);
 
 /// The grounds an intake refusal claims: an incomplete package when documents are missing,
 /// expired documents when some have expired.
@@ -40,12 +45,12 @@ pub fn check_intake(
     by: RefusedBy,
     missing: &[String],
     expired: &[String],
-) -> Result<(), CaseError> {
+) -> Result<(), NotProvided> {
     if !reg.refusals_are_rules() {
         return Ok(());
     }
     let Some(rule) = reg.refusal(RefusalCode::IntakeRefusal, channel, by) else {
-        return Err(CaseError::RefusalNotProvided(format!(
+        return Err(NotProvided(format!(
             "{} provides no refusal at intake by {} on the {} channel: accept the documents or hand them back",
             reg.code,
             who(by),
@@ -55,7 +60,7 @@ pub fn check_intake(
     if grounds_hold(rule, &claimed(missing, expired)) {
         Ok(())
     } else {
-        Err(CaseError::RefusalNotProvided(format!(
+        Err(NotProvided(format!(
             "{} allows a refusal at intake by {} only for {} ({})",
             reg.code,
             who(by),
@@ -66,7 +71,7 @@ pub fn check_intake(
 }
 
 /// Checks a reasoned refusal of a case on `channel`.
-pub fn check_reasoned(reg: &Regulation, channel: Channel) -> Result<(), CaseError> {
+pub fn check_reasoned(reg: &Regulation, channel: Channel) -> Result<(), NotProvided> {
     if !reg.refusals_are_rules()
         || reg
             .refusal(RefusalCode::ReasonedRefusal, channel, RefusedBy::Provider)
@@ -74,7 +79,7 @@ pub fn check_reasoned(reg: &Regulation, channel: Channel) -> Result<(), CaseErro
     {
         return Ok(());
     }
-    Err(CaseError::RefusalNotProvided(format!(
+    Err(NotProvided(format!(
         "{} provides no reasoned refusal on the {} channel: prepare the result",
         reg.code,
         channel_words(channel)

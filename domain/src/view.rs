@@ -190,22 +190,36 @@ pub fn document_hash<T: serde::Serialize>(doc: &T) -> String {
         .collect()
 }
 
+/// What the public verification reads of a case: its number, where it stands and its legal
+/// documents.
+#[derive(Clone, Copy, Debug)]
+pub struct Documents<'a> {
+    /// The registration number.
+    pub number: &'a str,
+    /// The status.
+    pub status: CaseStatus,
+    /// The stage.
+    pub stage: Stage,
+    /// The receipt, once issued.
+    pub receipt: Option<&'a crate::documents::Receipt>,
+    /// A refusal receipt or a reasoned refusal (a draft until signed).
+    pub refusal: Option<&'a Refusal>,
+    /// The result, once signed.
+    pub result: Option<&'a crate::documents::ServiceResult>,
+}
+
 /// The public verification of a case: only documents the applicant may see (a reasoned refusal
 /// once signed, the result once issued), and no personal data.
-pub fn verification(c: &crate::engine::CaseRecord) -> Verification {
+pub fn verification(c: Documents<'_>) -> Verification {
     let mut documents = Vec::new();
-    if let Some(r) = &c.receipt {
+    if let Some(r) = c.receipt {
         documents.push(PublicDocument {
             kind: DocumentKind::Receipt,
             issued_at: r.accepted_at,
             sha256: document_hash(r),
         });
     }
-    match c
-        .refusal
-        .as_ref()
-        .and_then(|r| refusal(Audience::Applicant, r))
-    {
+    match c.refusal.and_then(|r| refusal(Audience::Applicant, r)) {
         Some(Refusal::IntakeRefusal(x)) => documents.push(PublicDocument {
             kind: DocumentKind::RefusalReceipt,
             issued_at: x.issued_at,
@@ -222,11 +236,7 @@ pub fn verification(c: &crate::engine::CaseRecord) -> Verification {
         }
         None => {}
     }
-    if let Some(r) = c
-        .result
-        .as_ref()
-        .and_then(|r| result(Audience::Applicant, r))
-    {
+    if let Some(r) = c.result.and_then(|r| result(Audience::Applicant, r)) {
         if let Some(at) = r.issued_at {
             documents.push(PublicDocument {
                 kind: DocumentKind::ServiceResult,
@@ -236,7 +246,7 @@ pub fn verification(c: &crate::engine::CaseRecord) -> Verification {
         }
     }
     Verification {
-        number: c.number.clone(),
+        number: c.number.to_owned(),
         progress: public_progress(c.status, c.stage),
         documents,
     }

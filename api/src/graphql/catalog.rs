@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::ApiError;
 use crate::graphql::calendar::{DurationUnit, WorkingHoursInfo};
+pub use crate::graphql::channel::Channel;
 use crate::graphql::language::{chosen, name, Language};
 use crate::graphql::refusals::Refusal;
 use crate::graphql::scalars::{Date, Instant};
@@ -29,18 +30,6 @@ pub enum Mailbox {
     Executor,
     /// The State Corporation (operator and courier).
     Corporation,
-}
-
-/// Where applications are accepted and results issued.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "domain::regulation::Channel")]
-pub enum Channel {
-    /// The provider's own office.
-    ProviderOffice,
-    /// The State Corporation "Government for Citizens" (ЦОН).
-    StateCorporation,
-    /// The egov.kz portal.
-    Portal,
 }
 
 /// The form in which a service is provided.

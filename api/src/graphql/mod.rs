@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod case_mutations;
 pub mod cases;
 pub mod catalog;
+pub mod channel;
 pub mod documents;
 pub mod files;
 pub mod guard;

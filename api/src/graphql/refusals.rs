@@ -5,7 +5,7 @@
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
 use domain::regulation as reg;
 
-use crate::graphql::catalog::Channel;
+use crate::graphql::channel::Channel;
 use crate::graphql::language::{chosen, Language};
 
 /// The kind of a refusal.

@@ -68,7 +68,15 @@ pub async fn verify(state: &AppState, number: &str) -> Result<Verification, ApiE
             documents: Vec::new(),
         });
     };
-    let v = domain::view::verification(&crate::store::case_rows::record(&model)?);
+    let c = crate::store::case_rows::record(&model)?;
+    let v = domain::view::verification(domain::view::Documents {
+        number: &c.number,
+        status: c.status,
+        stage: c.stage,
+        receipt: c.receipt.as_ref(),
+        refusal: c.refusal.as_ref(),
+        result: c.result.as_ref(),
+    });
     Ok(Verification {
         number: v.number,
         exists: true,

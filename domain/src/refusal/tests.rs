@@ -94,7 +94,10 @@ fn given_no_rule_then_the_message_says_the_act_provides_none_there() {
         &[],
     )
     .expect_err("no refusal at the office");
-    assert_eq!(e.code(), "REFUSAL_NOT_PROVIDED");
+    assert_eq!(
+        crate::case::CaseError::from(e.clone()).code(),
+        "REFUSAL_NOT_PROVIDED"
+    );
     assert!(
         e.to_string().contains("provides no refusal at intake"),
         "{e}"
