@@ -251,6 +251,8 @@ pub fn code_request_errors(resp: &mut async_graphql::Response) {
             "QUERY_TOO_COMPLEX"
         } else if err.message.starts_with("Invalid value for argument")
             || err.message.starts_with("Failed to parse")
+            || err.message.starts_with("Expected input type")
+            || (err.message.starts_with("Variable ") && err.message.ends_with(" is not defined."))
         {
             "BAD_USER_INPUT"
         } else if err.path.is_empty() && err.message.contains("-->") {

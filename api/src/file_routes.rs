@@ -78,10 +78,7 @@ async fn document_pdf(
         let reg = crate::store::cases::pinned(&state, &case).await?;
         let origin = match &public_url.0 {
             Some(u) => u.clone(),
-            None => {
-                let info = req.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
-            }
+            None => crate::network::request_origin(&req),
         };
         let russian = domain::language::russian(&case.regulation_code);
         let result_names = |code: &str| {
@@ -205,7 +202,18 @@ async fn download(
     match answer.await {
         Ok::<_, ApiError>((row, body)) => HttpResponse::Ok()
             .content_type(row.media_type.as_str())
-            .insert_header((header::CONTENT_DISPOSITION, disposition(&row.name)))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                disposition(&{
+                    // Names stored before format characters were stripped are cleaned here too.
+                    let shown =
+                        domain::files::display_name(&row.name).unwrap_or_else(|| "file".to_owned());
+                    match domain::files::FileKind::parse(&row.media_type) {
+                        Some(kind) => domain::files::download_name(&shown, kind),
+                        None => shown,
+                    }
+                }),
+            ))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .streaming(body.map(|r| r.map_err(actix_web::error::ErrorInternalServerError))),

@@ -16,20 +16,99 @@ use async_graphql::UploadValue;
 use futures_util::Stream;
 use multer::{Constraints, Multipart, SizeLimit};
 
-/// The uploads a node reads at once (application data): a request that finds none free is
-/// answered `SERVICE_UNAVAILABLE` at once, before its body is read.
+/// The uploads a node reads at once (application data), and each account's share of them: a
+/// request is given a slot only once its bearer token verifies (anonymous bodies never hold
+/// one), and one that finds none free — on the node or for its account — is answered
+/// `SERVICE_UNAVAILABLE` at once, before its body is read.
 #[derive(Clone)]
-pub struct UploadSlots(std::sync::Arc<tokio::sync::Semaphore>);
+pub struct UploadSlots {
+    node: std::sync::Arc<tokio::sync::Semaphore>,
+    per_account: usize,
+    /// Slots held per account; never more entries than the node has slots.
+    held: std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+/// Uploads one account may have read at once on a node: a clerk scanning a pile of documents
+/// in several tabs, not every slot of the node.
+pub const MAX_UPLOADS_PER_ACCOUNT: usize = 4;
+
+/// Why no slot was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// Every slot of the node is taken.
+    Node,
+    /// The account holds its share already.
+    Account,
+}
+
+/// A slot, held until dropped.
+pub struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    account: String,
+    held: std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.held.lock() {
+            if let Some(n) = held.get_mut(&self.account) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&self.account);
+                }
+            }
+        }
+    }
+}
 
 impl UploadSlots {
-    /// `n` slots.
-    pub fn new(n: usize) -> UploadSlots {
-        UploadSlots(std::sync::Arc::new(tokio::sync::Semaphore::new(n)))
+    /// `n` slots on the node, at most `per_account` of them for one account.
+    pub fn new(n: usize, per_account: usize) -> UploadSlots {
+        UploadSlots {
+            node: std::sync::Arc::new(tokio::sync::Semaphore::new(n)),
+            per_account: per_account.max(1),
+            held: Default::default(),
+        }
     }
 
-    /// A slot, held until the permit is dropped; none when all are taken.
-    pub fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.0.clone().try_acquire_owned().ok()
+    /// A slot for `account` (the token's subject), or why there is none.
+    pub fn take(&self, account: &str) -> Result<Slot, Busy> {
+        let Ok(mut held) = self.held.lock() else {
+            return Err(Busy::Node);
+        };
+        let mine = held.get(account).copied().unwrap_or(0);
+        if mine >= self.per_account {
+            return Err(Busy::Account);
+        }
+        let permit = self
+            .node
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy::Node)?;
+        held.insert(account.to_owned(), mine + 1);
+        Ok(Slot {
+            _permit: permit,
+            account: account.to_owned(),
+            held: self.held.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    #[test]
+    fn an_account_holds_at_most_its_share_and_the_node_at_most_its_slots() {
+        let slots = UploadSlots::new(3, 2);
+        let a1 = slots.take("user:1").expect("first");
+        let _a2 = slots.take("user:1").expect("second");
+        assert!(matches!(slots.take("user:1"), Err(Busy::Account)));
+        let _b1 = slots.take("user:2").expect("another account");
+        assert!(matches!(slots.take("user:3"), Err(Busy::Node)));
+        drop(a1);
+        assert!(slots.take("user:3").is_ok(), "a slot given back is free");
+        assert!(slots.held.lock().map(|h| h.len() <= 3).unwrap_or(false));
     }
 }
 

@@ -117,6 +117,48 @@ pub fn client_addr(req: &actix_web::HttpRequest) -> String {
     addr.map(|a| a.to_string()).unwrap_or_default()
 }
 
+/// The origin a request came to, for printing in documents when `public_url` is not set
+/// (development only: start-up requires it otherwise). Forwarded headers (`Forwarded`,
+/// `X-Forwarded-Host`, `X-Forwarded-Proto`) count only from a trusted proxy; anyone else's are
+/// ignored, so a client cannot choose the origin printed in a QR code. A host that is not a
+/// plain host name or address (with an optional port), or longer than 255 characters, gives
+/// `http://localhost`.
+pub fn request_origin(req: &actix_web::HttpRequest) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = match (req.app_data::<actix_web::web::Data<Proxies>>(), peer) {
+        (Some(p), Some(ip)) => p.trusts(ip),
+        _ => false,
+    };
+    let (scheme, host) = if trusted {
+        let info = req.connection_info();
+        (info.scheme().to_owned(), info.host().to_owned())
+    } else {
+        let host = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        ("http".to_owned(), host)
+    };
+    origin_of(&scheme, &host)
+}
+
+/// `scheme://host` when both are plain; `http://localhost` otherwise.
+fn origin_of(scheme: &str, host: &str) -> String {
+    let plain_host = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    let scheme = if scheme == "https" { "https" } else { "http" };
+    if plain_host {
+        format!("{scheme}://{host}")
+    } else {
+        "http://localhost".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +180,52 @@ mod tests {
         // A proxy without the header: the proxy itself.
         assert_eq!(p.client_addr(ip("10.1.2.3"), None), ip("10.1.2.3"));
         assert!(parse_proxies(&["not an address".into()]).is_err());
+    }
+
+    #[test]
+    fn the_printed_origin_follows_forwarded_headers_only_from_a_trusted_proxy() {
+        use actix_web::test::TestRequest;
+        let proxies = actix_web::web::Data::new(Proxies {
+            trusted: parse_proxies(&["10.0.0.1".into()]).expect("valid"),
+            header: "X-Forwarded-For".into(),
+        });
+        let request = |peer: &str, forwarded: &str| {
+            TestRequest::default()
+                .peer_addr(peer.parse().expect("address"))
+                .insert_header(("host", "127.0.0.1:8080"))
+                .insert_header(("x-forwarded-host", forwarded))
+                .insert_header(("x-forwarded-proto", "https"))
+                .app_data(proxies.clone())
+                .to_http_request()
+        };
+        assert_eq!(
+            request_origin(&request("8.8.8.8:1000", "evil.example")),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            request_origin(&request("10.0.0.1:1000", "qyzmet.kz")),
+            "https://qyzmet.kz"
+        );
+        assert_eq!(
+            request_origin(&request("10.0.0.1:1000", &"a".repeat(3000))),
+            "http://localhost"
+        );
+    }
+
+    #[test]
+    fn only_plain_hosts_make_an_origin() {
+        assert_eq!(origin_of("http", "127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(origin_of("https", "qyzmet.kz"), "https://qyzmet.kz");
+        assert_eq!(origin_of("http", "[::1]:8080"), "http://[::1]:8080");
+        for bad in [
+            "",
+            "evil.example/verify?x=",
+            "a b",
+            &"a".repeat(3000),
+            "x\u{202E}y",
+        ] {
+            assert_eq!(origin_of("http", bad), "http://localhost", "{bad:?}");
+        }
+        assert_eq!(origin_of("javascript", "x"), "http://x");
     }
 }

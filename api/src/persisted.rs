@@ -13,20 +13,35 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
-/// Query texts kept in memory per node.
+/// Query texts kept in memory per node, at most.
 const CACHE_ENTRIES: usize = 1024;
 
-/// The node's cache in front of the stored queries.
+/// Bytes of query text kept in memory per node, at most.
+pub const CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The longest query text that is registered (a client's largest real query is a few KiB); a
+/// longer one runs when sent whole, but is not kept: its hash alone stays unknown.
+pub const MAX_REGISTERED_BYTES: usize = 16 * 1024;
+
+/// The node's cache in front of the stored queries, bounded in entries and in bytes.
 pub struct PersistedQueries {
-    cache: Mutex<lru::LruCache<String, Arc<str>>>,
+    cache: Mutex<Cache>,
+}
+
+struct Cache {
+    entries: lru::LruCache<String, Arc<str>>,
+    bytes: usize,
 }
 
 impl Default for PersistedQueries {
     fn default() -> Self {
         PersistedQueries {
-            cache: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(CACHE_ENTRIES).unwrap_or(NonZeroUsize::MIN),
-            )),
+            cache: Mutex::new(Cache {
+                entries: lru::LruCache::new(
+                    NonZeroUsize::new(CACHE_ENTRIES).unwrap_or(NonZeroUsize::MIN),
+                ),
+                bytes: 0,
+            }),
         }
     }
 }
@@ -66,13 +81,31 @@ pub fn hash(query: &str) -> String {
 
 impl PersistedQueries {
     fn cached(&self, hash: &str) -> Option<Arc<str>> {
-        self.cache.lock().ok()?.get(hash).cloned()
+        self.cache.lock().ok()?.entries.get(hash).cloned()
     }
 
     fn cache(&self, hash: String, query: Arc<str>) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.put(hash, query);
+        if query.len() > MAX_REGISTERED_BYTES {
+            return;
         }
+        if let Ok(mut c) = self.cache.lock() {
+            c.bytes += query.len();
+            // Replaced, or pushed out by the entry bound: no longer counted.
+            if let Some((_, old)) = c.entries.push(hash, query) {
+                c.bytes -= old.len();
+            }
+            while c.bytes > CACHE_BYTES {
+                match c.entries.pop_lru() {
+                    Some((_, old)) => c.bytes -= old.len(),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Bytes of query text in this node's cache.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.lock().map(|c| c.bytes).unwrap_or(0)
     }
 
     /// Reads the request's `persistedQuery` extension: fills in the text of a known hash, or
@@ -106,6 +139,10 @@ impl PersistedQueries {
         if !request.query.is_empty() {
             if hash(&request.query) != wanted {
                 return Err(Refused::Bad("provided sha does not match query".into()));
+            }
+            if request.query.len() > MAX_REGISTERED_BYTES {
+                // Runs as sent, but is not kept: memory and the table stay bounded in bytes.
+                return Ok(Resolved::Plain);
             }
             return Ok(if self.cached(&wanted).is_some() {
                 Resolved::Known
@@ -146,6 +183,29 @@ impl PersistedQueries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes_and_keeps_no_oversized_text() {
+        let pq = PersistedQueries::default();
+        let text: Arc<str> = "x".repeat(MAX_REGISTERED_BYTES).into();
+        for i in 0..1000 {
+            pq.cache(format!("{i}"), text.clone());
+            assert!(pq.cached_bytes() <= CACHE_BYTES);
+        }
+        assert_eq!(
+            pq.cached_bytes(),
+            CACHE_BYTES / MAX_REGISTERED_BYTES * MAX_REGISTERED_BYTES
+        );
+        assert!(pq.cached("999").is_some() && pq.cached("0").is_none());
+        pq.cache("big".into(), "y".repeat(MAX_REGISTERED_BYTES + 1).into());
+        assert!(pq.cached("big").is_none());
+        // Replacing an entry counts its new text only.
+        pq.cache("999".into(), "z".into());
+        assert_eq!(
+            pq.cached_bytes(),
+            (CACHE_BYTES / MAX_REGISTERED_BYTES - 1) * MAX_REGISTERED_BYTES + 1
+        );
+    }
 
     #[test]
     fn the_hash_is_the_hex_sha256_clients_send() {

@@ -32,10 +32,26 @@ pub const MAX_SIGNATURE_BYTES: usize = 64 * 1024;
 
 /// The trust settings: the authorities and the revocation list (schema data; clones share the
 /// list, so a list re-read by [`Trust::reload_crl`] is in force for every request at once).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Trust {
     cas: Arc<Vec<Certificate>>,
     crl: Arc<RwLock<Option<Arc<CertificateList>>>>,
+    /// Signature checks running at once, off the web workers (see [`Trust::check`]).
+    checks: Arc<tokio::sync::Semaphore>,
+}
+
+/// Signature checks that may run at once on a node: each is CPU work (RSA, certificate
+/// parsing) on the blocking pool, never on a web worker; more wait their turn.
+pub const CONCURRENT_CHECKS: usize = 2;
+
+impl Default for Trust {
+    fn default() -> Trust {
+        Trust {
+            cas: Arc::default(),
+            crl: Arc::default(),
+            checks: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS)),
+        }
+    }
 }
 
 /// What re-reading the revocation list did.
@@ -128,6 +144,7 @@ impl Trust {
         Ok(Trust {
             cas: Arc::new(trusted),
             crl: Arc::new(RwLock::new(crl)),
+            ..Trust::default()
         })
     }
 
@@ -174,8 +191,29 @@ impl Trust {
         Ok(CrlReload::Replaced(issued))
     }
 
+    /// [`Trust::facts`] on the blocking pool, at most [`CONCURRENT_CHECKS`] at once: a web
+    /// worker never parses a signature, so a hostile one cannot stall the node's other
+    /// requests (health checks included).
+    pub async fn check(
+        &self,
+        signature: Vec<u8>,
+        digest: Vec<u8>,
+    ) -> Result<SignatureFacts, SignatureError> {
+        let _permit = self
+            .checks
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| invalid("the server is stopping"))?;
+        let trust = self.clone();
+        actix_web::rt::task::spawn_blocking(move || trust.facts(&signature, &digest))
+            .await
+            .map_err(|_| invalid("the check did not finish"))?
+    }
+
     /// The facts of a detached signature (`signature`: DER or PEM CMS `SignedData`) over content
-    /// whose SHA-256 is `digest`.
+    /// whose SHA-256 is `digest`. Its shape is checked first ([`domain::der_shape::SIGNATURE`]):
+    /// no decoder sees a structure no real signature has.
     pub fn facts(&self, signature: &[u8], digest: &[u8]) -> Result<SignatureFacts, SignatureError> {
         if self.cas.is_empty() {
             return Err(invalid("no trusted certification authority is configured"));
@@ -187,6 +225,8 @@ impl Trust {
         } else {
             signature
         };
+        domain::der_shape::check(bytes, domain::der_shape::SIGNATURE)
+            .map_err(|e| invalid(format!("refused unread: {e}")))?;
         let ci = ContentInfo::from_der(bytes).map_err(|_| invalid("not a CMS structure"))?;
         if ci.content_type != SIGNED_DATA {
             return Err(invalid("not a CMS SignedData"));

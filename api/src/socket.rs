@@ -95,7 +95,10 @@ pub fn start(
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE_BYTES);
     let language = crate::graphql::language::of_request(req);
-    actix_web::rt::spawn(run(schema, state, session, stream, language));
+    // The connection's client address: what the per-address limits (document verification)
+    // count a socket's requests against, as they count HTTP requests.
+    let addr = crate::auth::ClientAddr(crate::network::client_addr(req));
+    actix_web::rt::spawn(run(schema, state, session, stream, language, addr));
     Ok(response)
 }
 
@@ -145,6 +148,7 @@ async fn run(
     mut session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
     language: domain::language::Language,
+    addr: crate::auth::ClientAddr,
 ) {
     let (tx, rx) = async_channel::bounded::<Vec<u8>>(16);
     let opened = Arc::new(Mutex::new(Opened::default()));
@@ -196,6 +200,7 @@ async fn run(
                 .unwrap_or(language);
             data.insert(crate::graphql::language::RequestLanguage(language));
             data.insert(crate::graphql::loaders::Loaders::new(&state.db));
+            data.insert(addr.clone());
             Ok(data)
         },
     );

@@ -164,6 +164,16 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
         // Refuse an unsafe token configuration before touching the database.
         let tokens = token_keys(settings)?;
+        // The origin printed in documents' QR codes is configured, never taken from a request,
+        // outside development.
+        if settings.public_url.is_none() && !settings.dev {
+            return Err(StartupError::Config(
+                "public_url (QYZMET_PUBLIC_URL) is not set: the API's public origin, https://…, is \
+                 printed in every document's QR code and must be configured (or start with --dev \
+                 for development)"
+                    .into(),
+            ));
+        }
         let db = store::connect(&settings.database).await?;
         store::migrate(&db).await?;
         tracing::info!(database = %redact_url(&settings.database.url), "database ready");
@@ -230,6 +240,7 @@ impl Application {
         let public = web::Data::new(public);
         let upload_slots = web::Data::new(crate::multipart::UploadSlots::new(
             settings.files.max_concurrent_uploads,
+            crate::multipart::MAX_UPLOADS_PER_ACCOUNT,
         ));
         let public_url = web::Data::new(crate::file_routes::PublicUrl(settings.public_url.clone()));
         let server = HttpServer::new(move || {
@@ -244,16 +255,25 @@ impl Application {
                     actix_web::http::header::AUTHORIZATION,
                     actix_web::http::header::CONTENT_TYPE,
                     actix_web::http::header::ACCEPT,
+                    actix_web::http::header::ACCEPT_LANGUAGE,
+                    // Correlation and tracing headers that frontends' error and tracing tools
+                    // (Sentry, OpenTelemetry) add to every request.
+                    actix_web::http::header::HeaderName::from_static("x-request-id"),
+                    actix_web::http::header::HeaderName::from_static("traceparent"),
+                    actix_web::http::header::HeaderName::from_static("tracestate"),
+                    actix_web::http::header::HeaderName::from_static("baggage"),
+                    actix_web::http::header::HeaderName::from_static("sentry-trace"),
                 ])
                 .expose_headers([
                     actix_web::http::header::RETRY_AFTER,
                     actix_web::http::header::HeaderName::from_static("x-request-id"),
                 ])
                 .max_age(3600);
+            // The request id is outermost, so every answer has one, CORS preflights included.
             App::new()
-                .wrap(actix_web::middleware::from_fn(http::request_id))
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap(cors)
+                .wrap(actix_web::middleware::from_fn(http::request_id))
                 .app_data(schema.clone())
                 .app_data(limits.clone())
                 .app_data(proxies.clone())

@@ -45,6 +45,15 @@ impl FileKind {
         }
     }
 
+    /// The file name extensions of this kind, the usual one first.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Pdf => &[".pdf"],
+            FileKind::Jpeg => &[".jpg", ".jpeg"],
+            FileKind::Png => &[".png"],
+        }
+    }
+
     /// The kind of a stored media type.
     pub fn parse(media_type: &str) -> Option<FileKind> {
         [FileKind::Pdf, FileKind::Jpeg, FileKind::Png]
@@ -75,17 +84,48 @@ pub fn may_attach(role: Role, stage: Stage) -> Result<(), AttachError> {
     }
 }
 
-/// The name a file is shown under: what the client called it, without any directory part or
-/// control characters, at most [`MAX_NAME_CHARS`] characters; `None` when nothing is left.
+/// The name a file is shown under: what the client called it, without any directory part,
+/// control characters or invisible format characters (bidirectional overrides and isolates,
+/// which make `invoice\u{202E}fdp.exe` read as `invoiceexe.pdf`, zero-width characters, the
+/// byte-order mark), at most [`MAX_NAME_CHARS`] characters; `None` when nothing is left.
 pub fn display_name(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_format(*c))
         .take(MAX_NAME_CHARS)
         .collect();
     let clean = clean.trim().to_owned();
     (!clean.is_empty()).then_some(clean)
+}
+
+/// Unicode's invisible format characters (general category Cf) that can appear in a name:
+/// they change how a name reads, never what it says.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// The name a file downloads under: its display name with the extension its content has (a
+/// PDF named `page.html` downloads as `page.html.pdf`), so that nothing opens it as something
+/// it is not.
+pub fn download_name(display: &str, kind: FileKind) -> String {
+    let lower = display.to_lowercase();
+    if kind.extensions().iter().any(|e| lower.ends_with(e)) {
+        display.to_owned()
+    } else {
+        format!("{display}{}", kind.extensions()[0])
+    }
 }
 
 #[cfg(test)]
@@ -136,9 +176,28 @@ mod tests {
             Some("passwd")
         );
         assert_eq!(display_name(" \n "), None);
+        // A right-to-left override would show `invoiceexe.pdf`.
+        assert_eq!(
+            display_name("invoice\u{202E}fdp.exe").as_deref(),
+            Some("invoicefdp.exe")
+        );
+        assert_eq!(
+            display_name("\u{FEFF}scan\u{200B}\u{2066}.pdf\u{2069}").as_deref(),
+            Some("scan.pdf")
+        );
+        assert_eq!(display_name("\u{202E}\u{200F}"), None);
         assert_eq!(
             display_name(&"ә".repeat(500)).map(|n| n.chars().count()),
             Some(MAX_NAME_CHARS)
         );
+    }
+
+    #[test]
+    fn a_download_carries_the_extension_of_its_content() {
+        assert_eq!(download_name("page.html", FileKind::Pdf), "page.html.pdf");
+        assert_eq!(download_name("скан.PDF", FileKind::Pdf), "скан.PDF");
+        assert_eq!(download_name("photo.jpeg", FileKind::Jpeg), "photo.jpeg");
+        assert_eq!(download_name("photo", FileKind::Png), "photo.png");
+        assert_eq!(download_name("x.pdf", FileKind::Png), "x.pdf.png");
     }
 }

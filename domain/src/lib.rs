@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod case;
 pub mod deadline;
+pub mod der_shape;
 pub mod documents;
 pub mod engine;
 pub mod files;

@@ -24,7 +24,8 @@ pub(crate) fn qyzmet(dir: &PathBuf) -> Command {
         .env_remove("QYZMET_LISTEN")
         .env_remove("QYZMET_CONFIG")
         .env("QYZMET_LOG", "info")
-        .env("QYZMET_JWT_SECRET", crate::helpers::TEST_JWT_SECRET);
+        .env("QYZMET_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+        .env("QYZMET_PUBLIC_URL", crate::helpers::TEST_PUBLIC_URL);
     cmd
 }
 

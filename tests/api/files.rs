@@ -502,3 +502,123 @@ async fn uploads_past_the_nodes_limit_are_answered_service_unavailable() {
     }
     assert!(attached, "the slot was given back");
 }
+
+/// Opens a connection that starts a multipart upload (headers and a little of the body) as
+/// `token` (none: anonymous) and stalls; returns it with the server's first answer bytes, if
+/// the server answered within half a second.
+async fn stalled_upload(
+    app: &TestApp,
+    token: Option<&str>,
+) -> (tokio::net::TcpStream, Option<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connects");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let start = format!(
+        "POST /graphql HTTP/1.1\r\nHost: test\r\n{auth}\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\":\"{}",
+        "x".repeat(100)
+    );
+    s.write_all(start.as_bytes())
+        .await
+        .expect("sends the start");
+    s.flush().await.expect("flushed");
+    let mut first = vec![0u8; 64];
+    let answer =
+        match tokio::time::timeout(std::time::Duration::from_millis(500), s.read(&mut first)).await
+        {
+            Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&first[..n]).into_owned()),
+            _ => None,
+        };
+    (s, answer)
+}
+
+#[actix_web::test]
+async fn anonymous_bodies_never_hold_an_upload_slot_and_an_account_holds_at_most_its_share() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let (clerk, case) = clerk_with_case(&app).await;
+    // 16 anonymous uploads (the node's slots) that stall: each is answered 401 at once.
+    let mut anonymous = Vec::new();
+    for _ in 0..16 {
+        let (s, answer) = stalled_upload(&app, None).await;
+        let answer = answer.expect("answered before its body");
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        anonymous.push(s);
+    }
+    // The clerk uploads meanwhile.
+    let (status, b) = attach(&app, &clerk, &case, "scan.pdf", &pdf(1000)).await;
+    assert_eq!(status, 200, "{b}");
+    // A forged token is anonymous too.
+    let (_s, answer) = stalled_upload(&app, Some("not-a-token")).await;
+    assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 401")));
+    // One account's stalled uploads hold at most its share; the next is 503 at once, and
+    // another account still uploads.
+    let mut held = Vec::new();
+    for _ in 0..api::multipart::MAX_UPLOADS_PER_ACCOUNT {
+        let (s, answer) = stalled_upload(&app, Some(&clerk)).await;
+        assert!(answer.is_none(), "a signed-in upload is read: {answer:?}");
+        held.push(s);
+    }
+    let (_s, answer) = stalled_upload(&app, Some(&clerk)).await;
+    let answer = answer.expect("answered at once");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let mut people = People::new(&app);
+    let head = people.staff(ORG, Role::Head).await;
+    let (status, b) = attach(&app, &head, &case, "scan.pdf", &pdf(1000)).await;
+    assert_eq!(status, 200, "{b}");
+}
+
+#[actix_web::test]
+async fn names_lose_invisible_format_characters_and_downloads_carry_their_contents_extension() {
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let (clerk, case) = clerk_with_case(&app).await;
+    for (sent, shown, downloaded) in [
+        // A right-to-left override would show "invoiceexe.pdf".
+        (
+            "invoice\u{202E}fdp.exe",
+            "invoicefdp.exe",
+            "invoicefdp.exe.pdf",
+        ),
+        // A PDF called a web page downloads as a PDF.
+        ("page.html", "page.html", "page.html.pdf"),
+        ("\u{FEFF}скан\u{200B}.pdf", "скан.pdf", "скан.pdf"),
+    ] {
+        let (status, b) = attach(&app, &clerk, &case, sent, &pdf(1000)).await;
+        assert_eq!(status, 200, "{b}");
+        let f = &b["data"]["attachFile"];
+        assert_eq!(f["name"], shown, "{b}");
+        let url = f["download"]["url"].as_str().expect("url").to_owned();
+        let resp = app
+            .client
+            .get(format!("{}{url}", app.address))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(resp.status().as_u16(), 200);
+        let disposition = resp
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let encoded: String = downloaded
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        assert!(
+            disposition.ends_with(&format!("filename*=UTF-8''{encoded}")),
+            "{sent:?}: {disposition}"
+        );
+        assert!(!disposition.contains("%E2%80%AE"), "{disposition}");
+    }
+}

@@ -240,6 +240,9 @@ pub struct TestApp {
     database: std::sync::Arc<TestDatabase>,
 }
 
+/// The public origin the test servers print in documents.
+pub const TEST_PUBLIC_URL: &str = "https://qyzmet.test";
+
 /// Settings for a test server on a fresh database.
 pub fn test_settings(database: &TestDatabase) -> Settings {
     let mut settings = Settings {
@@ -252,6 +255,8 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings.files.dir = files_dir(&database.url);
     settings.shutdown_timeout = std::time::Duration::from_secs(1);
     settings.auth.jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+    // Required outside development mode: the origin printed in documents.
+    settings.public_url = Some(TEST_PUBLIC_URL.to_owned());
     // Background workers belong to a process; the binary tests run them.
     settings.background = false;
     settings

@@ -11,6 +11,7 @@ mod catalog;
 mod files;
 mod frontend;
 mod generate;
+mod hardening;
 mod health;
 mod limits;
 mod nodes;

@@ -110,7 +110,8 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
             .unwrap_or_else(|| panic!("{b}"))
             .to_owned()
     };
-    let verify = format!("{}/verify/{number}", app.address);
+    // The configured public origin, never the request's.
+    let verify = format!("{}/verify/{number}", crate::helpers::TEST_PUBLIC_URL);
 
     let (status, kk) = fetch(&app, &link("kk"), None).await;
     assert_eq!(status, 200);

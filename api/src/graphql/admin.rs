@@ -99,24 +99,24 @@ pub struct WorkingHoursInput {
 #[derive(InputObject)]
 pub struct CreateOrganisationInput {
     /// Stable code: lowercase letters, digits and dashes (at most 64 characters).
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     code: String,
     /// A provider kind (`SCHOOL`, `COLLEGE`, `EDUCATION_ORGANISATION`, `EDUCATION_DEPARTMENT`, `LOCAL_EXECUTIVE_BODY`, `RURAL_AKIM`) or `STATE_CORPORATION`.
     kind: String,
     /// Region code.
-    #[graphql(validator(max_length = 32))]
+    #[graphql(validator(chars_max_length = 32))]
     region: String,
     /// District or city (at most 200 characters).
-    #[graphql(validator(max_length = 200))]
+    #[graphql(validator(chars_max_length = 200))]
     district: Option<String>,
     /// Name in Kazakh (at most 500 characters).
-    #[graphql(validator(max_length = 500))]
+    #[graphql(validator(chars_max_length = 500))]
     name_kk: String,
     /// Name in English (at most 500 characters).
-    #[graphql(validator(max_length = 500))]
+    #[graphql(validator(chars_max_length = 500))]
     name_en: String,
     /// Name in Russian (at most 500 characters).
-    #[graphql(validator(max_length = 500))]
+    #[graphql(validator(chars_max_length = 500))]
     name_ru: Option<String>,
     /// Own working hours; the default for the kind when omitted.
     working_hours: Option<WorkingHoursInput>,
@@ -126,10 +126,10 @@ pub struct CreateOrganisationInput {
 #[derive(InputObject)]
 pub struct CreateUserInput {
     /// Login name: 3–64 lowercase letters, digits, '.', '-', '_'.
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     username: String,
     /// Initial password, 10–256 characters.
-    #[graphql(validator(max_length = 256))]
+    #[graphql(validator(chars_max_length = 256))]
     password: String,
     /// Role (not `APPLICANT`).
     role: Role,
@@ -139,11 +139,11 @@ pub struct CreateUserInput {
     region: Option<String>,
     /// The name colleagues see ("Гүлнар Сейітова"), at most 200 characters; the username when
     /// omitted.
-    #[graphql(validator(max_length = 200))]
+    #[graphql(validator(chars_max_length = 200))]
     display_name: Option<String>,
     /// The IIN the user's electronic signature (ЭЦҚ) carries, so that what they sign (a head's
     /// result) can be matched to them; without it their signatures are `SIGNER_MISMATCH`.
-    #[graphql(validator(max_length = 12))]
+    #[graphql(validator(chars_max_length = 12))]
     iin: Option<String>,
 }
 

@@ -171,10 +171,10 @@ impl AuthMutation {
     async fn login(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Username.", validator(max_length = 64))] username: String,
+        #[graphql(desc = "Username.", validator(chars_max_length = 64))] username: String,
         #[graphql(
             desc = "Password (at most 256 characters).",
-            validator(max_length = 256)
+            validator(chars_max_length = 256)
         )]
         password: String,
     ) -> Result<Session, ApiError> {
@@ -191,12 +191,12 @@ impl AuthMutation {
         ctx: &Context<'_>,
         #[graphql(
             desc = "Individual identification number (12 digits).",
-            validator(max_length = 12)
+            validator(chars_max_length = 12)
         )]
         iin: String,
         #[graphql(
             desc = "Password (at most 256 characters).",
-            validator(max_length = 256)
+            validator(chars_max_length = 256)
         )]
         password: String,
     ) -> Result<Session, ApiError> {
@@ -213,7 +213,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         #[graphql(
             desc = "The refresh token of the current session.",
-            validator(max_length = 128)
+            validator(chars_max_length = 128)
         )]
         refresh_token: String,
     ) -> Result<Session, ApiError> {

@@ -22,16 +22,16 @@ use crate::store::cases::{self, Contacts, NewCase};
 #[derive(InputObject)]
 pub struct ApplicantInput {
     /// IIN (12 digits with a valid check digit, else `INVALID_IIN`).
-    #[graphql(validator(max_length = 12))]
+    #[graphql(validator(chars_max_length = 12))]
     iin: String,
     /// Full name (at most 200 characters).
-    #[graphql(validator(max_length = 200))]
+    #[graphql(validator(chars_max_length = 200))]
     full_name: String,
     /// Phone (at most 32 characters).
-    #[graphql(validator(max_length = 32))]
+    #[graphql(validator(chars_max_length = 32))]
     phone: Option<String>,
     /// E-mail (at most 254 characters).
-    #[graphql(validator(max_length = 254))]
+    #[graphql(validator(chars_max_length = 254))]
     email: Option<String>,
 }
 
@@ -39,7 +39,7 @@ pub struct ApplicantInput {
 #[derive(InputObject)]
 pub struct DocumentInput {
     /// What it is (at most 200 characters).
-    #[graphql(validator(max_length = 200))]
+    #[graphql(validator(chars_max_length = 200))]
     name: String,
     /// Whether it was handed in (default true).
     #[graphql(default = true)]
@@ -53,10 +53,10 @@ pub struct DocumentInput {
 #[derive(InputObject)]
 pub struct AttributeInput {
     /// Name, e.g. `location` (at most 64 characters).
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     name: String,
     /// Value, e.g. `elsewhere` (at most 64 characters).
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     value: String,
 }
 
@@ -64,10 +64,10 @@ pub struct AttributeInput {
 #[derive(InputObject)]
 pub struct ApplicationInput {
     /// Regulation code; the version in force is pinned.
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     regulation: String,
     /// The provider (organisation code); for office registration the caller's own organisation.
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     provider: Option<String>,
     /// The applicant.
     applicant: ApplicantInput,
@@ -78,11 +78,11 @@ pub struct ApplicationInput {
     #[graphql(default, validator(max_items = 20))]
     attributes: Vec<AttributeInput>,
     /// Which acceptance window governs it (e.g. `first_grade`).
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     applies_to: Option<String>,
     /// A key of the client's choosing (at most 200 characters): a retried request returns the
     /// same case.
-    #[graphql(validator(max_length = 200))]
+    #[graphql(validator(chars_max_length = 200))]
     idempotency_key: Option<String>,
 }
 
@@ -330,13 +330,13 @@ impl CaseMutation {
         #[graphql(
             desc = "Documents missing (at most 50, each at most 200 characters).",
             default,
-            validator(max_items = 50, list, max_length = 200)
+            validator(max_items = 50, list, chars_max_length = 200)
         )]
         missing: Vec<String>,
         #[graphql(
             desc = "Documents expired (at most 50, each at most 200 characters).",
             default,
-            validator(max_items = 50, list, max_length = 200)
+            validator(max_items = 50, list, chars_max_length = 200)
         )]
         expired: Vec<String>,
     ) -> Result<Case, ApiError> {
@@ -355,7 +355,8 @@ impl CaseMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Case id.")] case_id: ID,
         #[graphql(desc = "The case version you saw.")] version: i32,
-        #[graphql(desc = "The executor's username.", validator(max_length = 64))] executor: String,
+        #[graphql(desc = "The executor's username.", validator(chars_max_length = 64))]
+        executor: String,
     ) -> Result<Case, ApiError> {
         act(
             ctx,
@@ -378,12 +379,12 @@ impl CaseMutation {
         #[graphql(desc = "The case version you saw.")] version: i32,
         #[graphql(
             desc = "Grounds of a reasoned refusal (at most 4000 characters); omit to prepare the result.",
-            validator(max_length = 4000)
+            validator(chars_max_length = 4000)
         )]
         refusal_grounds: Option<String>,
         #[graphql(
             desc = "A note for the head (at most 2000 characters).",
-            validator(max_length = 2000)
+            validator(chars_max_length = 2000)
         )]
         note: Option<String>,
     ) -> Result<Case, ApiError> {
@@ -417,7 +418,7 @@ impl CaseMutation {
         #[graphql(desc = "The case version you saw.")] version: i32,
         #[graphql(
             desc = "What to correct (at most 2000 characters).",
-            validator(max_length = 2000)
+            validator(chars_max_length = 2000)
         )]
         comment: String,
     ) -> Result<Case, ApiError> {

@@ -629,14 +629,14 @@ pub(crate) async fn load_visible(
 #[derive(InputObject, Default)]
 pub struct InboxFilter {
     /// Only cases of this service.
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     service: Option<String>,
     /// Only cases past (true) or within (false) their step's due time.
     overdue: Option<bool>,
     /// Only cases whose step is due before this instant.
     due_before: Option<Instant>,
     /// Only cases assigned to this executor (username).
-    #[graphql(validator(max_length = 64))]
+    #[graphql(validator(chars_max_length = 64))]
     assignee: Option<String>,
     /// Only cases at these stages (e.g. a head's `RESOLUTION` to assign, or `SIGN` to sign).
     #[graphql(validator(max_items = 12))]
@@ -644,7 +644,7 @@ pub struct InboxFilter {
     /// Find cases: an applicant's IIN (12 digits, exact), a registration number (exact, any
     /// letter case), or else the start of the applicant's name (at least 2 letters, any letter
     /// case, words in the order written: "Серікова Ай"). All three are indexed.
-    #[graphql(validator(max_length = 100))]
+    #[graphql(validator(chars_max_length = 100))]
     search: Option<String>,
 }
 
@@ -882,7 +882,7 @@ impl CaseQuery {
     async fn case_by_number(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Registration number.", validator(max_length = 40))] number: String,
+        #[graphql(desc = "Registration number.", validator(chars_max_length = 40))] number: String,
     ) -> Result<Case, ApiError> {
         require(ctx, READERS)?;
         let state = state(ctx)?;

@@ -47,7 +47,7 @@ async fn signed(
         code: e.code(),
         message: e.to_string(),
     };
-    let facts = trust.facts(&bytes, &digest).map_err(refused)?;
+    let facts = trust.check(bytes, digest).await.map_err(refused)?;
     // Whose signature it must be: an applicant's own IIN, or the IIN registered for a staff
     // member (a head signing a result); none registered, no match.
     let expected = match p.subject {

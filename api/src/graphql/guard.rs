@@ -94,13 +94,13 @@ fn refuse(code: &str, message: String) -> ServerError {
 const CONTROL: &str = "text must not contain NUL or other control characters";
 
 /// A character no text may hold: a control character other than tab, line feed, carriage return.
-fn forbidden(c: char) -> bool {
+pub fn forbidden_char(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
 /// Why a text is not accepted, if it is not.
 pub fn text_problem(s: &str) -> Option<String> {
-    if s.chars().any(forbidden) {
+    if s.chars().any(forbidden_char) {
         return Some(CONTROL.into());
     }
     let n = s.chars().count();
@@ -151,7 +151,7 @@ impl Extension for Guard {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // The query text itself: control characters are not GraphQL outside strings either.
-        if request.query.chars().any(forbidden) {
+        if request.query.chars().any(forbidden_char) {
             return Err(refuse("BAD_USER_INPUT", CONTROL.into()));
         }
         let vars = Value::Object(

@@ -191,7 +191,7 @@ impl Subscription {
         #[graphql(desc = "The mailbox.")] mailbox: Mailbox,
         #[graphql(
             desc = "The `position` of the last change received, to resume from.",
-            validator(max_length = 64)
+            validator(chars_max_length = 64)
         )]
         after: Option<String>,
     ) -> Result<impl Stream<Item = async_graphql::Result<MailboxChange>>, ApiError> {

@@ -12,6 +12,9 @@ use crate::error::ApiError;
 /// forgotten registers it again: that is the protocol's ordinary miss).
 pub const MAX_STORED: u64 = 10_000;
 
+/// The most bytes of query text kept in the table; beyond it the oldest are forgotten.
+pub const MAX_STORED_BYTES: i64 = 32 * 1024 * 1024;
+
 /// The query text registered under `hash`, if any.
 pub async fn find(db: &impl ConnectionTrait, hash: &str) -> Result<Option<String>, ApiError> {
     Ok(persisted_query::Entity::find_by_id(hash.to_owned())
@@ -37,6 +40,7 @@ pub async fn remember(
     .exec(db)
     .await?;
     let stored = persisted_query::Entity::find().count(db).await?;
+    forget_beyond_bytes(db).await?;
     if stored > MAX_STORED {
         let oldest = Query::select()
             .column(persisted_query::Column::Hash)
@@ -47,6 +51,56 @@ pub async fn remember(
             .to_owned();
         persisted_query::Entity::delete_many()
             .filter(Expr::col(persisted_query::Column::Hash).in_subquery(oldest))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Forgets the oldest queries while the table holds more than [`MAX_STORED_BYTES`] of text:
+/// the newest ones whose running total stays within the bound are kept.
+async fn forget_beyond_bytes(db: &impl ConnectionTrait) -> Result<(), ApiError> {
+    let backend = db.get_database_backend();
+    let length = match backend {
+        sea_orm::DatabaseBackend::Postgres => "OCTET_LENGTH(query)",
+        _ => "LENGTH(CAST(query AS BLOB))",
+    };
+    let total: i64 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            format!("SELECT CAST(COALESCE(SUM({length}), 0) AS BIGINT) AS n FROM persisted_query"),
+        ))
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    if total <= MAX_STORED_BYTES {
+        return Ok(());
+    }
+    // Newest first; everything after the bound is reached goes.
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            backend,
+            format!(
+                "SELECT hash, CAST({length} AS BIGINT) AS n FROM persisted_query \
+                 ORDER BY created_at DESC, hash DESC"
+            ),
+        ))
+        .await?;
+    let mut kept = 0i64;
+    let mut forget = Vec::new();
+    for row in rows {
+        let hash: String = row.try_get("", "hash")?;
+        let n: i64 = row.try_get("", "n")?;
+        if kept + n <= MAX_STORED_BYTES && forget.is_empty() {
+            kept += n;
+        } else {
+            forget.push(hash);
+        }
+    }
+    for chunk in forget.chunks(500) {
+        persisted_query::Entity::delete_many()
+            .filter(Expr::col(persisted_query::Column::Hash).is_in(chunk.to_vec()))
             .exec(db)
             .await?;
     }

@@ -1,0 +1,352 @@
+//! Findings of the attack probes on the new surfaces (issue 23), each with the test that failed
+//! before its fix: cross-site simple requests, the printed origin, persisted queries bounded in
+//! bytes, CORS preflights with request ids.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, spawn_app, spawn_app_with, TestApp};
+
+async fn post_as(app: &TestApp, content_type: Option<&str>, body: String) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .insert_header(("origin", "https://evil.example"));
+    if let Some(t) = content_type {
+        req = req.insert_header(("content-type", t));
+    }
+    let mut res = req.send_body(body).await.expect("answers");
+    let status = res.status().as_u16();
+    let bytes = res.body().await.expect("a body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A page on another origin may POST text/plain, a form or multipart without a preflight:
+/// nothing such is run — no login attempt is counted, no query registered.
+#[actix_web::test]
+async fn cross_site_simple_requests_run_nothing() {
+    let app = spawn_app().await;
+    let login = json!({
+        "query": "mutation { login(username: \"admin\", password: \"guess\") { accessToken } }"
+    })
+    .to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let (status, body) = post_as(&app, content_type, login.clone()).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "CSRF_PREVENTED"),
+            "{content_type:?}: {body}"
+        );
+    }
+    // Multipart without a bearer token (the only way a foreign page sends one unasked) is
+    // refused before its body is read.
+    let (status, body) = post_as(
+        &app,
+        Some("multipart/form-data; boundary=b"),
+        format!(
+            "--b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{login}\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{}}\r\n--b--\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "UNAUTHENTICATED"),
+        "{body}"
+    );
+    // None of the attempts reached the login: the account is not locked after five of them.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let attempts = entity::login_throttle::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("counted");
+    assert_eq!(attempts, 0);
+    // JSON, as every client sends it, runs (and fails as a wrong password does).
+    let (status, body) = post_as(&app, Some("application/json"), login).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(error_code(&body), "CSRF_PREVENTED");
+}
+
+/// Without `public_url` (development only) the printed origin is the request's Host, never a
+/// client's forwarded header, so a 3,000-character one neither lands in a QR code nor breaks
+/// the document (it answered 500 `INTERNAL`); outside development the server does not start
+/// without `public_url`.
+#[actix_web::test]
+async fn the_printed_origin_is_configured_or_the_hosts_never_a_forwarded_header() {
+    use crate::cases::{application, open, People};
+    let mut settings = None;
+    let dev = spawn_app_with(|s| {
+        s.public_url = None;
+        s.dev = true;
+        s.fixed_clock = Some(
+            chrono::DateTime::parse_from_rfc3339("2025-06-02T10:00:00+05:00")
+                .expect("rfc3339")
+                .with_timezone(&chrono::Utc),
+        );
+        settings = Some(s.clone());
+    })
+    .await;
+    let mut strict = settings.expect("settings");
+    strict.dev = false;
+    let refused = api::startup::Application::build(&strict).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("public_url"), "{message}");
+
+    let mut people = People::new(&dev);
+    let clerk = people
+        .staff("aktau-school-1", domain::identity::Role::OfficeClerk)
+        .await;
+    let case = open(
+        &dev,
+        &clerk,
+        "registerApplication",
+        application(
+            "mangystau-secondary-education-duplicates",
+            None,
+            "850305400120",
+            json!({}),
+        ),
+    )
+    .await;
+    let (_, b) = dev
+        .graphql_as(
+            &clerk,
+            "query($c: ID!) { case(id: $c) { documentPdf(kind: RECEIPT) { url } } }",
+            json!({ "c": case["data"]["r"]["id"] }),
+        )
+        .await;
+    let url = b["data"]["case"]["documentPdf"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_owned();
+    for forwarded in ["verify-qyzmet.evil.example".to_owned(), "a".repeat(3000)] {
+        let mut res = dev
+            .client
+            .get(format!("{}{url}", dev.address))
+            .insert_header(("x-forwarded-host", forwarded.as_str()))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(res.status().as_u16(), 200, "{}", forwarded.len());
+        let pdf = res.body().limit(1 << 24).await.expect("a body");
+        // (Which origin is printed is `network::request_origin`'s unit test.)
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
+}
+
+/// A query longer than the registration limit runs but is not kept; the stored texts stay
+/// within their byte bound.
+#[actix_web::test]
+async fn persisted_queries_are_bounded_in_bytes() {
+    let app = spawn_app().await;
+    // A valid query padded with a comment past the registration limit.
+    let text = format!(
+        "query Big {{ apiVersion }}\n#{}",
+        "x".repeat(api::persisted::MAX_REGISTERED_BYTES)
+    );
+    let hash = api::persisted::hash(&text);
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let (status, body) = post_as(
+        &app,
+        Some("application/json"),
+        json!({ "query": text, "extensions": ext }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["apiVersion"].is_string(), "it runs: {body}");
+    let (_, body) = post_as(
+        &app,
+        Some("application/json"),
+        json!({ "extensions": ext }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        error_code(&body),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "not kept: {body}"
+    );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let stored = entity::persisted_query::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("counted");
+    assert_eq!(stored, 0);
+}
+
+/// A CORS preflight, allowed or refused, carries a request id like every other answer.
+#[actix_web::test]
+async fn cors_preflights_carry_a_request_id() {
+    let app = spawn_app_with(|s| s.cors_origins = vec!["https://clerk.example.kz".into()]).await;
+    for (origin, headers) in [
+        (
+            "https://clerk.example.kz",
+            "authorization, content-type, x-request-id, traceparent, baggage, sentry-trace",
+        ),
+        ("https://evil.example", "content-type"),
+    ] {
+        let res = app
+            .client
+            .request(
+                actix_web::http::Method::OPTIONS,
+                format!("{}/graphql", app.address),
+            )
+            .insert_header(("origin", origin))
+            .insert_header(("access-control-request-method", "POST"))
+            .insert_header(("access-control-request-headers", headers))
+            .insert_header(("x-request-id", "preflight-1"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(
+            res.headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some("preflight-1"),
+            "{origin}: {:?}",
+            res.headers()
+        );
+        if origin == "https://clerk.example.kz" {
+            assert_eq!(res.status().as_u16(), 200, "tracing headers are allowed");
+        }
+    }
+}
+
+/// Bad input is a typed error on every path, never `INTERNAL`: a missing variable, a string
+/// where a file is expected, a forged upload marker (async-graphql would panic reading it), a
+/// NUL in a CSV report's parameters (it reached PostgreSQL).
+#[actix_web::test]
+async fn bad_input_is_never_internal() {
+    use crate::cases::{application, open, People};
+    use domain::identity::Role;
+    let app = spawn_app().await;
+    // A required variable not sent.
+    let (_, b) = app
+        .graphql(
+            "query($c: String!) { regulationVersions(code: $c) { version } }",
+            json!(null),
+        )
+        .await;
+    assert_eq!(error_code(&b), "BAD_USER_INPUT", "{b}");
+    let mut people = People::new(&app);
+    let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(
+            "mangystau-secondary-education-duplicates",
+            None,
+            "850305400120",
+            json!({}),
+        ),
+    )
+    .await["data"]["r"]["id"]
+        .clone();
+    let attach = "mutation($c: ID!, $file: Upload!) { attachFile(caseId: $c, file: $file) { id } }";
+    for file in [
+        "a string",
+        "#__graphql_file__:7",
+        "#__graphql_file__:x",
+        "#__graphql_file__:0",
+    ] {
+        let (_, b) = app
+            .graphql_as(&clerk, attach, json!({ "c": case, "file": file }))
+            .await;
+        assert_eq!(error_code(&b), "BAD_USER_INPUT", "{file}: {b}");
+    }
+    let literal = format!(
+        "mutation {{ attachFile(caseId: {}, file: \"#__graphql_file__:0\") {{ id }} }}",
+        case
+    );
+    let (_, b) = app.graphql_as(&clerk, &literal, json!({})).await;
+    assert_eq!(error_code(&b), "BAD_USER_INPUT", "{b}");
+    // A CSV report's parameters follow the same text rules.
+    let analyst = people
+        .user("hardening-analyst", Role::Analyst, None, None)
+        .await;
+    let res = app
+        .client
+        .get(format!("{}/reports/cases.csv?providers=a%00b", app.address))
+        .insert_header(("authorization", format!("Bearer {analyst}")))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status().as_u16(), 400);
+}
+
+/// Text limits count characters, as documented, not UTF-8 bytes (which halved them for Kazakh
+/// and Russian); an IIN in full-width digits is `INVALID_IIN`, as the schema promises.
+#[actix_web::test]
+async fn text_limits_count_characters() {
+    use crate::cases::{application, open, People};
+    use domain::identity::Role;
+    let app = spawn_app().await;
+    let mut people = People::new(&app);
+    let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
+    let named = |name: String| {
+        let mut a = application(
+            "mangystau-secondary-education-duplicates",
+            None,
+            "850305400120",
+            json!({}),
+        );
+        a["applicant"]["fullName"] = json!(name);
+        a
+    };
+    // 200 Cyrillic characters (400 bytes): within the limit of 200.
+    let ok = open(&app, &clerk, "registerApplication", named("Ә".repeat(200))).await;
+    assert_eq!(ok["data"]["r"]["status"], "IN_PROGRESS", "{ok}");
+    let over = open(&app, &clerk, "registerApplication", named("Ә".repeat(201))).await;
+    assert_eq!(error_code(&over), "BAD_USER_INPUT", "{over}");
+    let mut wide = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        "８５０３０５４００１２０",
+        json!({}),
+    );
+    wide["applicant"]["iin"] = json!("８５０３０５４００１２０");
+    let b = open(&app, &clerk, "registerApplication", wide).await;
+    assert_eq!(error_code(&b), "INVALID_IIN", "{b}");
+}
+
+/// `verifyDocument` over the subscription socket counts against the connection's address, like
+/// `GET /verify` and HTTP GraphQL (socket requests were counted against no address at all).
+#[actix_web::test]
+async fn document_verification_over_the_socket_counts_against_the_address() {
+    use crate::subscriptions::{connect, next, subscribe};
+    let app = spawn_app_with(|s| s.limits.verify_per_minute = 2).await;
+    for _ in 0..2 {
+        let res = app
+            .client
+            .get(format!("{}/verify/000000000000", app.address))
+            .insert_header(("accept", "application/json"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    let mut people = crate::cases::People::new(&app);
+    let applicant = people.applicant("850305400120").await;
+    let mut socket = connect(&app, &applicant).await.expect("accepted");
+    subscribe(
+        &mut socket,
+        "v",
+        "{ verifyDocument(number: \"000000000000\") { exists } }",
+        json!({}),
+    )
+    .await;
+    let m = next(&mut socket).await.expect("an answer");
+    let code = m["payload"]["errors"][0]["extensions"]["code"]
+        .as_str()
+        .or_else(|| m["payload"][0]["extensions"]["code"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(code, "RATE_LIMITED", "{m}");
+}
