@@ -19,23 +19,78 @@ fn pdf_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(std::io::Error::other(format!("PDF: {e}")))
 }
 
-/// Splits a text into lines of at most [`WRAP`] characters at spaces (a longer word stays whole).
+/// Splits a text into lines of at most [`WRAP`] characters at spaces; a word longer than a line
+/// is cut into pieces of a line each, so nothing runs off the page.
 fn wrap(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    let pieces = text.split_whitespace().flat_map(|word| {
+        let chars: Vec<char> = word.chars().collect();
+        chars
+            .chunks(WRAP)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in pieces {
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > WRAP {
             out.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
             line.push(' ');
         }
-        line.push_str(word);
+        line.push_str(&word);
     }
     if !line.is_empty() || out.is_empty() {
         out.push(line);
     }
     out
+}
+
+/// Where the next line goes: on the first page above its codes, then on as many continuation
+/// pages as the text needs — a line is never dropped and never drawn over the codes.
+struct Pages<'a> {
+    pdf: &'a printpdf::PdfDocumentReference,
+    font: &'a IndirectFontRef,
+    title: &'a str,
+    layer: PdfLayerReference,
+    y: f32,
+    bottom: f32,
+    count: usize,
+}
+
+/// The lowest line on the first page: the barcode, the QR code, the hash and the footer are below.
+const FIRST_PAGE_BOTTOM: f32 = 80.0;
+/// The lowest line on a continuation page.
+const PAGE_BOTTOM: f32 = 20.0;
+
+impl Pages<'_> {
+    /// Makes room for `height` mm, on a new page when this one is full.
+    fn room(&mut self, height: f32) {
+        if self.y - height >= self.bottom {
+            return;
+        }
+        let (page, layer) = self.pdf.add_page(Mm(210.0), Mm(297.0), "continued");
+        self.layer = self.pdf.get_page(page).get_layer(layer);
+        black(&self.layer);
+        self.count += 1;
+        text(
+            &self.layer,
+            self.font,
+            &format!("{} ({})", self.title, self.count),
+            9.0,
+            20.0,
+            280.0,
+        );
+        self.y = 268.0;
+        self.bottom = PAGE_BOTTOM;
+    }
+
+    /// Writes one line at the cursor and moves down by `advance` mm.
+    fn line(&mut self, s: &str, size: f32, x: f32, advance: f32) {
+        self.room(advance);
+        text(&self.layer, self.font, s, size, x, self.y);
+        self.y -= advance;
+    }
 }
 
 fn black(layer: &PdfLayerReference) {
@@ -86,45 +141,57 @@ fn text(layer: &PdfLayerReference, font: &IndirectFontRef, s: &str, size: f32, x
     layer.use_text(s, size, Mm(x), Mm(y), font);
 }
 
-/// The PDF of a printable document.
+/// The PDF of a printable document: every line of it, on as many pages as it takes; the codes
+/// and the footer at the foot of the first page.
 pub fn render(doc: &Printable) -> Result<Vec<u8>, ApiError> {
+    layout(doc).map(|(bytes, _)| bytes)
+}
+
+/// The PDF and its number of pages.
+fn layout(doc: &Printable) -> Result<(Vec<u8>, usize), ApiError> {
     let (pdf, page, layer) = PdfDocument::new(&doc.title, Mm(210.0), Mm(297.0), "document");
     let font = pdf
         .add_external_font(std::io::Cursor::new(FONT))
         .map_err(pdf_error)?;
-    let layer = pdf.get_page(page).get_layer(layer);
-    black(&layer);
-    text(&layer, &font, &doc.title, 15.0, 20.0, 272.0);
-    let mut y = 258.0;
-    for (label, values) in &doc.lines {
-        text(&layer, &font, label, 8.5, 20.0, y);
-        y -= 5.0;
-        for value in values {
-            for line in wrap(value) {
-                text(&layer, &font, &line, 11.0, 24.0, y);
-                y -= 5.2;
-            }
-        }
-        y -= 3.0;
-        if y < 80.0 {
-            break; // the codes keep their place at the foot of the page
-        }
-    }
-    barcode(&layer, &doc.barcode, 20.0, 48.0)?;
-    text(&layer, &font, &doc.barcode, 10.0, 20.0, 42.0);
-    qr(&layer, &doc.verify_url, 150.0, 36.0, 40.0)?;
+    let first = pdf.get_page(page).get_layer(layer);
+    black(&first);
+    barcode(&first, &doc.barcode, 20.0, 48.0)?;
+    text(&first, &font, &doc.barcode, 10.0, 20.0, 42.0);
+    qr(&first, &doc.verify_url, 150.0, 36.0, 40.0)?;
     text(
-        &layer,
+        &first,
         &font,
         &format!("SHA-256: {}", doc.sha256),
         7.0,
         20.0,
         28.0,
     );
-    for (i, line) in wrap(&doc.footer).iter().enumerate() {
-        text(&layer, &font, line, 8.0, 20.0, 22.0 - i as f32 * 4.0);
+    for (i, line) in wrap(&doc.footer).iter().take(3).enumerate() {
+        text(&first, &font, line, 8.0, 20.0, 22.0 - i as f32 * 4.0);
     }
-    pdf.save_to_bytes().map_err(pdf_error)
+    text(&first, &font, &doc.title, 15.0, 20.0, 272.0);
+    let mut pages = Pages {
+        pdf: &pdf,
+        font: &font,
+        title: &doc.title,
+        layer: first,
+        y: 258.0,
+        bottom: FIRST_PAGE_BOTTOM,
+        count: 1,
+    };
+    for (label, values) in &doc.lines {
+        // A label is never left alone at the foot of a page.
+        pages.room(5.0 + 5.2);
+        pages.line(label, 8.5, 20.0, 5.0);
+        for value in values {
+            for line in wrap(value) {
+                pages.line(&line, 11.0, 24.0, 5.2);
+            }
+        }
+        pages.y -= 3.0;
+    }
+    let count = pages.count;
+    Ok((pdf.save_to_bytes().map_err(pdf_error)?, count))
 }
 
 #[cfg(test)]
@@ -138,5 +205,34 @@ mod tests {
         assert!(lines.len() > 1);
         assert!(lines.iter().all(|l| l.chars().count() <= WRAP));
         assert_eq!(wrap(""), vec![String::new()]);
+        // A word longer than a line is cut, never left to run off the page.
+        let word = "ә".repeat(WRAP * 2 + 5);
+        let lines = wrap(&word);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.concat(), word);
+    }
+
+    #[test]
+    fn long_documents_continue_on_more_pages() {
+        let mut doc = Printable {
+            title: "Құжаттарды қабылдау туралы қолхат".into(),
+            lines: vec![(
+                "Documents".into(),
+                (0..50)
+                    .map(|i| format!("{i}. {}", "құжат ".repeat(33)))
+                    .collect(),
+            )],
+            barcode: "KZ47-20250602-0000001".into(),
+            verify_url: "https://qyzmet.test/verify/KZ47-20250602-0000001".into(),
+            sha256: "0".repeat(64),
+            footer: "footer".into(),
+        };
+        let (_, long) = layout(&doc).expect("renders");
+        // 50 values of three lines each (about 200 characters, wrapped at 80) and a label: 151
+        // lines; the first page holds 34 above its codes, a continuation page 47.
+        assert_eq!(long, 4, "pages");
+        doc.lines[0].1.truncate(2);
+        let (_, short) = layout(&doc).expect("renders");
+        assert_eq!(short, 1);
     }
 }

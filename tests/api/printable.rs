@@ -283,3 +283,73 @@ async fn a_receipt_prints_in_kazakh_and_russian_with_a_barcode_and_a_qr_code_tha
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A receipt with a 200-character mixed-script name and 50 documents of 200 characters runs to
+/// more pages, and drops nothing: every document, the result date and who accepted are printed,
+/// and the barcode and QR code still decode (lines ran over them and the last lines were lost).
+#[actix_web::test]
+async fn a_long_receipt_continues_on_more_pages_and_drops_no_line() {
+    crate::helpers::test_tools();
+    let app = spawn_app_with(|s| s.fixed_clock = Some(at("2025-06-02T10:00:00+05:00"))).await;
+    let mut people = People::new(&app);
+    let clerk = people.staff(ORG, Role::OfficeClerk).await;
+    let name: String = "Әлия Ғалымқызы Aliya Алия "
+        .repeat(8)
+        .chars()
+        .take(200)
+        .collect();
+    let documents: Vec<Value> = (0..50)
+        .map(|i| {
+            let mut d: String = format!("құжат{i:02} ")
+                .repeat(30)
+                .chars()
+                .take(190)
+                .collect();
+            d.push_str(&format!(" соңы{i:02}"));
+            json!({ "name": d })
+        })
+        .collect();
+    let mut input = application(
+        "mangystau-secondary-education-duplicates",
+        None,
+        IIN,
+        json!({ "documents": documents }),
+    );
+    input["applicant"]["fullName"] = json!(name);
+    let c = open(&app, &clerk, "registerApplication", input).await;
+    let case = &c["data"]["r"];
+    let number = case["number"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{c}"))
+        .to_owned();
+    let (_, b) = app
+        .graphql_as(
+            &clerk,
+            "query($c: ID!) { case(id: $c) { documentPdf(kind: RECEIPT) { url } } }",
+            json!({ "c": case["id"] }),
+        )
+        .await;
+    let url = b["data"]["case"]["documentPdf"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_owned();
+    let (status, pdf) = fetch(&app, &url, None).await;
+    assert_eq!(status, 200);
+    let dir = std::env::temp_dir().join(format!("qyzmet-long-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (text, codes) = read(&pdf, &dir, "long");
+    for i in 0..50 {
+        assert!(
+            text.contains(&format!("соңы{i:02}")),
+            "document {i} is missing:\n{text}"
+        );
+    }
+    for label in ["Нәтижені беру мерзімі", "Қабылдаған"] {
+        assert!(text.contains(label), "{label} is missing:\n{text}");
+    }
+    // The codes on the first page still decode (the QR code is read from the first page).
+    assert!(codes.lines().any(|l| l == number), "{codes}");
+    let verify = format!("{}/verify/{number}", crate::helpers::TEST_PUBLIC_URL);
+    assert!(codes.lines().any(|l| l == verify), "{codes}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

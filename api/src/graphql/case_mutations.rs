@@ -227,7 +227,9 @@ pub struct CaseMutation;
 impl CaseMutation {
     /// The office registers an application handed in at the provider. Complete documents give
     /// a registration number and a receipt with the legal result date; missing or expired
-    /// documents give a refusal receipt and close the case as refused at intake.
+    /// documents give a refusal receipt and close the case as refused at intake where the
+    /// regulation provides that refusal at the office on those grounds (`Regulation.refusals`),
+    /// and are `REFUSAL_NOT_PROVIDED` (nothing created) where it does not.
     async fn register_application(
         &self,
         ctx: &Context<'_>,
@@ -259,6 +261,8 @@ impl CaseMutation {
     }
 
     /// A State Corporation operator accepts an application at the counter for a provider.
+    /// Missing or expired documents refuse it at intake only where the regulation provides that
+    /// refusal at the counter on those grounds; elsewhere `REFUSAL_NOT_PROVIDED`.
     async fn accept_at_corporation(
         &self,
         ctx: &Context<'_>,
@@ -320,8 +324,9 @@ impl CaseMutation {
         .await
     }
 
-    /// The office registers a portal or State Corporation application that reached it; any
-    /// missing or expired document refuses it at intake.
+    /// The office registers a portal or State Corporation application that reached it; missing
+    /// or expired documents refuse it at intake where the regulation provides that refusal (see
+    /// `AvailableAction.refusal`), else `REFUSAL_NOT_PROVIDED` and nothing changes.
     async fn complete_intake(
         &self,
         ctx: &Context<'_>,
@@ -371,7 +376,8 @@ impl CaseMutation {
     }
 
     /// The assigned executor prepares the result, or a reasoned refusal (дәлелді жауап) when
-    /// `refusalGrounds` are given.
+    /// `refusalGrounds` are given and the regulation provides one on the case's channel
+    /// (`AvailableAction.refusal`); else `REFUSAL_NOT_PROVIDED` and nothing changes.
     async fn prepare_result(
         &self,
         ctx: &Context<'_>,
