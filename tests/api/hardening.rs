@@ -350,3 +350,198 @@ async fn document_verification_over_the_socket_counts_against_the_address() {
         .to_owned();
     assert_eq!(code, "RATE_LIMITED", "{m}");
 }
+
+/// The bad inputs the suite knows, through every transport — POST, GET, the subscription
+/// socket, the CSV and file routes — answer with a typed error: never `INTERNAL`, never a
+/// database's text.
+#[actix_web::test]
+async fn no_bad_input_answers_internal_on_any_transport() {
+    use crate::cases::{application, open, People};
+    use crate::subscriptions::{connect, next};
+    use futures_util::SinkExt;
+    let app = spawn_app().await;
+    let mut people = People::new(&app);
+    let clerk = people
+        .staff("aktau-school-1", domain::identity::Role::OfficeClerk)
+        .await;
+    let analyst = people
+        .user(
+            "corpus-analyst",
+            domain::identity::Role::Analyst,
+            None,
+            None,
+        )
+        .await;
+    let case = open(
+        &app,
+        &clerk,
+        "registerApplication",
+        application(
+            "mangystau-secondary-education-duplicates",
+            None,
+            "850305400120",
+            json!({}),
+        ),
+    )
+    .await["data"]["r"]["id"]
+        .clone();
+    let by_id = "query($c: ID!) { case(id: $c) { id number } }";
+    let inbox = "query($a: String, $s: String) { inbox(mailbox: OFFICE, first: 5, after: $a, filter: { search: $s }) { totalCount } }";
+    let attach = "mutation($c: ID!, $f: Upload!) { attachFile(caseId: $c, file: $f) { id } }";
+    let corpus: Vec<(String, Value)> = vec![
+        (by_id.into(), json!({ "c": "not-a-number" })),
+        (by_id.into(), json!({ "c": "99999999999999999999999" })),
+        (by_id.into(), json!({ "c": "-1" })),
+        (by_id.into(), json!({ "c": "1\u{0}" })),
+        (by_id.into(), json!({})),
+        (by_id.into(), Value::Null),
+        (by_id.into(), json!({ "c": { "nested": [1, 2] } })),
+        ("query($n: String!) { caseByNumber(number: $n) { id } }".into(), json!({ "n": "x".repeat(200_000) })),
+        ("query($n: String!) { caseByNumber(number: $n) { id } }".into(), json!({ "n": "KZ47\u{202E}-1' OR 1=1 --" })),
+        (inbox.into(), json!({ "a": "garbage-cursor" })),
+        (inbox.into(), json!({ "a": "eyJ4Ijo1fQ" })),
+        (inbox.into(), json!({ "s": "%_\\'\"; DROP TABLE service_case; --" })),
+        (inbox.into(), json!({ "s": "ә" })),
+        ("{ inbox(mailbox: OFFICE, first: -1) { totalCount } }".into(), json!({})),
+        ("{ inbox(mailbox: OFFICE, first: 100000) { totalCount } }".into(), json!({})),
+        ("{ inbox(mailbox: NOPE) { totalCount } }".into(), json!({})),
+        (attach.into(), json!({ "c": case, "f": "#__graphql_file__:3" })),
+        (attach.into(), json!({ "c": case, "f": 5 })),
+        (attach.into(), json!({ "c": case, "f": "a string" })),
+        ("{ legalDeadline(start: \"not a date\", value: 1, unit: WORKING_DAYS, region: \"atyrau\") { due } }".into(), json!({})),
+        ("{ legalDeadline(start: \"2999-01-01T00:00:00Z\", value: 2000000000, unit: WORKING_DAYS, region: \"atyrau\") { due } }".into(), json!({})),
+        ("{ legalDeadline(start: \"2025-01-01T00:00:00Z\", value: 0, unit: MINUTES, region: \"nowhere\") { due } }".into(), json!({})),
+        ("{ workingCalendar(year: -5) { workingDays } }".into(), json!({})),
+        ("{ workingCalendar(year: 99999999999) { workingDays } }".into(), json!({})),
+        ("query($c: String!) { regulationVersions(code: $c) { version } }".into(), Value::Null),
+        ("{ verifyDocument(number: \"\") { exists } }".into(), json!({})),
+        ("{ __typename ".into(), json!({})),
+        ("query { ...Missing }".into(), json!({})),
+        ("mutation { login(username: \"a\\u0000\", password: \"x\") { accessToken } }".into(), json!({})),
+        ("mutation { refreshToken(refreshToken: \"zzz\") { accessToken } }".into(), json!({})),
+    ];
+    let leaks = [
+        "sqlx",
+        "SQL",
+        "syntax error",
+        "database",
+        "relation \"",
+        "panicked",
+    ];
+    let check = |how: &str, q: &str, body: &Value| {
+        let text = body.to_string();
+        for e in body["errors"].as_array().into_iter().flatten() {
+            assert_ne!(e["extensions"]["code"], "INTERNAL", "{how} {q}: {body}");
+        }
+        for leak in leaks {
+            assert!(!text.contains(leak), "{how} {q}: {leak}: {body}");
+        }
+    };
+    let mut socket = connect(&app, &clerk).await.expect("accepted");
+    for (i, (q, vars)) in corpus.iter().enumerate() {
+        // POST.
+        let (status, body) = app.graphql_as(&clerk, q, vars.clone()).await;
+        assert_ne!(status, 500, "POST {q}: {body}");
+        check("POST", q, &body);
+        // GET (queries; a mutation is 405).
+        let url = format!(
+            "{}/graphql?query={}&variables={}",
+            app.address,
+            urlencoding(q),
+            urlencoding(&vars.to_string())
+        );
+        // (A URL longer than the client sends is the POST's case.)
+        if url.len() < 32 * 1024 {
+            let mut res = app
+                .client
+                .get(url)
+                .insert_header(("authorization", format!("Bearer {clerk}")))
+                .send()
+                .await
+                .expect("answers");
+            assert_ne!(res.status().as_u16(), 500, "GET {q}");
+            let bytes = res.body().limit(1 << 22).await.expect("a body");
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            check("GET", q, &body);
+        }
+        // The socket.
+        let msg = json!({ "id": format!("c{i}"), "type": "subscribe", "payload": { "query": q, "variables": vars } });
+        socket
+            .send(awc::ws::Message::Text(msg.to_string().into()))
+            .await
+            .expect("sends");
+        loop {
+            let m = match next(&mut socket).await {
+                Ok(m) => m,
+                Err(reason) => {
+                    // A message over the socket's limit closes it (1009), as documented.
+                    assert_eq!(
+                        reason.as_ref().map(|r| r.code),
+                        Some(awc::ws::CloseCode::Size),
+                        "socket {q}: {reason:?}"
+                    );
+                    socket = connect(&app, &clerk).await.expect("accepted again");
+                    break;
+                }
+            };
+            check("socket", q, &m);
+            if m["payload"].is_array() {
+                for e in m["payload"].as_array().into_iter().flatten() {
+                    assert_ne!(e["extensions"]["code"], "INTERNAL", "socket {q}: {m}");
+                }
+            }
+            if m["type"] == "complete" || m["type"] == "error" {
+                break;
+            }
+        }
+    }
+    // The CSV and file routes.
+    for (path, token) in [
+        ("/reports/cases.csv?from=garbage", &analyst),
+        ("/reports/cases.csv?from=2025-13-45T00:00:00Z", &analyst),
+        ("/reports/cases.csv?providers=%00", &analyst),
+        (
+            "/reports/steps.csv?groupBy=REGION,REGION,REGION&channels=NOPE",
+            &analyst,
+        ),
+        ("/reports/cases.csv?token=garbage", &analyst),
+        ("/files/abc", &clerk),
+        ("/files/99999999999999999999", &clerk),
+        ("/files/-1?token=x", &clerk),
+        ("/cases/abc/documents/receipt.pdf", &clerk),
+        ("/cases/1/documents/x.pdf?language=zz", &clerk),
+        (
+            "/cases/99999999999999999999/documents/receipt.pdf?language=ru",
+            &clerk,
+        ),
+        ("/verify/%00", &clerk),
+        ("/verify/x%27%20OR%201=1", &clerk),
+    ] {
+        let mut res = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .expect("answers");
+        assert_ne!(res.status().as_u16(), 500, "{path}");
+        let bytes = res.body().limit(1 << 22).await.expect("a body");
+        let text = String::from_utf8_lossy(&bytes);
+        for leak in leaks {
+            assert!(!text.contains(leak), "{path}: {leak}: {text}");
+        }
+        assert!(!text.contains("INTERNAL"), "{path}: {text}");
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
