@@ -60,6 +60,12 @@ pub async fn verify(state: &AppState, number: &str) -> Result<Verification, ApiE
             "a registration number has 1–{MAX_NUMBER} characters"
         )));
     }
+    // The same text rules as everywhere (a NUL reached PostgreSQL and answered 500).
+    if number.chars().any(crate::graphql::guard::forbidden_char) {
+        return Err(ApiError::BadUserInput(
+            "a registration number has no control characters".into(),
+        ));
+    }
     let Some(model) = crate::store::cases::find_by_number(&state.db, &number).await? else {
         return Ok(Verification {
             number,
