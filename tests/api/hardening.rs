@@ -443,6 +443,16 @@ async fn no_bad_input_answers_internal_on_any_transport() {
         let (status, body) = app.graphql_as(&clerk, q, vars.clone()).await;
         assert_ne!(status, 500, "POST {q}: {body}");
         check("POST", q, &body);
+        // Multipart (the operations alone, and with a file for a variable it names).
+        let operations = json!({ "query": q, "variables": vars }).to_string();
+        let parts = [
+            crate::helpers::field("operations", operations.clone()),
+            crate::helpers::field("map", r#"{"0":["variables.f"]}"#),
+            crate::helpers::file("0", "scan.pdf", b"%PDF-1.7\n".to_vec()),
+        ];
+        let (status, body) = crate::helpers::post_multipart(&app, &clerk, &parts).await;
+        assert_ne!(status, 500, "multipart {q}: {body}");
+        check("multipart", q, &body);
         // GET (queries; a mutation is 405).
         let url = format!(
             "{}/graphql?query={}&variables={}",
