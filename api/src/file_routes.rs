@@ -157,7 +157,7 @@ async fn caller(
 
 /// `Content-Disposition` for a download named `name` (RFC 6266 / 5987: an ASCII fallback and
 /// the UTF-8 name percent-encoded).
-fn disposition(name: &str) -> String {
+pub fn disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {

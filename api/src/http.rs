@@ -63,58 +63,6 @@ fn error_body(code: &str, message: &str) -> serde_json::Value {
     json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
-/// The marker async-graphql puts in a variable for each uploaded file (`…:<index>`).
-const UPLOAD_MARKER: &str = "#__graphql_file__:";
-
-/// Whether a request names an uploaded file it does not carry: the upload marker in the query
-/// text, or in a variable that is not one of this request's files. async-graphql trusts the
-/// marker (an unknown index panics when the file is read, a non-number when it is parsed), so
-/// only the multipart reader may write it.
-fn forges_an_upload(request: &async_graphql::Request) -> bool {
-    fn forged(v: &async_graphql::Value, uploads: usize) -> bool {
-        match v {
-            async_graphql::Value::String(s) => s
-                .strip_prefix(UPLOAD_MARKER)
-                .is_some_and(|i| i.parse::<usize>().map_or(true, |i| i >= uploads)),
-            async_graphql::Value::List(items) => items.iter().any(|i| forged(i, uploads)),
-            async_graphql::Value::Object(fields) => fields.values().any(|f| forged(f, uploads)),
-            _ => false,
-        }
-    }
-    request.query.contains("__graphql_file__")
-        || request
-            .variables
-            .iter()
-            .any(|(_, v)| forged(v, request.uploads.len()))
-}
-
-/// Whether a request's `Content-Type` is JSON (`application/json`, or
-/// `application/graphql-response+json`, with any parameters): the types a browser sends to
-/// another origin only after a preflight.
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "application/graphql-response+json"
-}
-
-/// The account an upload is for: the subject of a bearer token that verifies (signature and
-/// expiry; no database read). The request itself is authenticated again, fully, when it runs.
-fn uploader(req: &HttpRequest) -> Option<String> {
-    let state = req.app_data::<web::Data<AppState>>()?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
-    state.tokens.verify(token).ok().map(|claims| claims.sub)
-}
-
 /// How long a multipart request (a file upload) may take to arrive.
 pub const UPLOAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -135,7 +83,7 @@ async fn graphql(
     if content_type.starts_with("multipart/form-data") {
         // Who uploads, before a slot or a byte of the body: only a verified bearer token holds
         // one (every upload needs a signed-in caller), and each account at most its share.
-        let Some(account) = uploader(&req) else {
+        let Some(account) = crate::admission::uploader(&req) else {
             return HttpResponse::Unauthorized()
                 .insert_header((header::CONNECTION, "close"))
                 .json(error_body(
@@ -168,7 +116,7 @@ async fn graphql(
     // POST only the CORS-simple types (text/plain, a form) without a preflight; a GraphQL body
     // is JSON, so nothing else is run. (Uploads above need a bearer token, a header that is
     // always preflighted.)
-    if !is_json(&content_type) {
+    if !crate::admission::is_json(&content_type) {
         return HttpResponse::BadRequest().json(error_body(
             "CSRF_PREVENTED",
             "send the request as Content-Type: application/json; a body of another type is not \
@@ -385,7 +333,7 @@ async fn execute(
             }
         }
     }
-    if forges_an_upload(&request) {
+    if crate::admission::forges_an_upload(&request) {
         return HttpResponse::Ok().json(error_body(
             "BAD_USER_INPUT",
             "a file is sent as a part of a multipart request, never as a string",

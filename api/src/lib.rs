@@ -1,6 +1,7 @@
 //! qyzmet's server: configuration, storage, the GraphQL API over actix-web, and the commands of
 //! the `qyzmet` binary.
 
+pub mod admission;
 pub mod auth;
 pub mod background;
 pub mod cli;

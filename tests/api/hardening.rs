@@ -223,7 +223,7 @@ async fn cors_preflights_carry_a_request_id() {
 /// NUL in a CSV report's parameters (it reached PostgreSQL).
 #[actix_web::test]
 async fn bad_input_is_never_internal() {
-    use crate::cases::{application, open, People};
+    use crate::cases::People;
     use domain::identity::Role;
     let app = spawn_app().await;
     // A required variable not sent.
@@ -235,20 +235,7 @@ async fn bad_input_is_never_internal() {
         .await;
     assert_eq!(error_code(&b), "BAD_USER_INPUT", "{b}");
     let mut people = People::new(&app);
-    let clerk = people.staff("aktau-school-1", Role::OfficeClerk).await;
-    let case = open(
-        &app,
-        &clerk,
-        "registerApplication",
-        application(
-            "mangystau-secondary-education-duplicates",
-            None,
-            "850305400120",
-            json!({}),
-        ),
-    )
-    .await["data"]["r"]["id"]
-        .clone();
+    let (clerk, case) = clerk_and_case(&app, &mut people).await;
     let attach = "mutation($c: ID!, $file: Upload!) { attachFile(caseId: $c, file: $file) { id } }";
     for file in [
         "a string",
@@ -356,14 +343,12 @@ async fn document_verification_over_the_socket_counts_against_the_address() {
 /// database's text.
 #[actix_web::test]
 async fn no_bad_input_answers_internal_on_any_transport() {
-    use crate::cases::{application, open, People};
+    use crate::cases::People;
     use crate::subscriptions::{connect, next};
     use futures_util::SinkExt;
     let app = spawn_app().await;
     let mut people = People::new(&app);
-    let clerk = people
-        .staff("aktau-school-1", domain::identity::Role::OfficeClerk)
-        .await;
+    let (clerk, case) = clerk_and_case(&app, &mut people).await;
     let analyst = people
         .user(
             "corpus-analyst",
@@ -372,19 +357,7 @@ async fn no_bad_input_answers_internal_on_any_transport() {
             None,
         )
         .await;
-    let case = open(
-        &app,
-        &clerk,
-        "registerApplication",
-        application(
-            "mangystau-secondary-education-duplicates",
-            None,
-            "850305400120",
-            json!({}),
-        ),
-    )
-    .await["data"]["r"]["id"]
-        .clone();
+
     let by_id = "query($c: ID!) { case(id: $c) { id number } }";
     let inbox = "query($a: String, $s: String) { inbox(mailbox: OFFICE, first: 5, after: $a, filter: { search: $s }) { totalCount } }";
     let attach = "mutation($c: ID!, $f: Upload!) { attachFile(caseId: $c, file: $f) { id } }";
@@ -554,4 +527,25 @@ fn urlencoding(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A clerk of Aktau school No. 1 and a case they registered.
+async fn clerk_and_case(app: &TestApp, people: &mut crate::cases::People<'_>) -> (String, Value) {
+    let clerk = people
+        .staff("aktau-school-1", domain::identity::Role::OfficeClerk)
+        .await;
+    let case = crate::cases::open(
+        app,
+        &clerk,
+        "registerApplication",
+        crate::cases::application(
+            "mangystau-secondary-education-duplicates",
+            None,
+            "850305400120",
+            json!({}),
+        ),
+    )
+    .await["data"]["r"]["id"]
+        .clone();
+    (clerk, case)
 }

@@ -87,6 +87,24 @@ fn next_move(case: &CaseRecord) -> (Command, Actor) {
     }
 }
 
+/// Moves a case on, one staff move every `step` from `now`, until it reaches `stage`.
+fn drive(
+    w: &World,
+    mut case: CaseRecord,
+    stage: Stage,
+    mut now: DateTime<Utc>,
+    step: chrono::Duration,
+) -> CaseRecord {
+    while case.stage != stage {
+        let (cmd, actor) = next_move(&case);
+        case = decide(&w.ctx(now), &case, &cmd, &actor)
+            .expect("moves")
+            .case;
+        now += step;
+    }
+    case
+}
+
 /// Drives a case to the counter with every stop taking all of its time (each move at its due
 /// time), returning every transition.
 fn slowest(w: &World, first: Transition) -> Vec<Transition> {
@@ -171,15 +189,13 @@ fn given_guardianship_when_the_result_reaches_the_counter_on_the_last_day_then_t
         &application(),
     )
     .expect("accepted");
-    let mut case = first.case;
-    let mut now = at("2025-09-16T10:00:00+05:00");
-    while case.stage != Stage::ResultBack {
-        let (cmd, actor) = next_move(&case);
-        case = decide(&w.ctx(now), &case, &cmd, &actor)
-            .expect("moves")
-            .case;
-        now += chrono::Duration::minutes(5);
-    }
+    let case = drive(
+        &w,
+        first.case,
+        Stage::ResultBack,
+        at("2025-09-16T10:00:00+05:00"),
+        chrono::Duration::minutes(5),
+    );
     // When: the result arrives on the term's last day, before it ends.
     let last_day = at("2025-10-10T11:00:00+05:00");
     assert!(Some(last_day) < case.term_due);
@@ -311,12 +327,7 @@ fn given_mangystau_duplicates_when_the_executor_prepares_a_reasoned_refusal_then
     .expect("registered")
     .case;
     let now = at("2025-09-15T11:00:00+05:00");
-    while case.stage != Stage::Prepare {
-        let (cmd, actor) = next_move(&case);
-        case = decide(&w.ctx(now), &case, &cmd, &actor)
-            .expect("moves")
-            .case;
-    }
+    case = drive(&w, case, Stage::Prepare, now, chrono::Duration::zero());
     let executor = staff(EXECUTOR, Role::Executor, 1);
     // Then: the executor is not offered a refusal, and one sent anyway is refused whole.
     let offered = available_actions(&case, &w.parties, &w.reg, &executor);
@@ -376,12 +387,7 @@ fn given_guardianship_then_the_refusals_the_act_provides_are_offered_and_work() 
     )
     .expect("the office refuses an incomplete package");
     assert_eq!(refused.case.status, CaseStatus::RefusedAtIntake);
-    while case.stage != Stage::Prepare {
-        let (cmd, actor) = next_move(&case);
-        case = decide(&w.ctx(now), &case, &cmd, &actor)
-            .expect("moves")
-            .case;
-    }
+    case = drive(&w, case, Stage::Prepare, now, chrono::Duration::zero());
     let executor = staff(EXECUTOR, Role::Executor, 1);
     let offered = available_actions(&case, &w.parties, &w.reg, &executor);
     assert_eq!(
