@@ -178,6 +178,35 @@ async fn persisted_queries_are_bounded_in_bytes() {
         .await
         .expect("counted");
     assert_eq!(stored, 0);
+    // The table's byte bound keeps the newest texts that fit and forgets the older ones.
+    for i in 0..3 {
+        let text = format!("query Q{i} {{ apiVersion }}");
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": api::persisted::hash(&text) } });
+        let (status, body) = post_as(
+            &app,
+            Some("application/json"),
+            json!({ "query": text, "extensions": ext }).to_string(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let one = "query Q0 { apiVersion }".len() as i64;
+    api::store::persisted::forget_beyond_bytes(&app.db, 2 * one)
+        .await
+        .expect("forgets");
+    let kept: Vec<String> = entity::persisted_query::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|q| q.query)
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        !kept.iter().any(|q| q.starts_with("query Q0")),
+        "the oldest goes: {kept:?}"
+    );
 }
 
 /// A CORS preflight, allowed or refused, carries a request id like every other answer.

@@ -40,7 +40,7 @@ pub async fn remember(
     .exec(db)
     .await?;
     let stored = persisted_query::Entity::find().count(db).await?;
-    forget_beyond_bytes(db).await?;
+    forget_beyond_bytes(db, MAX_STORED_BYTES).await?;
     if stored > MAX_STORED {
         let oldest = Query::select()
             .column(persisted_query::Column::Hash)
@@ -57,9 +57,13 @@ pub async fn remember(
     Ok(())
 }
 
-/// Forgets the oldest queries while the table holds more than [`MAX_STORED_BYTES`] of text:
-/// the newest ones whose running total stays within the bound are kept.
-async fn forget_beyond_bytes(db: &impl ConnectionTrait) -> Result<(), ApiError> {
+/// Forgets the oldest queries while the table holds more than `max_bytes` of text
+/// ([`MAX_STORED_BYTES`] when registering): the newest ones whose running total stays within
+/// the bound are kept.
+pub async fn forget_beyond_bytes(
+    db: &impl ConnectionTrait,
+    max_bytes: i64,
+) -> Result<(), ApiError> {
     let backend = db.get_database_backend();
     let length = match backend {
         sea_orm::DatabaseBackend::Postgres => "OCTET_LENGTH(query)",
@@ -74,7 +78,7 @@ async fn forget_beyond_bytes(db: &impl ConnectionTrait) -> Result<(), ApiError> 
         .map(|r| r.try_get::<i64>("", "n"))
         .transpose()?
         .unwrap_or(0);
-    if total <= MAX_STORED_BYTES {
+    if total <= max_bytes {
         return Ok(());
     }
     // Newest first; everything after the bound is reached goes.
@@ -92,7 +96,7 @@ async fn forget_beyond_bytes(db: &impl ConnectionTrait) -> Result<(), ApiError> 
     for row in rows {
         let hash: String = row.try_get("", "hash")?;
         let n: i64 = row.try_get("", "n")?;
-        if kept + n <= MAX_STORED_BYTES && forget.is_empty() {
+        if kept + n <= max_bytes && forget.is_empty() {
             kept += n;
         } else {
             forget.push(hash);
