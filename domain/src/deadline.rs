@@ -1,6 +1,6 @@
 //! Legal deadlines on the working calendar, in an organisation's working hours and local time.
 //!
-//! The rules (also in the README):
+//! The rules (also in docs/deadlines-and-regulations.md):
 //! - `MINUTES`/`HOURS` count working minutes only: inside working hours, outside lunch, on
 //!   working days. Work that arrives outside working time starts at the next opening.
 //! - `WORKING_DAYS` n: the day of receipt is not counted; it is the next working day when the

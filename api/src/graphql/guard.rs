@@ -3,8 +3,8 @@
 //!
 //! - **Text**: no string — in the query or its variables — may hold a NUL or another control
 //!   character (tab, line feed and carriage return excepted), nor be longer than
-//!   [`MAX_TEXT_CHARS`]; fields have stricter limits of their own (see the README's Security
-//!   section). Refused with `BAD_USER_INPUT`; nothing runs.
+//!   [`MAX_TEXT_CHARS`]; fields have stricter limits of their own (see docs/security.md,
+//!   the limits). Refused with `BAD_USER_INPUT`; nothing runs.
 //! - **Cost**: the query's cost is computed from the parsed document *before* async-graphql
 //!   validates it, each fragment's cost computed once and reused however often it is spread (so
 //!   a document of doubling fragments costs linear time to reject, not exponential), and list
@@ -31,7 +31,7 @@ use async_graphql_value::Value as QueryValue;
 
 /// The longest string accepted anywhere in a request, in characters: a regulation or calendar
 /// file an administrator imports is the longest text qyzmet takes. Free-text fields have their
-/// own, much lower limits (validators on the field; see the README's Security section).
+/// own, much lower limits (validators on the field; see docs/security.md).
 pub const MAX_TEXT_CHARS: usize = 128 * 1024;
 /// The deepest chain of fragment spreads.
 pub const MAX_FRAGMENT_DEPTH: usize = 32;

@@ -6,7 +6,7 @@
 //! parts of months at either end from the cases and steps themselves; both kinds of branch yield
 //! the same rows (keys, bucket, counts), which are added up here.
 //!
-//! Definitions (also in the README):
+//! Definitions (also in docs/cases-and-reports.md):
 //! - received: cases registered in the period (every channel, refusals included);
 //! - in progress: neither refused at intake nor delivered yet;
 //! - completed: a result delivered (issued at the office or on the portal, or arrived at the
