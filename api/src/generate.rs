@@ -19,7 +19,7 @@ use domain::engine::{
     SubmittedDocument, Transition, WorkingTime,
 };
 use domain::identity::Role;
-use domain::regulation::{Channel, RefusalCode, RefusalGround, RefusalKind};
+use domain::regulation::{Channel, RefusalCode};
 use entity::{app_user, case_event, case_step, organisation, service_case};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement,
@@ -239,7 +239,7 @@ pub async fn generate(
             })
             .flatten()
             .and_then(|stop| {
-                refusal_documents(
+                domain::refusal::fewest_grounds(
                     domain::refusal::offered(
                         reg,
                         RefusalCode::IntakeRefusal,
@@ -469,7 +469,7 @@ fn next_move(
     let command = if has(Action::CompleteIntake) {
         let refuse = plan
             .refused_at_intake
-            .then(|| refusal_documents(refusal(Action::CompleteIntake)))
+            .then(|| domain::refusal::fewest_grounds(refusal(Action::CompleteIntake)))
             .flatten();
         let named = |yes: bool| {
             if yes {
@@ -624,18 +624,4 @@ async fn flush(
     }
     txn.commit().await?;
     Ok(())
-}
-
-/// Which documents an intake refusal under `rule` names, as (missing, expired): an incomplete
-/// package where that is a ground, expired documents where they are one (both where the act
-/// needs both); none where no refusal is provided.
-fn refusal_documents(rule: Option<&RefusalKind>) -> Option<(bool, bool)> {
-    let rule = rule?;
-    let incomplete = rule.grounds.contains(&RefusalGround::IncompletePackage);
-    let expired = rule.grounds.contains(&RefusalGround::ExpiredDocuments);
-    Some(if rule.all_grounds {
-        (incomplete, expired)
-    } else {
-        (incomplete, expired && !incomplete)
-    })
 }

@@ -37,6 +37,20 @@ pub fn grounds_hold(rule: &RefusalKind, claimed: &[RefusalGround]) -> bool {
     }
 }
 
+/// The fewest documents an intake refusal under `rule` must name for its grounds to hold, as
+/// (missing, expired): an incomplete package where that is a ground, else expired documents;
+/// both where the act needs both. `None` where no refusal is provided.
+pub fn fewest_grounds(rule: Option<&RefusalKind>) -> Option<(bool, bool)> {
+    let rule = rule?;
+    let incomplete = rule.grounds.contains(&RefusalGround::IncompletePackage);
+    let expired = rule.grounds.contains(&RefusalGround::ExpiredDocuments);
+    Some(if rule.all_grounds {
+        (incomplete, expired)
+    } else {
+        (incomplete, expired && !incomplete)
+    })
+}
+
 /// Checks a refusal at intake by `by` of a case on `channel` for these missing and expired
 /// documents.
 pub fn check_intake(

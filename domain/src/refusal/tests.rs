@@ -105,3 +105,28 @@ fn given_no_rule_then_the_message_says_the_act_provides_none_there() {
     assert!(check_intake(&r, Channel::Portal, RefusedBy::Provider, &["x".into()], &[]).is_ok());
     assert!(check_reasoned(&r, Channel::Portal).is_err());
 }
+
+#[test]
+fn the_fewest_grounds_named_are_those_that_make_the_refusal_lawful() {
+    use RefusalGround::*;
+    let claim = |r: &RefusalKind| {
+        let (m, e) = fewest_grounds(Some(r)).expect("a rule");
+        claimed(
+            &if m { vec!["x".to_owned()] } else { vec![] },
+            &if e { vec!["y".to_owned()] } else { vec![] },
+        )
+    };
+    for r in [
+        rule(&[IncompletePackage, ExpiredDocuments], false),
+        rule(&[IncompletePackage, ExpiredDocuments], true),
+        rule(&[IncompletePackage], false),
+        rule(&[ExpiredDocuments], false),
+    ] {
+        assert!(grounds_hold(&r, &claim(&r)), "{r:?}");
+    }
+    assert_eq!(
+        fewest_grounds(Some(&rule(&[IncompletePackage, ExpiredDocuments], false))),
+        Some((true, false))
+    );
+    assert_eq!(fewest_grounds(None), None);
+}
