@@ -1,36 +1,12 @@
-//! What a request must be before it is run: a JSON body (a cross-site page cannot send one
-//! without the browser asking first), an uploader the server knows before it reads an upload,
-//! and no file named that the request does not carry.
+//! What a request must be before it is read: a JSON body (a cross-site page cannot send one
+//! without the browser asking first), and an uploader the server knows before it reads an
+//! upload. (A file named that a request does not carry is refused by `graphql::guard`, on every
+//! transport.)
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 
 use crate::state::AppState;
-
-/// The marker async-graphql puts in a variable for each uploaded file (`…:<index>`).
-const UPLOAD_MARKER: &str = "#__graphql_file__:";
-
-/// Whether a request names an uploaded file it does not carry: the upload marker in the query
-/// text, or in a variable that is not one of this request's files. async-graphql trusts the
-/// marker (an unknown index panics when the file is read, a non-number when it is parsed), so
-/// only the multipart reader may write it.
-pub fn forges_an_upload(request: &async_graphql::Request) -> bool {
-    fn forged(v: &async_graphql::Value, uploads: usize) -> bool {
-        match v {
-            async_graphql::Value::String(s) => s
-                .strip_prefix(UPLOAD_MARKER)
-                .is_some_and(|i| i.parse::<usize>().map_or(true, |i| i >= uploads)),
-            async_graphql::Value::List(items) => items.iter().any(|i| forged(i, uploads)),
-            async_graphql::Value::Object(fields) => fields.values().any(|f| forged(f, uploads)),
-            _ => false,
-        }
-    }
-    request.query.contains("__graphql_file__")
-        || request
-            .variables
-            .iter()
-            .any(|(_, v)| forged(v, request.uploads.len()))
-}
 
 /// Whether a request's `Content-Type` is JSON (`application/json`, or
 /// `application/graphql-response+json`, with any parameters): the types a browser sends to
@@ -83,28 +59,5 @@ mod tests {
         ] {
             assert!(!is_json(simple), "{simple}");
         }
-    }
-
-    #[test]
-    fn an_upload_marker_is_forged_unless_it_names_a_file_the_request_carries() {
-        let with = |vars: serde_json::Value| {
-            async_graphql::Request::new("mutation($f: Upload!) { x(f: $f) }")
-                .variables(async_graphql::Variables::from_json(vars))
-        };
-        assert!(forges_an_upload(&with(
-            serde_json::json!({ "f": "#__graphql_file__:0" })
-        )));
-        assert!(forges_an_upload(&with(
-            serde_json::json!({ "f": ["#__graphql_file__:x"] })
-        )));
-        assert!(forges_an_upload(&with(
-            serde_json::json!({ "o": { "f": "#__graphql_file__:9" } })
-        )));
-        assert!(!forges_an_upload(&with(
-            serde_json::json!({ "f": "scan.pdf" })
-        )));
-        assert!(forges_an_upload(&async_graphql::Request::new(
-            "{ x(f: \"#__graphql_file__:0\") }"
-        )));
     }
 }

@@ -333,12 +333,6 @@ async fn execute(
             }
         }
     }
-    if crate::admission::forges_an_upload(&request) {
-        return HttpResponse::Ok().json(error_body(
-            "BAD_USER_INPUT",
-            "a file is sent as a part of a multipart request, never as a string",
-        ));
-    }
     if get && holds_mutation(&request.query) {
         return HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, "POST"))

@@ -252,23 +252,7 @@ async fn run(
                     Some(Err(_)) => break Some((TOO_BIG, "message too big or malformed")),
                 };
                 last_seen = Instant::now();
-                let text = String::from_utf8_lossy(&bytes);
-                match kind_and_id(&text) {
-                    // A socket carries no files: async-graphql would read a forged upload
-                    // marker as one and panic (see `http::forges_an_upload`).
-                    Some((kind, Some(id))) if kind == "subscribe" && text.contains("__graphql_file__") => {
-                        let refusal = serde_json::json!({
-                            "id": id, "type": "error",
-                            "payload": [{
-                                "message": "a file is sent as a part of a multipart request, never over the socket",
-                                "extensions": { "code": "BAD_USER_INPUT" }
-                            }]
-                        });
-                        if !sent(session.text(refusal.to_string())).await {
-                            break None;
-                        }
-                        continue;
-                    }
+                match kind_and_id(&String::from_utf8_lossy(&bytes)) {
                     Some((kind, Some(id))) if kind == "subscribe" => {
                         if !subscriptions.contains(&id)
                             && subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_SOCKET

@@ -98,6 +98,31 @@ pub fn forbidden_char(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
+/// The marker async-graphql puts in a variable for each uploaded file (`…:<index>`).
+const UPLOAD_MARKER: &str = "#__graphql_file__:";
+
+/// Whether a request names an uploaded file it does not carry: the upload marker in the query
+/// text, or in a variable that is not one of this request's files. async-graphql trusts the
+/// marker (an unknown index panics when the file is read, a non-number when it is parsed), so
+/// only the multipart reader may write it.
+fn forges_an_upload(request: &async_graphql::Request) -> bool {
+    fn forged(v: &async_graphql::Value, uploads: usize) -> bool {
+        match v {
+            async_graphql::Value::String(s) => s
+                .strip_prefix(UPLOAD_MARKER)
+                .is_some_and(|i| i.parse::<usize>().map_or(true, |i| i >= uploads)),
+            async_graphql::Value::List(items) => items.iter().any(|i| forged(i, uploads)),
+            async_graphql::Value::Object(fields) => fields.values().any(|f| forged(f, uploads)),
+            _ => false,
+        }
+    }
+    request.query.contains("__graphql_file__")
+        || request
+            .variables
+            .iter()
+            .any(|(_, v)| forged(v, request.uploads.len()))
+}
+
 /// Why a text is not accepted, if it is not.
 pub fn text_problem(s: &str) -> Option<String> {
     if s.chars().any(forbidden_char) {
@@ -153,6 +178,12 @@ impl Extension for Guard {
         // The query text itself: control characters are not GraphQL outside strings either.
         if request.query.chars().any(forbidden_char) {
             return Err(refuse("BAD_USER_INPUT", CONTROL.into()));
+        }
+        if forges_an_upload(&request) {
+            return Err(refuse(
+                "BAD_USER_INPUT",
+                "a file is sent as a part of a multipart request, never as a string".into(),
+            ));
         }
         let vars = Value::Object(
             request
@@ -338,6 +369,29 @@ impl Cost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upload_marker_is_forged_unless_it_names_a_file_the_request_carries() {
+        let with = |vars: serde_json::Value| {
+            async_graphql::Request::new("mutation($f: Upload!) { x(f: $f) }")
+                .variables(async_graphql::Variables::from_json(vars))
+        };
+        assert!(forges_an_upload(&with(
+            serde_json::json!({ "f": "#__graphql_file__:0" })
+        )));
+        assert!(forges_an_upload(&with(
+            serde_json::json!({ "f": ["#__graphql_file__:x"] })
+        )));
+        assert!(forges_an_upload(&with(
+            serde_json::json!({ "o": { "f": "#__graphql_file__:9" } })
+        )));
+        assert!(!forges_an_upload(&with(
+            serde_json::json!({ "f": "scan.pdf" })
+        )));
+        assert!(forges_an_upload(&async_graphql::Request::new(
+            "{ x(f: \"#__graphql_file__:0\") }"
+        )));
+    }
 
     fn cost_of(query: &str) -> Result<u64, String> {
         let doc = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
