@@ -200,8 +200,12 @@ async fn subscribe_head(client: &awc::Client, port: u16, token: &str) -> Socket 
 async fn heard(
     socket: &mut actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
 ) -> Option<serde_json::Value> {
+    // One deadline for the whole wait: the server's pings must not keep a missed change waiting
+    // forever (a run hung so, under load, in this session's CI dry run).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let frame = actix_web::rt::time::timeout(Duration::from_secs(10), socket.next())
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        let frame = actix_web::rt::time::timeout(left, socket.next())
             .await
             .ok()??;
         match frame {
